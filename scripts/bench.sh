@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of rustis-server and redis-server with redis-benchmark.
+# Never part of the tests. See usage() below.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+Usage: scripts/bench.sh [options]
+  -n REQUESTS       requests per redis-benchmark run        (default 200000)
+  -r ROUNDS         rounds per cell; the median is reported (default 3)
+  -c CLIENTS        parallel connections                    (default 50)
+  -t TESTS          comma-separated redis-benchmark tests   (default set,get,incr,mset)
+  --pipelines "..." pipeline depths (-P)                    (default "1 16")
+  --workers N       pass --workers N to rustis-server
+  --out FILE        also write the Markdown report to FILE
+  --memory          instead: load 1,000,000 keys (32-byte values) into each
+                    server and compare RSS
+  --self-test       use redis-server on both sides (checks this script)
+Env: BENCH_RUSTIS_BIN=path  use this binary instead of building rustis-server;
+     BENCH_TIMEOUT=seconds  limit for each redis-benchmark run (default 300).
+EOF
+}
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+requests=200000 rounds=3 clients=50 tests="set,get,incr,mset" pipelines="1 16"
+workers="" out="" memory=0 keyspace=100000 bench_timeout=${BENCH_TIMEOUT:-300}
+rustis_bin=${BENCH_RUSTIS_BIN:-}
+while [ $# -gt 0 ]; do
+    case $1 in
+        -n) requests=$2; shift 2 ;;
+        -r) rounds=$2; shift 2 ;;
+        -c) clients=$2; shift 2 ;;
+        -t) tests=$2; shift 2 ;;
+        --pipelines) pipelines=$2; shift 2 ;;
+        --workers) workers=$2; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        --memory) memory=1; shift ;;
+        --self-test) rustis_bin=$(command -v redis-server); shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+for b in redis-server redis-cli redis-benchmark timeout; do
+    command -v "$b" >/dev/null || { echo "error: $b not found (run scripts/test.sh once to install it)" >&2; exit 1; }
+done
+if [ -z "$rustis_bin" ]; then
+    echo "==> cargo build --release" >&2
+    cargo build --release >&2
+    rustis_bin=target/release/rustis-server
+fi
+note=""
+[ "$(basename "$rustis_bin")" = redis-server ] && note=" (SELF-TEST: the 'rustis' column is redis-server too)"
+
+tmp=$(mktemp -d)
+declare -A pid port
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+    local rc=$? s
+    for s in "${!pid[@]}"; do
+        kill "${pid[$s]}" 2>/dev/null || true
+        wait "${pid[$s]}" 2>/dev/null || true
+    done
+    if [ "$rc" -ne 0 ]; then
+        for s in "$tmp"/*.log; do [ -f "$s" ] && { echo "--- $s" >&2; tail -n 20 "$s" >&2; }; done
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() {
+    local p i
+    for i in $(seq 1 200); do
+        p=$((20000 + (RANDOM * 32768 + RANDOM + i) % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+    done
+    echo "error: no free port found" >&2; return 1
+}
+
+cli() { timeout 60 redis-cli -h 127.0.0.1 -p "${port[$1]}" "${@:2}"; }
+
+start_server() { # start_server redis|rustis
+    local s=$1 bin
+    [ -n "${pid[$s]:-}" ] && stop_server "$s"
+    port[$s]=$(free_port)
+    if [ "$s" = redis ]; then bin=redis-server; else bin=$rustis_bin; fi
+    if [ "$(basename "$bin")" = redis-server ]; then
+        "$bin" --port "${port[$s]}" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+            </dev/null >"$tmp/$s.log" 2>&1 &
+    else
+        "$bin" --port "${port[$s]}" --bind 127.0.0.1 ${workers:+--workers "$workers"} \
+            </dev/null >"$tmp/$s.log" 2>&1 &
+    fi
+    pid[$s]=$!
+    local i
+    for i in $(seq 1 100); do
+        [ "$(cli "$s" ping 2>/dev/null)" = PONG ] && return 0
+        kill -0 "${pid[$s]}" 2>/dev/null || { echo "error: $s exited at startup" >&2; return 1; }
+        sleep 0.1
+    done
+    echo "error: $s did not answer PING on port ${port[$s]} within 10 s (iteration $i)" >&2
+    return 1
+}
+
+stop_server() {
+    kill "${pid[$1]}" 2>/dev/null || true
+    wait "${pid[$1]}" 2>/dev/null || true
+    unset "pid[$1]"
+}
+
+# RESP for SET KEY VALUE, keys sprintf(fmt, 0..count-1), values of `size` bytes.
+gen_sets() { # gen_sets count keyfmt size
+    awk -v n="$1" -v fmt="$2" -v size="$3" 'BEGIN {
+        pad = sprintf("%0" size "d", 0); gsub(/0/, "x", pad)
+        for (i = 0; i < n; i++) {
+            k = sprintf(fmt, i); v = substr(sprintf("%d", i) pad, 1, size)
+            printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, size, v
+        }
+    }'
+}
+
+load() { # load server count keyfmt size
+    gen_sets "$2" "$3" "$4" | timeout "$bench_timeout" redis-cli -h 127.0.0.1 -p "${port[$1]}" --pipe >"$tmp/pipe.log" 2>&1 \
+        || { cat "$tmp/pipe.log" >&2; echo "error: loading $1 failed" >&2; return 1; }
+}
+
+cpu_ticks() { # utime+stime of the whole process (fields 14, 15 of /proc/PID/stat)
+    local rest
+    rest=$(<"/proc/$1/stat")
+    rest=${rest##*) }   # drop "pid (comm) ", comm may contain spaces
+    awk '{ print $12 + $13 }' <<<"$rest"
+}
+
+hz=$(getconf CLK_TCK)
+report="$tmp/report.md"
+header() {
+    {
+        echo "# rustis vs redis: $1$note"
+        echo
+        echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), nproc: $(nproc), CPU: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+        echo "- redis: $(redis-server --version | awk '{ print $3 }'), rustis: $rustis_bin${workers:+ --workers $workers}"
+    } >"$report"
+}
+
+if [ "$memory" -eq 1 ]; then
+    header "memory"
+    echo "- load: 1,000,000 x SET key:0000000..key:0999999 with 32-byte values via redis-cli --pipe" >>"$report"
+    declare -A rss0 rss1 dbs
+    for s in redis rustis; do
+        start_server "$s"
+        rss0[$s]=$(awk '/^VmRSS:/ { print $2 }' "/proc/${pid[$s]}/status")
+        echo "==> loading 1,000,000 keys into $s" >&2
+        load "$s" 1000000 "key:%07d" 32
+        sleep 1
+        rss1[$s]=$(awk '/^VmRSS:/ { print $2 }' "/proc/${pid[$s]}/status")
+        dbs[$s]=$(cli "$s" dbsize)
+        stop_server "$s"
+    done
+    {
+        echo
+        echo "| server | DBSIZE | RSS empty MB | RSS loaded MB |"
+        echo "|---|---:|---:|---:|"
+        for s in redis rustis; do
+            awk -v s="$s" -v d="${dbs[$s]}" -v a="${rss0[$s]}" -v b="${rss1[$s]}" \
+                'BEGIN { printf "| %s | %s | %.1f | %.1f |\n", s, d, a / 1024, b / 1024 }'
+        done
+        awk -v a="${rss1[redis]}" -v b="${rss1[rustis]}" \
+            'BEGIN { printf "\nRSS ratio rustis/redis (loaded): %.2f\n", b / a }'
+    } >>"$report"
+    cat "$report"
+    [ -n "$out" ] && cp "$report" "$out"
+    exit 0
+fi
+
+bench_args="-h 127.0.0.1 -p PORT -c $clients -n $requests -r $keyspace -P DEPTH -t TEST --csv"
+header "throughput"
+{
+    echo "- redis-benchmark $bench_args (PORT/DEPTH/TEST per cell); median of $rounds rounds, server order flipped every round"
+    echo "- keyspace preloaded (SET key:000000000000..key:$(printf '%012d' $((keyspace - 1))), 3-byte values) before get; FLUSHALL before each test"
+    echo "- note: the benchmark client runs on the same $(nproc) cores as the server under test"
+} >>"$report"
+
+start_server redis
+start_server rustis
+results="$tmp/results"  # lines: test depth server round rps p50 p99 us_per_req
+: >"$results"
+
+run_one() { # run_one server test depth round
+    local s=$1 t=$2 d=$3 r=$4 c0 c1 csv line
+    kill -0 "${pid[$s]}" 2>/dev/null || { echo "error: $s is no longer running" >&2; return 1; }
+    c0=$(cpu_ticks "${pid[$s]}")
+    if ! csv=$(timeout "$bench_timeout" redis-benchmark -h 127.0.0.1 -p "${port[$s]}" -c "$clients" \
+        -n "$requests" -r "$keyspace" -P "$d" -t "$t" --csv 2>"$tmp/bench.err"); then
+        echo "warning: redis-benchmark failed or timed out: $s $t -P $d round $r" >&2
+        return 0
+    fi
+    c1=$(cpu_ticks "${pid[$s]}")
+    line=$(grep -v '^"test"' <<<"$csv" | tail -n 1)
+    [ -n "$line" ] || { echo "warning: no CSV row: $s $t -P $d round $r" >&2; return 0; }
+    # "TEST","rps","avg","min","p50","p95","p99","max"
+    awk -F'","' -v s="$s" -v t="$t" -v d="$d" -v r="$r" -v dc=$((c1 - c0)) -v hz="$hz" -v n="$requests" \
+        '{ printf "%s %s %s %s %s %s %s %.3f\n", t, d, s, r, $2, $5, $7, dc / hz * 1e6 / n }' \
+        <<<"$line" >>"$results"
+    awk -v s="$s" '{ printf "  %-6s round %s: %s rps, p50 %s ms, p99 %s ms, %s us/req\n", s, $4, $5, $6, $7, $8 }' \
+        <(tail -n 1 "$results") >&2
+}
+
+IFS=',' read -r -a test_list <<<"$tests"
+for t in "${test_list[@]}"; do
+    for s in redis rustis; do
+        cli "$s" flushall >/dev/null
+        [ "$t" = get ] && load "$s" "$keyspace" "key:%012d" 3
+    done
+    for d in $pipelines; do
+        echo "==> $t -P $d" >&2
+        for r in $(seq 1 "$rounds"); do
+            if [ $((r % 2)) -eq 1 ]; then order="redis rustis"; else order="rustis redis"; fi
+            for s in $order; do run_one "$s" "$t" "$d" "$r"; done
+        done
+    done
+done
+
+median() { # median test depth server column -> value or n/a
+    awk -v t="$1" -v d="$2" -v s="$3" -v c="$4" '$1 == t && $2 == d && $3 == s { print $c }' "$results" \
+        | sort -g | awk '{ v[NR] = $1 } END {
+            if (NR == 0) { print "n/a"; exit }
+            if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b != "n/a") printf "%.2f", b / a; else print "n/a" }'; }
+
+{
+    echo
+    echo "| test | -P | redis rps | rustis rps | ratio | redis p50/p99 ms | rustis p50/p99 ms | p99 ratio | redis µs/req | rustis µs/req |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for t in "${test_list[@]}"; do
+        for d in $pipelines; do
+            declare -A m=()
+            for s in redis rustis; do
+                for col in 5 6 7 8; do m[$s$col]=$(median "$t" "$d" "$s" "$col"); done
+            done
+            printf '| %s | %s | %s | %s | %s | %s / %s | %s / %s | %s | %s | %s |\n' "$t" "$d" \
+                "${m[redis5]}" "${m[rustis5]}" "$(ratio "${m[redis5]}" "${m[rustis5]}")" \
+                "${m[redis6]}" "${m[redis7]}" "${m[rustis6]}" "${m[rustis7]}" \
+                "$(ratio "${m[redis7]}" "${m[rustis7]}")" "${m[redis8]}" "${m[rustis8]}"
+        done
+    done
+    echo
+    echo "ratio = rustis/redis (rps: higher is better for rustis; p99: lower is better)."
+} >>"$report"
+cat "$report"
+[ -n "$out" ] && cp "$report" "$out"
+exit 0

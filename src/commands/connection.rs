@@ -1,0 +1,362 @@
+//! Connection commands: PING ECHO QUIT RESET HELLO SELECT CLIENT.
+//!
+//! Owns per-connection state changes (db, protocol, name). Must hold: CLIENT LIST/INFO
+//! lines use Redis 7.0's field order and names.
+
+use super::errors;
+use super::flags::*;
+use super::{eq_ic, Command, Ctx};
+use crate::protocol::{Proto, Reply};
+use std::sync::atomic::Ordering;
+
+const G: &str = "connection";
+
+pub static COMMANDS: &[Command] = &[
+    Command::new("ping", G, -1, FAST | SENTINEL, ping).doc("Ping the server", "1.0.0", "O(1)").args("[message]"),
+    Command::new("echo", G, 2, FAST, echo).doc("Echo the given string", "1.0.0", "O(1)").args("message"),
+    Command::new("quit", G, -1, ALLOW_BUSY | NO_AUTH | LOADING | STALE | FAST, quit).doc(
+        "Close the connection",
+        "1.0.0",
+        "O(1)",
+    ),
+    Command::new("reset", G, 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, reset).doc(
+        "Reset the connection",
+        "6.2.0",
+        "O(1)",
+    ),
+    Command::new("select", G, 2, LOADING | STALE | FAST, select)
+        .doc("Change the selected database for the current connection", "1.0.0", "O(1)")
+        .args("index"),
+    Command::new("hello", G, -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, hello)
+        .doc("Handshake with Redis", "6.0.0", "O(1)")
+        .args("[protover [AUTH username password] [SETNAME clientname]]"),
+    Command::container("client", G, CLIENT_SUBS).doc(
+        "A container for client connection commands",
+        "2.4.0",
+        "Depends on subcommand.",
+    ),
+];
+
+static CLIENT_SUBS: &[Command] = &[
+    Command::new("client|id", G, 2, NOSCRIPT | LOADING | STALE, client_id).doc("Returns the client ID for the current connection", "5.0.0", "O(1)"),
+    Command::new("client|getname", G, 2, NOSCRIPT | LOADING | STALE, client_getname).doc("Get the current connection name", "2.6.9", "O(1)"),
+    Command::new("client|setname", G, 3, NOSCRIPT | LOADING | STALE, client_setname)
+        .doc("Set the current connection name", "2.6.9", "O(1)")
+        .args("connection-name"),
+    Command::new("client|info", G, 2, NOSCRIPT | LOADING | STALE, client_info).doc("Returns information about the current client connection.", "6.2.0", "O(1)"),
+    Command::new("client|list", G, -2, ADMIN | NOSCRIPT | LOADING | STALE, client_list)
+        .doc("Get the list of client connections", "2.4.0", "O(N) where N is the number of client connections")
+        .args("[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]"),
+    Command::new("client|kill", G, -3, ADMIN | NOSCRIPT | LOADING | STALE, client_kill)
+        .doc("Kill the connection of a client", "2.4.0", "O(N) where N is the number of client connections")
+        .args("ip:port | [ID client-id] [TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no]"),
+    Command::new("client|help", G, 2, LOADING | STALE, client_help).doc("Show helpful text about the different subcommands", "5.0.0", "O(1)"),
+];
+
+fn ping(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    match argv.len() {
+        1 => Reply::Simple("PONG"),
+        2 => Reply::bulk(argv[1]),
+        _ => Reply::err(errors::arity(ctx.cmd.name)),
+    }
+}
+
+fn echo(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    Reply::bulk(argv[1])
+}
+
+fn quit(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    ctx.session.close_after_reply = true;
+    Reply::ok()
+}
+
+fn set_proto(ctx: &mut Ctx, p: Proto) {
+    ctx.session.proto = p;
+    ctx.session.info.resp.store(if p == Proto::Resp3 { 3 } else { 2 }, Ordering::Relaxed);
+}
+
+fn reset(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    ctx.session.db = 0;
+    ctx.session.info.db.store(0, Ordering::Relaxed);
+    set_proto(ctx, Proto::Resp2);
+    ctx.session.info.name.lock().clear();
+    Reply::Simple("RESET")
+}
+
+fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let Some(db) = crate::store::parse_i64_strict(argv[1]) else {
+        return Reply::err(errors::NOT_INT);
+    };
+    if db < 0 || db as usize >= ctx.shared.keyspace.dbs.len() {
+        return Reply::err(errors::DB_INDEX);
+    }
+    ctx.session.db = db as usize;
+    ctx.session.info.db.store(db as usize, Ordering::Relaxed);
+    Reply::ok()
+}
+
+fn valid_name(name: &[u8]) -> bool {
+    name.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let mut proto = None;
+    let mut i = 1;
+    if argv.len() >= 2 {
+        match crate::store::parse_i64_strict(argv[1]) {
+            None => return Reply::err("ERR Protocol version is not an integer or out of range"),
+            Some(v) if !(2..=3).contains(&v) => {
+                return Reply::err("NOPROTO unsupported protocol version");
+            }
+            Some(v) => proto = Some(if v == 3 { Proto::Resp3 } else { Proto::Resp2 }),
+        }
+        i = 2;
+    }
+    let mut name = None;
+    while i < argv.len() {
+        let more = argv.len() - i - 1;
+        if eq_ic(argv[i], "auth") && more >= 2 {
+            // Authentication arrives with ACL support; the default user has no password.
+            i += 3;
+        } else if eq_ic(argv[i], "setname") && more >= 1 {
+            if !valid_name(argv[i + 1]) {
+                return Reply::err("ERR Client names cannot contain spaces, newlines or special characters.");
+            }
+            name = Some(argv[i + 1].to_vec());
+            i += 2;
+        } else {
+            return Reply::err(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(argv[i])));
+        }
+    }
+    if let Some(p) = proto {
+        set_proto(ctx, p);
+    }
+    if let Some(n) = name {
+        *ctx.session.info.name.lock() = n;
+    }
+    let proto_n = if ctx.session.proto == Proto::Resp3 { 3 } else { 2 };
+    Reply::Map(vec![
+        (Reply::bulk(b"server"), Reply::bulk(b"redis")),
+        (Reply::bulk(b"version"), Reply::bulk(super::server::REDIS_VERSION.as_bytes())),
+        (Reply::bulk(b"proto"), Reply::Int(proto_n)),
+        (Reply::bulk(b"id"), Reply::Int(ctx.session.id as i64)),
+        (Reply::bulk(b"mode"), Reply::bulk(b"standalone")),
+        (Reply::bulk(b"role"), Reply::bulk(b"master")),
+        (Reply::bulk(b"modules"), Reply::Array(vec![])),
+    ])
+}
+
+fn client_id(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    Reply::Int(ctx.session.id as i64)
+}
+
+fn client_getname(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    let n = ctx.session.info.name.lock();
+    if n.is_empty() {
+        Reply::Nil
+    } else {
+        Reply::Bulk(n.clone())
+    }
+}
+
+fn client_setname(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    if !valid_name(argv[2]) {
+        return Reply::err("ERR Client names cannot contain spaces, newlines or special characters.");
+    }
+    *ctx.session.info.name.lock() = argv[2].to_vec();
+    Reply::ok()
+}
+
+/// One CLIENT LIST line in Redis 7.0's format.
+pub fn client_line(info: &super::state::ClientInfo, now: i64, cmd_name: &str) -> String {
+    let name = info.name.lock().clone();
+    let age = (now - info.created_ms).max(0) / 1000;
+    let idle = (now - info.last_interaction_ms.load(Ordering::Relaxed)).max(0) / 1000;
+    let last = info.last_cmd.load(Ordering::Relaxed);
+    let cmd = if last == 0 { "NULL".to_string() } else { super::table().cmds[last - 1].name.to_string() };
+    let cmd = if cmd_name.is_empty() { cmd } else { cmd_name.to_string() };
+    format!(
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+        info.id,
+        info.addr,
+        info.laddr,
+        info.fd,
+        String::from_utf8_lossy(&name),
+        age,
+        idle,
+        info.db.load(Ordering::Relaxed),
+        info.qbuf.load(Ordering::Relaxed),
+        info.obl.load(Ordering::Relaxed),
+        cmd,
+        info.resp.load(Ordering::Relaxed),
+    )
+}
+
+fn client_info(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    let line = client_line(&ctx.session.info, ctx.now, "client|info");
+    Reply::Verbatim("txt", format!("{line}\n").into_bytes())
+}
+
+fn client_list(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < argv.len() {
+        if eq_ic(argv[i], "type") && i + 1 < argv.len() {
+            let t = argv[i + 1];
+            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|x| eq_ic(t, x)) {
+                return Reply::err(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t)));
+            }
+            if !eq_ic(t, "normal") {
+                ids = Some(vec![]);
+            }
+            i += 2;
+        } else if eq_ic(argv[i], "id") && i + 1 < argv.len() {
+            let mut v = Vec::new();
+            for a in &argv[i + 1..] {
+                match crate::store::parse_i64_strict(a) {
+                    Some(n) if n > 0 => v.push(n as u64),
+                    _ => return Reply::err("ERR Invalid client ID"),
+                }
+            }
+            ids = Some(v);
+            i = argv.len();
+        } else {
+            return Reply::err(errors::SYNTAX);
+        }
+    }
+    let mut clients: Vec<_> = ctx.shared.clients.lock().values().cloned().collect();
+    clients.sort_by_key(|c| c.id);
+    let mut out = String::new();
+    for c in clients {
+        if let Some(ids) = &ids {
+            if !ids.contains(&c.id) {
+                continue;
+            }
+        }
+        let own = c.id == ctx.session.id;
+        out.push_str(&client_line(&c, ctx.now, if own { "client|list" } else { "" }));
+        out.push('\n');
+    }
+    Reply::Verbatim("txt", out.into_bytes())
+}
+
+fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let clients: Vec<_> = ctx.shared.clients.lock().values().cloned().collect();
+    if argv.len() == 3 {
+        // Old form: CLIENT KILL addr:port
+        let addr = String::from_utf8_lossy(argv[2]);
+        return match clients.iter().find(|c| c.addr == addr) {
+            Some(c) => {
+                kill(ctx, c);
+                Reply::ok()
+            }
+            None => Reply::err("ERR No such client"),
+        };
+    }
+    let (mut id, mut addr, mut laddr, mut skipme, mut typ) = (None, None, None, true, None);
+    let mut i = 2;
+    while i < argv.len() {
+        if i + 1 >= argv.len() {
+            return Reply::err(errors::SYNTAX);
+        }
+        let v = argv[i + 1];
+        if eq_ic(argv[i], "id") {
+            match crate::store::parse_i64_strict(v) {
+                Some(n) if n > 0 => id = Some(n as u64),
+                _ => return Reply::err("ERR client-id should be greater than 0"),
+            }
+        } else if eq_ic(argv[i], "addr") {
+            addr = Some(String::from_utf8_lossy(v).to_string());
+        } else if eq_ic(argv[i], "laddr") {
+            laddr = Some(String::from_utf8_lossy(v).to_string());
+        } else if eq_ic(argv[i], "type") {
+            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|x| eq_ic(v, x)) {
+                return Reply::err(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(v)));
+            }
+            typ = Some(v.to_ascii_lowercase());
+        } else if eq_ic(argv[i], "user") {
+            if v != b"default" {
+                return Reply::err(format!("ERR No such user '{}'", String::from_utf8_lossy(v)));
+            }
+        } else if eq_ic(argv[i], "skipme") {
+            if eq_ic(v, "yes") {
+                skipme = true;
+            } else if eq_ic(v, "no") {
+                skipme = false;
+            } else {
+                return Reply::err(errors::SYNTAX);
+            }
+        } else {
+            return Reply::err(errors::SYNTAX);
+        }
+        i += 2;
+    }
+    let mut killed = 0;
+    for c in &clients {
+        if id.is_some_and(|x| x != c.id)
+            || addr.as_ref().is_some_and(|a| *a != c.addr)
+            || laddr.as_ref().is_some_and(|a| *a != c.laddr)
+            || typ.as_ref().is_some_and(|t| t != b"normal")
+            || (skipme && c.id == ctx.session.id)
+        {
+            continue;
+        }
+        kill(ctx, c);
+        killed += 1;
+    }
+    Reply::Int(killed)
+}
+
+fn kill(ctx: &mut Ctx, c: &super::state::ClientInfo) {
+    if c.id == ctx.session.id {
+        ctx.session.close_after_reply = true;
+    } else {
+        c.killed.store(true, Ordering::Release);
+        ctx.shared.kills_pending.store(true, Ordering::Release);
+    }
+}
+
+fn client_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    help_reply(
+        "CLIENT",
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "    * ID <client-id>",
+            "      Kill connections by client id.",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+        ],
+    )
+}
+
+/// Redis's addReplyHelp: a header line, the given lines, and HELP's own entry.
+pub fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
+    let mut v = vec![Reply::Status(format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"))];
+    v.extend(lines.iter().map(|l| Reply::Status(l.to_string())));
+    v.push(Reply::Status("HELP".into()));
+    v.push(Reply::Status("    Print this help.".into()));
+    Reply::Array(v)
+}

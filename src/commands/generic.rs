@@ -1,0 +1,500 @@
+//! Generic keyspace commands (COMMAND DOCS group `generic`): DEL UNLINK EXISTS TYPE
+//! RENAME RENAMENX KEYS SCAN RANDOMKEY EXPIRE* TTL PTTL EXPIRETIME PEXPIRETIME PERSIST
+//! TOUCH COPY MOVE OBJECT.
+//!
+//! Must hold: multi-key and cross-db commands run under one ordered lock plan, so RENAME,
+//! COPY and MOVE are atomic; SCAN returns every key present for the whole scan at least
+//! once (its cursor is the next stripe to visit).
+
+use super::errors::{self, SYNTAX};
+use super::flags::*;
+use super::{eq_ic, parse_int, plan_key, Command, Ctx};
+use crate::protocol::Reply;
+use crate::store::{glob_match, Value};
+
+const G: &str = "generic";
+
+pub static COMMANDS: &[Command] = &[
+    Command::new("del", G, -2, WRITE, del).keys(1, -1, 1).doc("Delete a key", "1.0.0", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).").args("key [key ...]"),
+    Command::new("unlink", G, -2, WRITE | FAST, del).keys(1, -1, 1).doc("Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "4.0.0", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.").args("key [key ...]"),
+    Command::new("exists", G, -2, READONLY | FAST, exists).keys(1, -1, 1).doc("Determine if a key exists", "1.0.0", "O(N) where N is the number of keys to check.").args("key [key ...]"),
+    Command::new("type", G, 2, READONLY | FAST, type_cmd).keys(1, 1, 1).doc("Determine the type stored at key", "1.0.0", "O(1)").args("key"),
+    Command::new("rename", G, 3, WRITE, rename).keys(1, 2, 1).doc("Rename a key", "1.0.0", "O(1)").args("key newkey"),
+    Command::new("renamenx", G, 3, WRITE | FAST, renamenx).keys(1, 2, 1).doc("Rename a key, only if the new key does not exist", "1.0.0", "O(1)").args("key newkey"),
+    Command::new("keys", G, 2, READONLY | DB_STRIPES, keys).doc("Find all keys matching the given pattern", "1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.").args("pattern"),
+    Command::new("scan", G, -2, READONLY, scan).doc("Incrementally iterate the keys space", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.").args("cursor [MATCH pattern] [COUNT count] [TYPE type]"),
+    Command::new("randomkey", G, 1, READONLY | DB_STRIPES, randomkey).doc("Return a random key from the keyspace", "1.0.0", "O(1)"),
+    Command::new("expire", G, -3, WRITE | FAST, expire).keys(1, 1, 1).doc("Set a key's time to live in seconds", "1.0.0", "O(1)").args("key seconds [NX|XX|GT|LT]"),
+    Command::new("pexpire", G, -3, WRITE | FAST, pexpire).keys(1, 1, 1).doc("Set a key's time to live in milliseconds", "2.6.0", "O(1)").args("key milliseconds [NX|XX|GT|LT]"),
+    Command::new("expireat", G, -3, WRITE | FAST, expireat).keys(1, 1, 1).doc("Set the expiration for a key as a UNIX timestamp", "1.2.0", "O(1)").args("key unix-time-seconds [NX|XX|GT|LT]"),
+    Command::new("pexpireat", G, -3, WRITE | FAST, pexpireat).keys(1, 1, 1).doc("Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0", "O(1)").args("key unix-time-milliseconds [NX|XX|GT|LT]"),
+    Command::new("ttl", G, 2, READONLY | FAST, ttl).keys(1, 1, 1).doc("Get the time to live for a key in seconds", "1.0.0", "O(1)").args("key"),
+    Command::new("pttl", G, 2, READONLY | FAST, pttl).keys(1, 1, 1).doc("Get the time to live for a key in milliseconds", "2.6.0", "O(1)").args("key"),
+    Command::new("expiretime", G, 2, READONLY | FAST, expiretime).keys(1, 1, 1).doc("Get the expiration Unix timestamp for a key", "7.0.0", "O(1)").args("key"),
+    Command::new("pexpiretime", G, 2, READONLY | FAST, pexpiretime).keys(1, 1, 1).doc("Get the expiration Unix timestamp for a key in milliseconds", "7.0.0", "O(1)").args("key"),
+    Command::new("persist", G, 2, WRITE | FAST, persist).keys(1, 1, 1).doc("Remove the expiration from a key", "2.2.0", "O(1)").args("key"),
+    Command::new("touch", G, -2, READONLY | FAST, touch).keys(1, -1, 1).doc("Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", "O(N) where N is the number of keys that will be touched.").args("key [key ...]"),
+    Command::new("copy", G, -3, WRITE | DENYOOM, copy).keys(1, 2, 1).plan(copy_plan).doc("Copy a key", "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.").args("source destination [DB destination-db] [REPLACE]"),
+    Command::new("move", G, 3, WRITE | FAST, move_cmd).keys(1, 1, 1).plan(move_plan).doc("Move a key to another database", "1.0.0", "O(1)").args("key db"),
+    Command::container("object", G, OBJECT_SUBS).doc("A container for object introspection commands", "2.2.3", "Depends on subcommand."),
+];
+
+static OBJECT_SUBS: &[Command] = &[
+    Command::new("object|encoding", G, 3, READONLY, object_encoding)
+        .keys(2, 2, 1)
+        .doc("Inspect the internal encoding of a Redis object", "2.2.3", "O(1)")
+        .args("key"),
+    Command::new("object|freq", G, 3, READONLY, object_freq)
+        .keys(2, 2, 1)
+        .doc("Get the logarithmic access frequency counter of a Redis object", "4.0.0", "O(1)")
+        .args("key"),
+    Command::new("object|idletime", G, 3, READONLY, object_idletime)
+        .keys(2, 2, 1)
+        .doc("Get the time since a Redis object was last accessed", "2.2.3", "O(1)")
+        .args("key"),
+    Command::new("object|refcount", G, 3, READONLY, object_refcount)
+        .keys(2, 2, 1)
+        .doc("Get the number of references to the value of the key", "2.2.3", "O(1)")
+        .args("key"),
+    Command::new("object|help", G, 2, LOADING | STALE, object_help).doc(
+        "Show helpful text about the different subcommands",
+        "6.2.0",
+        "O(1)",
+    ),
+];
+
+fn del(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let now = ctx.now;
+    let mut n = 0;
+    for k in &argv[1..] {
+        let st = ctx.stripe_mut(k);
+        if st.get_mut(k, now).is_some() {
+            st.remove(k);
+            n += 1;
+        }
+    }
+    Reply::Int(n)
+}
+
+fn exists(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let now = ctx.now;
+    let n = argv[1..].iter().filter(|k| ctx.stripe(k).get(k, now).is_some()).count();
+    Reply::Int(n as i64)
+}
+
+fn type_cmd(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    match ctx.stripe(argv[1]).get(argv[1], ctx.now) {
+        Some(it) => Reply::Simple(it.val.type_name()),
+        None => Reply::Simple("none"),
+    }
+}
+
+fn rename_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> Reply {
+    let (src, dst) = (argv[1], argv[2]);
+    let now = ctx.now;
+    if ctx.stripe_mut(src).get_mut(src, now).is_none() {
+        return Reply::err(errors::NO_KEY);
+    }
+    if src == dst {
+        return if nx { Reply::Int(0) } else { Reply::ok() };
+    }
+    if nx && ctx.stripe_mut(dst).get_mut(dst, now).is_some() {
+        return Reply::Int(0);
+    }
+    let Some(mut item) = ctx.stripe_mut(src).remove(src) else {
+        return Reply::err(errors::NO_KEY);
+    };
+    item.key = crate::store::CompactBytes::new(dst);
+    ctx.stripe_mut(dst).insert_item(item);
+    if nx {
+        Reply::Int(1)
+    } else {
+        Reply::ok()
+    }
+}
+
+fn rename(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    rename_generic(ctx, argv, false)
+}
+
+fn renamenx(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    rename_generic(ctx, argv, true)
+}
+
+fn keys(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let (now, db, pat) = (ctx.now, ctx.session.db, argv[1]);
+    let all = pat == b"*";
+    let mut out = Vec::new();
+    for st in ctx.stripes_of(db) {
+        for it in st.iter() {
+            if !it.is_expired(now) && (all || glob_match(pat, it.key.as_slice(), false)) {
+                out.push(Reply::bulk(it.key.as_slice()));
+            }
+        }
+    }
+    Reply::Array(out)
+}
+
+fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let cursor = match std::str::from_utf8(argv[1]).ok().and_then(|s| s.parse::<u64>().ok()) {
+        Some(c) => c,
+        None => return Reply::err("ERR invalid cursor"),
+    };
+    let (mut pattern, mut count, mut typ) = (None, 10i64, None);
+    let mut i = 2;
+    while i < argv.len() {
+        let more = argv.len() - i - 1;
+        if eq_ic(argv[i], "count") && more >= 1 {
+            count = match parse_int(argv[i + 1]) {
+                Ok(c) => c,
+                Err(e) => return e,
+            };
+            if count < 1 {
+                return Reply::err(SYNTAX);
+            }
+            i += 2;
+        } else if eq_ic(argv[i], "match") && more >= 1 {
+            pattern = Some(argv[i + 1]);
+            i += 2;
+        } else if eq_ic(argv[i], "type") && more >= 1 {
+            typ = Some(argv[i + 1].to_ascii_lowercase());
+            i += 2;
+        } else {
+            return Reply::err(SYNTAX);
+        }
+    }
+    let db = ctx.db();
+    let n = db.stripes.len() as u64;
+    let now = ctx.now;
+    let mut keys = Vec::new();
+    let mut s = cursor;
+    while s < n && (keys.len() as i64) < count {
+        let st = db.stripes[s as usize].read();
+        for it in st.iter() {
+            if it.is_expired(now) {
+                continue;
+            }
+            if let Some(p) = pattern {
+                if !glob_match(p, it.key.as_slice(), false) {
+                    continue;
+                }
+            }
+            if let Some(t) = &typ {
+                if it.val.type_name().as_bytes() != &t[..] {
+                    continue;
+                }
+            }
+            keys.push(Reply::bulk(it.key.as_slice()));
+        }
+        s += 1;
+    }
+    let next = if s >= n { 0 } else { s };
+    Reply::Array(vec![Reply::Bulk(next.to_string().into_bytes()), Reply::Array(keys)])
+}
+
+fn randomkey(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    let (now, db) = (ctx.now, ctx.session.db);
+    let stripes: Vec<_> = ctx.stripes_of(db).filter(|s| !s.is_empty()).collect();
+    if stripes.is_empty() {
+        return Reply::Nil;
+    }
+    let mut seed = (now as u64) ^ (ctx.stats.commands.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    for _ in 0..100 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let st = stripes[(seed % stripes.len() as u64) as usize];
+        let idx = (seed >> 20) as usize % st.len();
+        if let Some(it) = st.iter().nth(idx) {
+            if !it.is_expired(now) {
+                return Reply::bulk(it.key.as_slice());
+            }
+        }
+    }
+    // Mostly expired keys: fall back to a scan.
+    for st in stripes {
+        if let Some(it) = st.iter().find(|it| !it.is_expired(now)) {
+            return Reply::bulk(it.key.as_slice());
+        }
+    }
+    Reply::Nil
+}
+
+const E_NX: u8 = 1;
+const E_XX: u8 = 2;
+const E_GT: u8 = 4;
+const E_LT: u8 = 8;
+
+fn expire_generic(ctx: &mut Ctx, argv: &[&[u8]], base: i64, secs: bool) -> Reply {
+    let mut flags = 0u8;
+    for o in &argv[3..] {
+        flags |= match () {
+            _ if eq_ic(o, "nx") => E_NX,
+            _ if eq_ic(o, "xx") => E_XX,
+            _ if eq_ic(o, "gt") => E_GT,
+            _ if eq_ic(o, "lt") => E_LT,
+            _ => return Reply::err(format!("ERR Unsupported option {}", String::from_utf8_lossy(o))),
+        };
+    }
+    if flags & E_NX != 0 && flags & (E_XX | E_GT | E_LT) != 0 {
+        return Reply::err("ERR NX and XX, GT or LT options at the same time are not compatible");
+    }
+    if flags & E_GT != 0 && flags & E_LT != 0 {
+        return Reply::err("ERR GT and LT options at the same time are not compatible");
+    }
+    let mut when = match parse_int(argv[2]) {
+        Ok(w) => w,
+        Err(e) => return e,
+    };
+    let bad = || Reply::err(errors::invalid_expire(ctx.cmd.name));
+    if secs {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
+            return bad();
+        }
+        when *= 1000;
+    }
+    if when > i64::MAX - base {
+        return bad();
+    }
+    when += base;
+    let now = ctx.now;
+    let st = ctx.stripe_mut(argv[1]);
+    let Some(it) = st.get_mut(argv[1], now) else {
+        return Reply::Int(0);
+    };
+    let cur = it.expire_at();
+    if (flags & E_NX != 0 && cur.is_some())
+        || (flags & E_XX != 0 && cur.is_none())
+        || (flags & E_GT != 0 && cur.is_none_or(|c| when <= c))
+        || (flags & E_LT != 0 && cur.is_some_and(|c| when >= c))
+    {
+        return Reply::Int(0);
+    }
+    if when <= now {
+        st.remove(argv[1]);
+    } else {
+        st.set_expire(argv[1], Some(when));
+    }
+    Reply::Int(1)
+}
+
+fn expire(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let now = ctx.now;
+    expire_generic(ctx, argv, now, true)
+}
+fn pexpire(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let now = ctx.now;
+    expire_generic(ctx, argv, now, false)
+}
+fn expireat(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    expire_generic(ctx, argv, 0, true)
+}
+fn pexpireat(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    expire_generic(ctx, argv, 0, false)
+}
+
+/// -2 missing, -1 no TTL, else the expiry through `f`.
+fn ttl_generic(ctx: &mut Ctx, key: &[u8], f: impl Fn(i64, i64) -> i64) -> Reply {
+    let now = ctx.now;
+    match ctx.stripe(key).get(key, now) {
+        None => Reply::Int(-2),
+        Some(it) => match it.expire_at() {
+            None => Reply::Int(-1),
+            Some(at) => Reply::Int(f(at, now)),
+        },
+    }
+}
+
+fn ttl(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    ttl_generic(ctx, argv[1], |at, now| ((at - now).max(0) + 500) / 1000)
+}
+fn pttl(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    ttl_generic(ctx, argv[1], |at, now| (at - now).max(0))
+}
+fn expiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    ttl_generic(ctx, argv[1], |at, _| (at + 500) / 1000)
+}
+fn pexpiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    ttl_generic(ctx, argv[1], |at, _| at)
+}
+
+fn persist(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let now = ctx.now;
+    let st = ctx.stripe_mut(argv[1]);
+    match st.get_mut(argv[1], now) {
+        Some(it) if it.expire_at().is_some() => {
+            st.set_expire(argv[1], None);
+            Reply::Int(1)
+        }
+        _ => Reply::Int(0),
+    }
+}
+
+fn touch(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let now = ctx.now;
+    let mut n = 0;
+    for k in &argv[1..] {
+        if let Some(it) = ctx.stripe(k).get(k, now) {
+            it.touch(now);
+            n += 1;
+        }
+    }
+    Reply::Int(n)
+}
+
+/// Target db of COPY's `DB n` option, if given and valid.
+fn copy_target(argv: &[&[u8]], ndbs: usize) -> Result<Option<usize>, Reply> {
+    let mut db = None;
+    let mut j = 3;
+    while j < argv.len() {
+        if eq_ic(argv[j], "replace") {
+        } else if eq_ic(argv[j], "db") && j + 1 < argv.len() {
+            let v = crate::store::parse_i64_strict(argv[j + 1])
+                .filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64)
+                .ok_or_else(|| Reply::err(errors::NOT_INT))?;
+            if v < 0 || v as usize >= ndbs {
+                return Err(Reply::err(errors::DB_INDEX));
+            }
+            db = Some(v as usize);
+            j += 1;
+        } else {
+            return Err(Reply::err(SYNTAX));
+        }
+        j += 1;
+    }
+    Ok(db)
+}
+
+fn copy_plan(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<(usize, usize)>) {
+    let cur = ctx.session.db;
+    let dst = copy_target(argv, ctx.shared.keyspace.dbs.len()).ok().flatten().unwrap_or(cur);
+    out.push(plan_key(ctx, cur, argv[1]));
+    out.push(plan_key(ctx, dst, argv[2]));
+}
+
+fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let replace = argv[3..].iter().any(|a| eq_ic(a, "replace"));
+    let cur = ctx.session.db;
+    let dst_db = match copy_target(argv, ctx.shared.keyspace.dbs.len()) {
+        Ok(d) => d.unwrap_or(cur),
+        Err(e) => return e,
+    };
+    let (src, dst) = (argv[1], argv[2]);
+    if dst_db == cur && src == dst {
+        return Reply::err("ERR source and destination objects are the same");
+    }
+    let now = ctx.now;
+    let (val, at) = match ctx.stripe_in(cur, src).get(src, now) {
+        None => return Reply::Int(0),
+        Some(it) => (it.val.clone(), it.expire_at()),
+    };
+    let dst_st = ctx.stripe_mut_in(dst_db, dst);
+    if dst_st.get_mut(dst, now).is_some() {
+        if !replace {
+            return Reply::Int(0);
+        }
+        dst_st.remove(dst);
+    }
+    dst_st.set(dst, val, at, now);
+    Reply::Int(1)
+}
+
+fn move_target(argv: &[&[u8]], ndbs: usize) -> Result<usize, Reply> {
+    let v = crate::store::parse_i64_strict(argv[2])
+        .filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64)
+        .ok_or_else(|| Reply::err(errors::NOT_INT))?;
+    if v < 0 || v as usize >= ndbs {
+        return Err(Reply::err(errors::DB_INDEX));
+    }
+    Ok(v as usize)
+}
+
+fn move_plan(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<(usize, usize)>) {
+    let cur = ctx.session.db;
+    out.push(plan_key(ctx, cur, argv[1]));
+    if let Ok(d) = move_target(argv, ctx.shared.keyspace.dbs.len()) {
+        out.push(plan_key(ctx, d, argv[1]));
+    }
+}
+
+fn move_cmd(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let cur = ctx.session.db;
+    let dst = match move_target(argv, ctx.shared.keyspace.dbs.len()) {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    if dst == cur {
+        return Reply::err("ERR source and destination objects are the same");
+    }
+    let (key, now) = (argv[1], ctx.now);
+    if ctx.stripe_mut_in(cur, key).get_mut(key, now).is_none() {
+        return Reply::Int(0);
+    }
+    if ctx.stripe_mut_in(dst, key).get_mut(key, now).is_some() {
+        return Reply::Int(0);
+    }
+    match ctx.stripe_mut_in(cur, key).remove(key) {
+        Some(item) => {
+            ctx.stripe_mut_in(dst, key).insert_item(item);
+            Reply::Int(1)
+        }
+        None => Reply::Int(0),
+    }
+}
+
+fn object_lookup<'c>(ctx: &'c Ctx, key: &[u8]) -> Option<&'c crate::store::Item> {
+    ctx.stripe(key).get(key, ctx.now)
+}
+
+fn object_encoding(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    match object_lookup(ctx, argv[2]) {
+        Some(it) => Reply::bulk(it.val.encoding().as_bytes()),
+        None => Reply::Nil,
+    }
+}
+
+fn object_freq(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    match object_lookup(ctx, argv[2]) {
+        Some(_) => Reply::err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
+        None => Reply::Nil,
+    }
+}
+
+fn object_idletime(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let now_s = crate::store::lru_clock(ctx.now);
+    match object_lookup(ctx, argv[2]) {
+        Some(it) => Reply::Int(now_s.saturating_sub(it.lru.load(std::sync::atomic::Ordering::Relaxed)) as i64),
+        None => Reply::Nil,
+    }
+}
+
+fn object_refcount(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    match object_lookup(ctx, argv[2]) {
+        // Redis shares the integers 0..9999 (OBJ_SHARED_REFCOUNT).
+        Some(it) => match it.val {
+            Value::Int(i) if (0..10000).contains(&i) => Reply::Int(i32::MAX as i64),
+            _ => Reply::Int(1),
+        },
+        None => Reply::Nil,
+    }
+}
+
+fn object_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    super::connection::help_reply(
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    )
+}

@@ -1,0 +1,603 @@
+//! The command table and the dispatcher.
+//!
+//! Owns: every command's single declaration ([`Command`]), admission (lookup, arity,
+//! subcommands), the lock planner, panic isolation, and per-command stats. Each Redis
+//! command group has its own file that declares its commands next to their handlers.
+//!
+//! Must hold:
+//! - each command is declared exactly once; `COMMAND`, admission, lock planning and
+//!   stats all read that declaration (checked by `tests::table_is_consistent`);
+//! - a handler only touches stripes the planner locked for it (asking for any other
+//!   stripe is a bug and panics, which is caught and answered with an error);
+//! - stripes are locked in ascending (db, stripe) order and released before the reply
+//!   is encoded.
+
+pub mod connection;
+pub mod docs;
+pub mod errors;
+pub mod generic;
+pub mod server;
+pub mod state;
+pub mod string;
+
+use crate::protocol::{Proto, Reply};
+use crate::store::{Db, Stripe};
+use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
+use state::{Session, Shared, WorkerStats};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub type Handler = fn(&mut Ctx, &[&[u8]]) -> Reply;
+/// Custom lock plan: (db, key) pairs the command will touch, write or read per `Command`.
+pub type PlanFn = fn(&Ctx, &[&[u8]], &mut Vec<(usize, usize)>);
+
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MULTI: u32 = 1 << 14;
+    pub const SENTINEL: u32 = 1 << 15;
+    pub const ALLOW_BUSY: u32 = 1 << 16;
+    /// Locks every stripe of every db (FLUSHALL, SWAPDB, KEYS, DBSIZE, ...).
+    pub const ALL_STRIPES: u32 = 1 << 24;
+    /// Locks every stripe of the current db only.
+    pub const DB_STRIPES: u32 = 1 << 25;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+        (SENTINEL, "sentinel"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// Where a command's keys are (Redis's legacy first/last/step triple).
+#[derive(Clone, Copy, Debug)]
+pub struct KeyRange {
+    pub first: i32,
+    /// Negative counts from the end: -1 is the last argument.
+    pub last: i32,
+    pub step: i32,
+}
+
+pub struct Command {
+    /// Lower-case name; subcommands are `parent|sub`.
+    pub name: &'static str,
+    pub group: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    pub keys: Option<KeyRange>,
+    pub plan: Option<PlanFn>,
+    pub run: Option<Handler>,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub complexity: &'static str,
+    /// Argument syntax as in Redis's docs, e.g. `key value [NX | XX]`.
+    pub args: &'static str,
+    pub subs: &'static [Command],
+    pub acl: &'static str,
+}
+
+impl Command {
+    pub const fn new(name: &'static str, group: &'static str, arity: i32, flags: u32, run: Handler) -> Command {
+        Command {
+            name,
+            group,
+            arity,
+            flags,
+            keys: None,
+            plan: None,
+            run: Some(run),
+            summary: "",
+            since: "1.0.0",
+            complexity: "O(1)",
+            args: "",
+            subs: &[],
+            acl: "",
+        }
+    }
+    /// A container with subcommands (CONFIG, CLIENT, ...); `run` handles the bare name.
+    pub const fn container(name: &'static str, group: &'static str, subs: &'static [Command]) -> Command {
+        Command {
+            name,
+            group,
+            arity: -2,
+            flags: 0,
+            keys: None,
+            plan: None,
+            run: None,
+            summary: "",
+            since: "1.0.0",
+            complexity: "Depends on subcommand.",
+            args: "",
+            subs,
+            acl: "",
+        }
+    }
+    pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Command {
+        self.keys = Some(KeyRange { first, last, step });
+        self
+    }
+    pub const fn plan(mut self, f: PlanFn) -> Command {
+        self.plan = Some(f);
+        self
+    }
+    pub const fn doc(mut self, summary: &'static str, since: &'static str, complexity: &'static str) -> Command {
+        self.summary = summary;
+        self.since = since;
+        self.complexity = complexity;
+        self
+    }
+    pub const fn args(mut self, args: &'static str) -> Command {
+        self.args = args;
+        self
+    }
+    pub const fn acl(mut self, acl: &'static str) -> Command {
+        self.acl = acl;
+        self
+    }
+    pub const fn arity(mut self, arity: i32) -> Command {
+        self.arity = arity;
+        self
+    }
+    pub const fn handler(mut self, run: Handler) -> Command {
+        self.run = Some(run);
+        self
+    }
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+    /// Key argument positions for argv (legacy range only).
+    pub fn key_positions(&self, argc: usize, out: &mut Vec<usize>) {
+        let Some(k) = self.keys else { return };
+        if k.first <= 0 || argc <= k.first as usize {
+            return;
+        }
+        let last = if k.last < 0 { argc as i32 + k.last } else { k.last.min(argc as i32 - 1) };
+        let mut i = k.first;
+        while i <= last {
+            out.push(i as usize);
+            i += k.step.max(1);
+        }
+    }
+    /// Redis ACL categories: declared ones plus those implied by group and flags.
+    pub fn acl_categories(&self) -> Vec<String> {
+        let mut cats: Vec<String> = Vec::new();
+        let push = |cats: &mut Vec<String>, c: &str| {
+            if !cats.iter().any(|x| x == c) {
+                cats.push(c.to_string());
+            }
+        };
+        if self.has(flags::WRITE) {
+            push(&mut cats, "@write");
+        }
+        if self.has(flags::READONLY) {
+            push(&mut cats, "@read");
+        }
+        if self.has(flags::ADMIN) {
+            push(&mut cats, "@admin");
+            push(&mut cats, "@dangerous");
+        }
+        if self.has(flags::PUBSUB) {
+            push(&mut cats, "@pubsub");
+        }
+        if self.has(flags::BLOCKING) {
+            push(&mut cats, "@blocking");
+        }
+        for c in self.acl.split_whitespace() {
+            push(&mut cats, c);
+        }
+        match self.group {
+            "string" => push(&mut cats, "@string"),
+            "generic" => push(&mut cats, "@keyspace"),
+            "connection" => push(&mut cats, "@connection"),
+            "list" => push(&mut cats, "@list"),
+            "hash" => push(&mut cats, "@hash"),
+            "set" => push(&mut cats, "@set"),
+            "sorted-set" => push(&mut cats, "@sortedset"),
+            _ => {}
+        }
+        push(&mut cats, if self.has(flags::FAST) { "@fast" } else { "@slow" });
+        cats
+    }
+}
+
+/// The flattened table: ids index per-command stats.
+pub struct Table {
+    pub cmds: Vec<&'static Command>,
+    by_name: HashMap<&'static [u8], usize>,
+    /// Top-level commands in declaration order (COMMAND, COMMAND LIST).
+    pub top: Vec<usize>,
+}
+
+fn groups() -> [&'static [Command]; 4] {
+    [string::COMMANDS, generic::COMMANDS, connection::COMMANDS, server::COMMANDS]
+}
+
+pub fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = Table { cmds: Vec::new(), by_name: HashMap::new(), top: Vec::new() };
+        for g in groups() {
+            for c in g.iter() {
+                t.top.push(t.cmds.len());
+                t.by_name.insert(c.name.as_bytes(), t.cmds.len());
+                t.cmds.push(c);
+                for s in c.subs {
+                    t.by_name.insert(s.name.as_bytes(), t.cmds.len());
+                    t.cmds.push(s);
+                }
+            }
+        }
+        t
+    })
+}
+
+impl Table {
+    pub fn len(&self) -> usize {
+        self.cmds.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty()
+    }
+    /// Case-insensitive lookup of a top-level name or `parent|sub`.
+    pub fn lookup(&self, name: &[u8]) -> Option<usize> {
+        let mut buf = [0u8; 64];
+        if name.len() > buf.len() {
+            return None;
+        }
+        for (d, s) in buf.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        self.by_name.get(&buf[..name.len()]).copied()
+    }
+    /// Resolves argv to a command id, or the Redis error for unknown names / arity.
+    pub fn resolve(&self, argv: &[&[u8]]) -> Result<usize, String> {
+        let Some(id) = self.lookup(argv[0]) else {
+            return Err(errors::unknown_command(argv[0], &argv[1..]));
+        };
+        let mut cmd = self.cmds[id];
+        let mut id = id;
+        if !cmd.subs.is_empty() && argv.len() >= 2 {
+            let mut full = Vec::with_capacity(cmd.name.len() + 1 + argv[1].len());
+            full.extend_from_slice(cmd.name.as_bytes());
+            full.push(b'|');
+            full.extend_from_slice(argv[1]);
+            match self.lookup(&full) {
+                Some(sid) => {
+                    id = sid;
+                    cmd = self.cmds[sid];
+                }
+                None => return Err(errors::unknown_subcommand(argv[1], cmd.name)),
+            }
+        }
+        let argc = argv.len() as i32;
+        if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity || (cmd.run.is_none() && argc < 2) {
+            return Err(errors::arity(cmd.name));
+        }
+        Ok(id)
+    }
+}
+
+enum Guard<'a> {
+    R(RwLockReadGuard<'a, Stripe>),
+    W(RwLockWriteGuard<'a, Stripe>),
+}
+
+/// The stripes one command holds, sorted by (db, stripe).
+#[derive(Default)]
+pub struct Locks<'a> {
+    held: Vec<(usize, usize, Guard<'a>)>,
+}
+
+impl<'a> Locks<'a> {
+    fn find(&self, db: usize, stripe: usize) -> Option<usize> {
+        self.held.binary_search_by(|(d, s, _)| (*d, *s).cmp(&(db, stripe))).ok()
+    }
+    pub fn release(&mut self) {
+        self.held.clear();
+    }
+    pub fn count(&self) -> usize {
+        self.held.len()
+    }
+}
+
+/// What a handler sees.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub session: &'a mut Session,
+    pub stats: &'a mut WorkerStats,
+    pub now: i64,
+    pub cmd: &'static Command,
+    pub locks: Locks<'a>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn db(&self) -> &'a Db {
+        &self.shared.keyspace.dbs[self.session.db]
+    }
+    pub fn db_at(&self, db: usize) -> &'a Db {
+        &self.shared.keyspace.dbs[db]
+    }
+    /// The (locked) stripe that holds `key` in the current db.
+    pub fn stripe(&self, key: &[u8]) -> &Stripe {
+        self.stripe_in(self.session.db, key)
+    }
+    pub fn stripe_in(&self, db: usize, key: &[u8]) -> &Stripe {
+        let s = self.shared.keyspace.dbs[db].stripe_of(key);
+        self.stripe_at(db, s)
+    }
+    pub fn stripe_at(&self, db: usize, s: usize) -> &Stripe {
+        match self.locks.find(db, s).map(|i| &self.locks.held[i].2) {
+            Some(Guard::R(g)) => g,
+            Some(Guard::W(g)) => g,
+            None => panic!("{}: stripe {db}/{s} used without being locked", self.cmd.name),
+        }
+    }
+    pub fn stripe_mut(&mut self, key: &[u8]) -> &mut Stripe {
+        let db = self.session.db;
+        self.stripe_mut_in(db, key)
+    }
+    pub fn stripe_mut_in(&mut self, db: usize, key: &[u8]) -> &mut Stripe {
+        let s = self.shared.keyspace.dbs[db].stripe_of(key);
+        self.stripe_mut_at(db, s)
+    }
+    pub fn stripe_mut_at(&mut self, db: usize, s: usize) -> &mut Stripe {
+        let name = self.cmd.name;
+        match self.locks.find(db, s).map(|i| &mut self.locks.held[i].2) {
+            Some(Guard::W(g)) => g,
+            _ => panic!("{name}: stripe {db}/{s} written without a write lock"),
+        }
+    }
+    /// Every held stripe of `db`, in order (keyspace-wide commands).
+    pub fn stripes_of(&self, db: usize) -> impl Iterator<Item = &Stripe> {
+        self.locks.held.iter().filter(move |(d, _, _)| *d == db).map(|(_, _, g)| match g {
+            Guard::R(g) => &**g,
+            Guard::W(g) => &**g,
+        })
+    }
+    pub fn stripes_mut_of(&mut self, db: usize) -> Vec<&mut Stripe> {
+        self.locks
+            .held
+            .iter_mut()
+            .filter(move |(d, _, _)| *d == db)
+            .filter_map(|(_, _, g)| match g {
+                Guard::W(g) => Some(&mut **g),
+                Guard::R(_) => None,
+            })
+            .collect()
+    }
+    pub fn proto(&self) -> Proto {
+        self.session.proto
+    }
+    pub fn hit(&mut self, found: bool) {
+        if found {
+            self.stats.hits += 1;
+        } else {
+            self.stats.misses += 1;
+        }
+    }
+    /// Swaps the contents of two held (write-locked) stripes (SWAPDB).
+    pub fn swap_stripes(&mut self, a: (usize, usize), b: (usize, usize)) {
+        let name = self.cmd.name;
+        let (Some(ia), Some(ib)) = (self.locks.find(a.0, a.1), self.locks.find(b.0, b.1)) else {
+            panic!("{name}: swapping stripes that are not locked");
+        };
+        if ia == ib {
+            return;
+        }
+        let (lo, hi) = (ia.min(ib), ia.max(ib));
+        let (x, y) = self.locks.held.split_at_mut(hi);
+        match (&mut x[lo].2, &mut y[0].2) {
+            (Guard::W(g1), Guard::W(g2)) => g1.swap_contents(g2),
+            _ => panic!("{name}: swapping stripes without write locks"),
+        }
+    }
+
+    /// Locks every stripe of `db`: used by commands whose keys are only known while
+    /// running (rare, e.g. COPY to another db). Must be called with no other locks held.
+    pub fn lock_all_of(&mut self, db: usize, write: bool) {
+        let dbr: &'a Db = &self.shared.keyspace.dbs[db];
+        for (i, s) in dbr.stripes.iter().enumerate() {
+            let g = if write { Guard::W(s.write()) } else { Guard::R(s.read()) };
+            self.locks.held.push((db, i, g));
+        }
+    }
+}
+
+/// Computes the command's lock plan and takes the locks, in ascending order.
+fn lock_plan<'a>(ctx: &mut Ctx<'a>, argv: &[&[u8]], scratch: &mut Vec<(usize, usize)>) {
+    let cmd = ctx.cmd;
+    let write = cmd.has(flags::WRITE);
+    let ks = &ctx.shared.keyspace;
+    scratch.clear();
+    if cmd.has(flags::ALL_STRIPES) {
+        for (d, db) in ks.dbs.iter().enumerate() {
+            for s in 0..db.stripes.len() {
+                scratch.push((d, s));
+            }
+        }
+    } else if cmd.has(flags::DB_STRIPES) {
+        let d = ctx.session.db;
+        for s in 0..ks.dbs[d].stripes.len() {
+            scratch.push((d, s));
+        }
+    } else if let Some(plan) = cmd.plan {
+        let mut keys = Vec::new();
+        plan(ctx, argv, &mut keys);
+        for (d, k) in keys {
+            scratch.push((d, k));
+        }
+    } else if cmd.keys.is_some() {
+        let mut pos = Vec::new();
+        cmd.key_positions(argv.len(), &mut pos);
+        let d = ctx.session.db;
+        for p in pos {
+            scratch.push((d, ks.dbs[d].stripe_of(argv[p])));
+        }
+    }
+    if scratch.is_empty() {
+        return;
+    }
+    scratch.sort_unstable();
+    scratch.dedup();
+    let shared: &'a Shared = ctx.shared;
+    for &(d, s) in scratch.iter() {
+        let lock = &shared.keyspace.dbs[d].stripes[s];
+        let g = if write { Guard::W(lock.write()) } else { Guard::R(lock.read()) };
+        ctx.locks.held.push((d, s, g));
+    }
+}
+
+/// A plan function's helper: the stripe index of `key` in `db`.
+pub fn plan_key(ctx: &Ctx, db: usize, key: &[u8]) -> (usize, usize) {
+    (db, ctx.shared.keyspace.dbs[db].stripe_of(key))
+}
+
+/// Runs one command: resolve, admit, lock, execute (panics caught), record stats.
+pub fn execute(
+    shared: &Shared,
+    session: &mut Session,
+    stats: &mut WorkerStats,
+    now: i64,
+    argv: &[&[u8]],
+    scratch: &mut Vec<(usize, usize)>,
+) -> Reply {
+    let t = table();
+    let id = match t.resolve(argv) {
+        Ok(id) => id,
+        Err(e) => {
+            if let Some(id) = t.lookup(argv[0]) {
+                stats.cmd[id].rejected += 1;
+            }
+            count_error(stats, &e);
+            return Reply::Error(e);
+        }
+    };
+    let cmd = t.cmds[id];
+    let Some(run) = cmd.run else {
+        return Reply::Error(errors::arity(cmd.name));
+    };
+    session.info.last_cmd.store(id + 1, std::sync::atomic::Ordering::Relaxed);
+    let start = std::time::Instant::now();
+    let reply = {
+        let mut ctx = Ctx { shared, session, stats, now, cmd, locks: Locks::default() };
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            lock_plan(&mut ctx, argv, scratch);
+            let r = run(&mut ctx, argv);
+            ctx.locks.release();
+            r
+        }));
+        match res {
+            Ok(r) => r,
+            Err(p) => {
+                let msg = p
+                    .downcast_ref::<String>()
+                    .map(|s| s.as_str())
+                    .or_else(|| p.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown panic");
+                log::error!("command {} panicked: {}", cmd.name, msg);
+                Reply::Error(format!("ERR internal error while running '{}'", cmd.name))
+            }
+        }
+    };
+    let st = &mut stats.cmd[id];
+    st.calls += 1;
+    st.usec += start.elapsed().as_micros() as u64;
+    stats.commands += 1;
+    if let Reply::Error(e) = &reply {
+        stats.cmd[id].failed += 1;
+        count_error(stats, e);
+    }
+    reply
+}
+
+fn count_error(stats: &mut WorkerStats, e: &str) {
+    let code = e.split(' ').next().unwrap_or("ERR");
+    if let Some(c) = stats.errors.get_mut(code) {
+        *c += 1;
+    } else {
+        stats.errors.insert(code.to_string(), 1);
+    }
+}
+
+/// Case-insensitive ASCII comparison of an argument with an option name.
+#[inline]
+pub fn eq_ic(a: &[u8], b: &str) -> bool {
+    a.eq_ignore_ascii_case(b.as_bytes())
+}
+
+/// Parses an integer argument the way Redis's getLongLongFromObject does.
+pub fn parse_int(a: &[u8]) -> Result<i64, Reply> {
+    crate::store::parse_i64_strict(a).ok_or_else(|| Reply::err(errors::NOT_INT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        let t = table();
+        let mut seen = std::collections::HashSet::new();
+        for c in &t.cmds {
+            assert!(seen.insert(c.name), "{} declared twice", c.name);
+            assert_eq!(c.name, c.name.to_lowercase(), "names are lower case");
+            assert!(c.arity != 0, "{}: arity 0", c.name);
+            assert!(!(c.has(flags::WRITE) && c.has(flags::READONLY)), "{}", c.name);
+            if c.run.is_none() {
+                assert!(!c.subs.is_empty(), "{} has no handler", c.name);
+            }
+            for s in c.subs {
+                assert!(s.name.starts_with(&format!("{}|", c.name)), "{}", s.name);
+            }
+            if let Some(k) = c.keys {
+                assert!(k.first > 0 && k.step > 0, "{}", c.name);
+                assert!(c.arity.abs() > k.first, "{}: key beyond arity", c.name);
+            }
+            assert!(!c.summary.is_empty(), "{} has no summary", c.name);
+            assert!(!c.group.is_empty());
+            assert!(t.lookup(c.name.as_bytes()) == t.lookup(c.name.to_uppercase().as_bytes()));
+        }
+    }
+
+    #[test]
+    fn resolve_errors_match_redis() {
+        let t = table();
+        assert_eq!(
+            t.resolve(&[b"nosuch", b"a", b"b"]).unwrap_err(),
+            "ERR unknown command 'nosuch', with args beginning with: 'a' 'b' "
+        );
+        assert_eq!(t.resolve(&[b"GET"]).unwrap_err(), "ERR wrong number of arguments for 'get' command");
+        assert_eq!(t.resolve(&[b"config", b"nope"]).unwrap_err(), "ERR unknown subcommand 'nope'. Try CONFIG HELP.");
+        assert_eq!(t.resolve(&[b"config"]).unwrap_err(), "ERR wrong number of arguments for 'config' command");
+        assert_eq!(
+            t.resolve(&[b"config", b"get"]).unwrap_err(),
+            "ERR wrong number of arguments for 'config|get' command"
+        );
+    }
+}

@@ -1,0 +1,754 @@
+//! Server commands (COMMAND DOCS group `server`): DBSIZE FLUSHDB FLUSHALL SWAPDB TIME
+//! INFO CONFIG COMMAND SHUTDOWN.
+//!
+//! Must hold: keyspace-wide commands run with every stripe they cover locked (so they are
+//! atomic against multi-key writers); INFO field names are Redis 7.0's, because client
+//! libraries and exporters parse them.
+
+use super::errors;
+use super::flags::*;
+use super::{docs, eq_ic, table, Command, Ctx};
+use crate::config;
+use crate::protocol::Reply;
+use crate::store::glob_match;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+/// The Redis version Rustis is compatible with (INFO, HELLO).
+pub const REDIS_VERSION: &str = "7.0.15";
+
+const G: &str = "server";
+
+pub static COMMANDS: &[Command] = &[
+    Command::new("dbsize", G, 1, READONLY | FAST | DB_STRIPES, dbsize).doc(
+        "Return the number of keys in the selected database",
+        "1.0.0",
+        "O(1)",
+    ),
+    Command::new("flushdb", G, -1, WRITE | DB_STRIPES, flushdb)
+        .acl("@keyspace @dangerous")
+        .doc(
+            "Remove all keys from the current database",
+            "1.0.0",
+            "O(N) where N is the number of keys in the selected database",
+        )
+        .args("[ASYNC|SYNC]"),
+    Command::new("flushall", G, -1, WRITE | ALL_STRIPES, flushall)
+        .acl("@keyspace @dangerous")
+        .doc("Remove all keys from all databases", "1.0.0", "O(N) where N is the total number of keys in all databases")
+        .args("[ASYNC|SYNC]"),
+    Command::new("swapdb", G, 3, WRITE | FAST, swapdb)
+        .plan(swapdb_plan)
+        .acl("@keyspace @dangerous")
+        .doc(
+            "Swaps two Redis databases",
+            "4.0.0",
+            "O(N) where N is the count of clients watching or blocking on keys from both databases.",
+        )
+        .args("index1 index2"),
+    Command::new("time", G, 1, LOADING | STALE | FAST, time).doc("Return the current server time", "2.6.0", "O(1)"),
+    Command::new("info", G, -1, LOADING | STALE | SENTINEL, info)
+        .acl("@dangerous")
+        .doc("Get information and statistics about the server", "1.0.0", "O(1)")
+        .args("[section [section ...]]"),
+    Command::new("shutdown", G, -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, shutdown)
+        .doc(
+            "Synchronously save the dataset to disk and then shut down the server",
+            "1.0.0",
+            "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+        )
+        .args("[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
+    Command::container("config", G, CONFIG_SUBS).doc(
+        "A container for server configuration commands",
+        "2.0.0",
+        "Depends on subcommand.",
+    ),
+    Command::new("command", G, -1, LOADING | STALE | SENTINEL, command)
+        .acl("@connection")
+        .doc("Get array of Redis command details", "2.8.13", "O(N) where N is the total number of Redis commands")
+        .subs_of(COMMAND_SUBS),
+];
+
+static CONFIG_SUBS: &[Command] = &[
+    Command::new("config|get", G, -3, ADMIN | NOSCRIPT | LOADING | STALE, config_get)
+        .doc(
+            "Get the values of configuration parameters",
+            "2.0.0",
+            "O(N) when N is the number of configuration parameters provided",
+        )
+        .args("parameter [parameter ...]"),
+    Command::new("config|set", G, -4, ADMIN | NOSCRIPT | LOADING | STALE, config_set)
+        .doc(
+            "Set configuration parameters to the given values",
+            "2.0.0",
+            "O(N) when N is the number of configuration parameters provided",
+        )
+        .args("parameter value [parameter value ...]"),
+    Command::new("config|resetstat", G, 2, ADMIN | NOSCRIPT | LOADING | STALE, config_resetstat).doc(
+        "Reset the stats returned by INFO",
+        "2.0.0",
+        "O(1)",
+    ),
+    Command::new("config|help", G, 2, LOADING | STALE, config_help).doc(
+        "Show helpful text about the different subcommands",
+        "5.0.0",
+        "O(1)",
+    ),
+];
+
+static COMMAND_SUBS: &[Command] = &[
+    Command::new("command|count", G, 2, LOADING | STALE, command_count).acl("@connection").doc(
+        "Get total number of Redis commands",
+        "2.8.13",
+        "O(1)",
+    ),
+    Command::new("command|info", G, -2, LOADING | STALE, command_info)
+        .acl("@connection")
+        .doc(
+            "Get array of specific Redis command details, or all when no argument is given.",
+            "2.8.13",
+            "O(N) where N is the number of commands to look up",
+        )
+        .args("[command-name [command-name ...]]"),
+    Command::new("command|docs", G, -2, LOADING | STALE, command_docs)
+        .acl("@connection")
+        .doc(
+            "Get array of specific Redis command documentation",
+            "7.0.0",
+            "O(N) where N is the number of commands to look up",
+        )
+        .args("[command-name [command-name ...]]"),
+    Command::new("command|getkeys", G, -3, LOADING | STALE, command_getkeys)
+        .acl("@connection")
+        .doc(
+            "Extract keys given a full Redis command",
+            "2.8.13",
+            "O(N) where N is the number of arguments to the command",
+        )
+        .args("command [arg [arg ...]]"),
+    Command::new("command|getkeysandflags", G, -3, LOADING | STALE, command_getkeysandflags)
+        .acl("@connection")
+        .doc(
+            "Extract keys and access flags given a full Redis command",
+            "7.0.0",
+            "O(N) where N is the number of arguments to the command",
+        )
+        .args("command [arg [arg ...]]"),
+    Command::new("command|list", G, -2, LOADING | STALE, command_list)
+        .acl("@connection")
+        .doc("Get an array of Redis command names", "7.0.0", "O(N) where N is the total number of Redis commands")
+        .args("[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]"),
+    Command::new("command|help", G, 2, LOADING | STALE, command_help).acl("@connection").doc(
+        "Show helpful text about the different subcommands",
+        "5.0.0",
+        "O(1)",
+    ),
+];
+
+impl Command {
+    /// A command that runs on its own and also has subcommands (COMMAND).
+    pub const fn subs_of(mut self, subs: &'static [Command]) -> Command {
+        self.subs = subs;
+        self
+    }
+}
+
+fn dbsize(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    let db = ctx.session.db;
+    Reply::Int(ctx.stripes_of(db).map(|s| s.len()).sum::<usize>() as i64)
+}
+
+fn flush_mode(argv: &[&[u8]]) -> Result<(), Reply> {
+    match argv.len() {
+        1 => Ok(()),
+        2 if eq_ic(argv[1], "async") || eq_ic(argv[1], "sync") => Ok(()),
+        _ => Err(Reply::err(errors::SYNTAX)),
+    }
+}
+
+/// Frees taken contents off the worker when there is a lot of it.
+fn free_later(contents: Vec<crate::store::StripeContents>) {
+    let n: usize = contents.iter().map(|c| c.len()).sum();
+    if n > 10_000 {
+        let _ = std::thread::Builder::new().name("rustis-lazyfree".into()).spawn(move || drop(contents));
+    }
+}
+
+fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    if let Err(e) = flush_mode(argv) {
+        return e;
+    }
+    let db = ctx.session.db;
+    let taken: Vec<_> = ctx.stripes_mut_of(db).into_iter().map(|s| s.take()).collect();
+    free_later(taken);
+    Reply::ok()
+}
+
+fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    if let Err(e) = flush_mode(argv) {
+        return e;
+    }
+    let mut taken = Vec::new();
+    for db in 0..ctx.shared.keyspace.dbs.len() {
+        taken.extend(ctx.stripes_mut_of(db).into_iter().map(|s| s.take()));
+    }
+    free_later(taken);
+    Reply::ok()
+}
+
+fn swapdb_ids(ctx: &Ctx, argv: &[&[u8]]) -> Result<(usize, usize), Reply> {
+    let parse = |a: &[u8], msg: &str| {
+        crate::store::parse_i64_strict(a)
+            .filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64)
+            .ok_or_else(|| Reply::err(format!("ERR {msg}")))
+    };
+    let a = parse(argv[1], "invalid first DB index")?;
+    let b = parse(argv[2], "invalid second DB index")?;
+    let n = ctx.shared.keyspace.dbs.len() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Err(Reply::err(errors::DB_INDEX));
+    }
+    Ok((a as usize, b as usize))
+}
+
+fn swapdb_plan(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<(usize, usize)>) {
+    if let Ok((a, b)) = swapdb_ids(ctx, argv) {
+        if a != b {
+            for s in 0..ctx.shared.keyspace.nstripes() {
+                out.push((a, s));
+                out.push((b, s));
+            }
+        }
+    }
+}
+
+fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let (a, b) = match swapdb_ids(ctx, argv) {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    if a != b {
+        for s in 0..ctx.shared.keyspace.nstripes() {
+            ctx.swap_stripes((a, s), (b, s));
+        }
+    }
+    Reply::ok()
+}
+
+fn time(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Reply::Array(vec![
+        Reply::Bulk(d.as_secs().to_string().into_bytes()),
+        Reply::Bulk(d.subsec_micros().to_string().into_bytes()),
+    ])
+}
+
+fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let mut save = false;
+    for a in &argv[1..] {
+        if eq_ic(a, "save") {
+            save = true;
+        } else if eq_ic(a, "nosave") || eq_ic(a, "now") || eq_ic(a, "force") {
+        } else if eq_ic(a, "abort") {
+            return Reply::err("ERR No shutdown in progress.");
+        } else {
+            return Reply::err(errors::SYNTAX);
+        }
+    }
+    if save {
+        log::warn!("SHUTDOWN SAVE requested, but RDB persistence is not implemented yet: refusing to shut down");
+        return Reply::err("ERR Errors trying to SHUTDOWN. Check logs.");
+    }
+    log::warn!("User requested shutdown...");
+    ctx.shared.shutdown_requested.store(true, Ordering::Release);
+    ctx.session.close_after_reply = true;
+    Reply::Raw(Vec::new())
+}
+
+fn config_get(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let cfg = ctx.shared.config.read();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for pat in &argv[2..] {
+        for (k, v) in cfg.get_matching(pat, glob_match) {
+            if !pairs.iter().any(|(pk, _)| *pk == k) {
+                pairs.push((k, v));
+            }
+        }
+    }
+    Reply::Map(pairs.into_iter().map(|(k, v)| (Reply::Bulk(k.into_bytes()), Reply::Bulk(v.into_bytes()))).collect())
+}
+
+fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    if argv.len() % 2 != 0 {
+        return Reply::err(errors::arity(ctx.cmd.name));
+    }
+    let mut cfg = ctx.shared.config.write();
+    let mut next = cfg.clone();
+    let mut seen: Vec<&str> = Vec::new();
+    for pair in argv[2..].chunks(2) {
+        let name = String::from_utf8_lossy(pair[0]).to_string();
+        let Some(opt) = config::find(&name) else {
+            return Reply::err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"));
+        };
+        let fail =
+            |why: &str| Reply::err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"));
+        if seen.contains(&opt.name) {
+            return fail("duplicate parameter");
+        }
+        seen.push(opt.name);
+        if opt.immutable {
+            return fail("can't set immutable config");
+        }
+        let val = String::from_utf8_lossy(pair[1]).to_string();
+        if let Err(e) = (opt.set)(&mut next, &[val]) {
+            return fail(&e);
+        }
+    }
+    if next.loglevel != cfg.loglevel {
+        log::set_max_level(match next.loglevel.as_str() {
+            "debug" | "verbose" => log::LevelFilter::Debug,
+            "notice" => log::LevelFilter::Info,
+            "warning" => log::LevelFilter::Warn,
+            _ => log::LevelFilter::Off,
+        });
+    }
+    *cfg = next;
+    Reply::ok()
+}
+
+fn config_resetstat(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    let n = ctx.stats.cmd.len();
+    *ctx.stats = super::state::WorkerStats::new(n);
+    for w in ctx.shared.workers.iter() {
+        // Our own worker's stats are borrowed by this command (reset above); others are
+        // reset here. try_lock skips only ourselves.
+        if let Some(mut s) = w.try_lock() {
+            *s = super::state::WorkerStats::new(n);
+        }
+    }
+    let net = &ctx.shared.net;
+    net.connections_received.store(0, Ordering::Relaxed);
+    net.rejected_connections.store(0, Ordering::Relaxed);
+    net.bytes_read.store(0, Ordering::Relaxed);
+    net.bytes_written.store(0, Ordering::Relaxed);
+    ctx.shared.stat_reset_ms.store(ctx.now, Ordering::Relaxed);
+    Reply::ok()
+}
+
+fn config_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    super::connection::help_reply(
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    )
+}
+
+fn command(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    let t = table();
+    Reply::Array(t.top.iter().map(|&i| docs::info(t.cmds[i])).collect())
+}
+
+fn command_count(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    Reply::Int(table().top.len() as i64)
+}
+
+/// Looks a command up by "name" or "parent|sub".
+fn find_cmd(name: &[u8]) -> Option<&'static Command> {
+    let t = table();
+    t.lookup(name).map(|i| t.cmds[i])
+}
+
+fn command_info(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    if argv.len() == 2 {
+        return command(ctx, argv);
+    }
+    Reply::Array(argv[2..].iter().map(|n| find_cmd(n).map(docs::info).unwrap_or(Reply::NilArray)).collect())
+}
+
+fn command_docs(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let t = table();
+    if argv.len() == 2 {
+        return Reply::Map(
+            t.top.iter().map(|&i| (Reply::bulk(t.cmds[i].name.as_bytes()), docs::docs(t.cmds[i]))).collect(),
+        );
+    }
+    Reply::Map(
+        argv[2..].iter().filter_map(|n| find_cmd(n).map(|c| (Reply::bulk(c.name.as_bytes()), docs::docs(c)))).collect(),
+    )
+}
+
+fn getkeys(argv: &[&[u8]]) -> Result<(&'static Command, Vec<usize>), Reply> {
+    let args = &argv[2..];
+    let t = table();
+    let mut cmd = find_cmd(args[0]).ok_or_else(|| Reply::err("ERR Invalid command specified"))?;
+    if !cmd.subs.is_empty() && args.len() >= 2 {
+        let full = format!("{}|{}", cmd.name, String::from_utf8_lossy(args[1]).to_lowercase());
+        cmd =
+            t.lookup(full.as_bytes()).map(|i| t.cmds[i]).ok_or_else(|| Reply::err("ERR Invalid command specified"))?;
+    }
+    if cmd.keys.is_none() && cmd.plan.is_none() {
+        return Err(Reply::err("ERR The command has no key arguments"));
+    }
+    let argc = args.len() as i32;
+    if (cmd.arity > 0 && cmd.arity != argc) || argc < -cmd.arity {
+        return Err(Reply::err("ERR Invalid number of arguments specified for command"));
+    }
+    let mut pos = Vec::new();
+    cmd.key_positions(args.len(), &mut pos);
+    if pos.is_empty() {
+        return Err(Reply::err("ERR Invalid arguments specified for command"));
+    }
+    Ok((cmd, pos))
+}
+
+fn command_getkeys(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    match getkeys(argv) {
+        Ok((_, pos)) => Reply::Array(pos.into_iter().map(|p| Reply::bulk(argv[2 + p])).collect()),
+        Err(e) => e,
+    }
+}
+
+fn command_getkeysandflags(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    match getkeys(argv) {
+        Ok((cmd, pos)) => {
+            let fl: Vec<Reply> = if cmd.has(WRITE) {
+                vec![Reply::Status("RW".into()), Reply::Status("UPDATE".into())]
+            } else {
+                vec![Reply::Status("RO".into()), Reply::Status("ACCESS".into())]
+            };
+            Reply::Array(
+                pos.into_iter().map(|p| Reply::Array(vec![Reply::bulk(argv[2 + p]), Reply::Set(fl.clone())])).collect(),
+            )
+        }
+        Err(e) => e,
+    }
+}
+
+fn command_list(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let t = table();
+    let mut filter: Option<(String, Vec<u8>)> = None;
+    if argv.len() == 5 && eq_ic(argv[2], "filterby") {
+        let kind = String::from_utf8_lossy(argv[3]).to_lowercase();
+        if !["module", "aclcat", "pattern"].contains(&kind.as_str()) {
+            return Reply::err(errors::SYNTAX);
+        }
+        filter = Some((kind, argv[4].to_vec()));
+    } else if argv.len() != 2 {
+        return Reply::err(errors::SYNTAX);
+    }
+    let mut out = Vec::new();
+    for c in &t.cmds {
+        let keep = match &filter {
+            None => true,
+            Some((k, v)) if k == "pattern" => glob_match(v, c.name.as_bytes(), true),
+            Some((k, v)) if k == "aclcat" => {
+                let want = format!("@{}", String::from_utf8_lossy(v).to_lowercase());
+                c.acl_categories().contains(&want)
+            }
+            Some(_) => false,
+        };
+        if keep {
+            out.push(Reply::bulk(c.name.as_bytes()));
+        }
+    }
+    Reply::Array(out)
+}
+
+fn command_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    super::connection::help_reply(
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+        ],
+    )
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b < 1024.0 {
+        format!("{bytes}B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else if b < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+fn rss_bytes() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = s.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+fn heap_bytes() -> u64 {
+    // SAFETY: mallinfo2 only reads allocator statistics.
+    let mi = unsafe { libc::mallinfo2() };
+    (mi.uordblks + mi.hblkhd) as u64
+}
+
+fn cpu_times() -> (f64, f64) {
+    // SAFETY: getrusage fills the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_stime), t(ru.ru_utime))
+}
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+fn info(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let mut wanted: Vec<String> = Vec::new();
+    for a in &argv[1..] {
+        let s = String::from_utf8_lossy(a).to_lowercase();
+        match s.as_str() {
+            "default" => wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string())),
+            "all" | "everything" => wanted.extend(ALL_SECTIONS.iter().map(|s| s.to_string())),
+            _ => wanted.push(s),
+        }
+    }
+    if wanted.is_empty() {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    let mut out = String::new();
+    for sec in ALL_SECTIONS {
+        if !wanted.iter().any(|w| w == sec) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        info_section(ctx, sec, &mut out);
+    }
+    Reply::Verbatim("txt", out.into_bytes())
+}
+
+/// Sums every worker's counters (our own is passed in, the others are locked briefly).
+fn with_all_stats(ctx: &Ctx, mut f: impl FnMut(&super::state::WorkerStats)) {
+    f(ctx.stats);
+    for w in ctx.shared.workers.iter() {
+        if let Some(s) = w.try_lock() {
+            f(&s);
+        } else {
+            // Busy workers are locked for the duration of one message; wait for it.
+            let s = w.lock();
+            f(&s);
+        }
+    }
+}
+
+fn info_section(ctx: &mut Ctx, sec: &str, o: &mut String) {
+    let sh = ctx.shared;
+    let now = ctx.now;
+    let cfg = sh.config.read().clone();
+    match sec {
+        "server" => {
+            let uptime = (now - sh.start_ms) / 1000;
+            let uname = uname();
+            let _ = write!(
+                o,
+                "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{uname}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nrustis_version:{}\r\nrustis_workers:{}\r\nrustis_stripes:{}\r\n",
+                std::process::id(),
+                sh.run_id,
+                sh.port,
+                now * 1000,
+                uptime,
+                uptime / 86400,
+                cfg.hz,
+                cfg.hz,
+                crate::store::lru_clock(now) & 0xff_ffff,
+                sh.executable,
+                sh.config_file,
+                env!("CARGO_PKG_VERSION"),
+                sh.workers.len(),
+                sh.keyspace.nstripes(),
+            );
+        }
+        "clients" => {
+            let _ = write!(
+                o,
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                sh.net.connected_clients.load(Ordering::Relaxed),
+                cfg.maxclients
+            );
+        }
+        "memory" => {
+            let (used, rss) = (heap_bytes(), rss_bytes());
+            let _ = write!(
+                o,
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+                human(used),
+                human(rss),
+                human(used),
+                if used > 0 { rss as f64 / used as f64 } else { 0.0 }
+            );
+        }
+        "persistence" => {
+            let _ = write!(
+                o,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                sh.start_ms / 1000
+            );
+        }
+        "stats" => {
+            let (mut cmds, mut hits, mut misses, mut errs) = (0u64, 0u64, 0u64, 0u64);
+            with_all_stats(ctx, |s| {
+                cmds += s.commands;
+                hits += s.hits;
+                misses += s.misses;
+                errs += s.errors.values().sum::<u64>();
+            });
+            let mut expired = 0u64;
+            for db in sh.keyspace.dbs.iter() {
+                for s in db.stripes.iter() {
+                    expired += s.read().expired;
+                }
+            }
+            let n = &sh.net;
+            let _ = write!(
+                o,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
+                n.connections_received.load(Ordering::Relaxed),
+                cmds,
+                n.bytes_read.load(Ordering::Relaxed),
+                n.bytes_written.load(Ordering::Relaxed),
+                n.rejected_connections.load(Ordering::Relaxed),
+                expired,
+                hits,
+                misses,
+                errs
+            );
+        }
+        "replication" => {
+            let _ = write!(
+                o,
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                sh.run_id
+            );
+        }
+        "cpu" => {
+            let (sys, user) = cpu_times();
+            let _ = write!(
+                o,
+                "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{sys:.6}\r\nused_cpu_user_main_thread:{user:.6}\r\n"
+            );
+        }
+        "modules" => o.push_str("# Modules\r\n"),
+        "commandstats" => {
+            let t = table();
+            let mut agg = vec![super::state::CmdStat::default(); t.len()];
+            with_all_stats(ctx, |s| {
+                for (a, c) in agg.iter_mut().zip(&s.cmd) {
+                    a.calls += c.calls;
+                    a.usec += c.usec;
+                    a.rejected += c.rejected;
+                    a.failed += c.failed;
+                }
+            });
+            o.push_str("# Commandstats\r\n");
+            for (i, a) in agg.iter().enumerate() {
+                if a.calls == 0 && a.rejected == 0 && a.failed == 0 {
+                    continue;
+                }
+                let per = if a.calls > 0 { a.usec as f64 / a.calls as f64 } else { 0.0 };
+                let _ = write!(
+                    o,
+                    "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+                    t.cmds[i].name, a.calls, a.usec, per, a.rejected, a.failed
+                );
+            }
+        }
+        "errorstats" => {
+            let mut errs: std::collections::BTreeMap<String, u64> = Default::default();
+            with_all_stats(ctx, |s| {
+                for (k, v) in &s.errors {
+                    *errs.entry(k.clone()).or_default() += v;
+                }
+            });
+            o.push_str("# Errorstats\r\n");
+            for (k, v) in errs {
+                let _ = write!(o, "errorstat_{k}:count={v}\r\n");
+            }
+        }
+        "cluster" => o.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "keyspace" => {
+            o.push_str("# Keyspace\r\n");
+            for (i, db) in sh.keyspace.dbs.iter().enumerate() {
+                let (mut keys, mut vol) = (0usize, 0usize);
+                for s in db.stripes.iter() {
+                    let g = s.read();
+                    keys += g.len();
+                    vol += g.volatile_len();
+                }
+                if keys > 0 {
+                    let _ = write!(o, "db{i}:keys={keys},expires={vol},avg_ttl=0\r\n");
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn uname() -> String {
+    // SAFETY: uname fills the struct we pass; fields are NUL-terminated C strings.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return "Linux".into();
+        }
+        let f = |a: &[libc::c_char]| std::ffi::CStr::from_ptr(a.as_ptr()).to_string_lossy().to_string();
+        format!("{} {} {}", f(&u.sysname), f(&u.release), f(&u.machine))
+    }
+}

@@ -1,0 +1,400 @@
+//! Configuration: built-in defaults, a redis.conf-style file, command-line overrides, and
+//! the metadata CONFIG GET/SET read (one [`Opt`] row per option).
+//!
+//! Must hold: every option has exactly one row; defaults here are the documented ones in
+//! `etc/rustis.conf`; a value is validated before it replaces the old one.
+//! Imports nothing else from the crate.
+
+use std::fmt::Write as _;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: Vec<String>,
+    pub port: u16,
+    pub databases: usize,
+    pub workers: usize,
+    pub stripes: usize,
+    pub loglevel: String,
+    pub log_format: String,
+    pub logfile: String,
+    pub timeout: u64,
+    pub tcp_keepalive: u64,
+    pub tcp_backlog: u32,
+    pub maxclients: usize,
+    pub proto_max_bulk_len: u64,
+    pub client_query_buffer_limit: u64,
+    pub hz: u32,
+    pub save: String,
+    pub appendonly: bool,
+    pub dir: String,
+    pub dbfilename: String,
+    pub daemonize: bool,
+    pub pidfile: String,
+    pub active_expire_effort: u32,
+    pub lazyfree_lazy_user_flush: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: vec!["127.0.0.1".into()],
+            port: 6379,
+            databases: 16,
+            workers: default_workers(),
+            stripes: 1024,
+            loglevel: "notice".into(),
+            log_format: "logfmt".into(),
+            logfile: String::new(),
+            timeout: 0,
+            tcp_keepalive: 300,
+            tcp_backlog: 511,
+            maxclients: 10000,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            hz: 10,
+            save: String::new(),
+            appendonly: false,
+            dir: ".".into(),
+            dbfilename: "dump.rdb".into(),
+            daemonize: false,
+            pidfile: String::new(),
+            active_expire_effort: 1,
+            lazyfree_lazy_user_flush: false,
+        }
+    }
+}
+
+pub fn default_workers() -> usize {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    cores.saturating_sub(1).max(1)
+}
+
+/// One configuration option.
+pub struct Opt {
+    pub name: &'static str,
+    /// Can only be set at start-up (file or command line).
+    pub immutable: bool,
+    pub get: fn(&Config) -> String,
+    pub set: fn(&mut Config, &[String]) -> Result<(), String>,
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+/// Redis's memtoll: `1gb`, `100mb`, `64k`, plain bytes.
+pub fn parse_memory(v: &str) -> Result<u64, String> {
+    let l = v.to_ascii_lowercase();
+    let (num, mul) = [
+        ("gb", 1u64 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1000),
+        ("b", 1),
+    ]
+    .iter()
+    .find(|(s, _)| l.ends_with(s))
+    .map(|(s, m)| (&l[..l.len() - s.len()], *m))
+    .unwrap_or((&l, 1));
+    let n: u64 = num.parse().map_err(|_| "argument must be a memory value".to_string())?;
+    n.checked_mul(mul).ok_or_else(|| "argument must be a memory value".to_string())
+}
+
+fn parse_num<T: std::str::FromStr>(v: &str, min: i64, max: i64) -> Result<T, String> {
+    let n: i64 = v.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    if n < min || n > max {
+        return Err(format!("argument must be between {min} and {max} inclusive"));
+    }
+    v.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())
+}
+
+fn one(a: &[String]) -> Result<&str, String> {
+    match a {
+        [v] => Ok(v),
+        _ => Err("wrong number of arguments".into()),
+    }
+}
+
+macro_rules! opt_num {
+    ($name:expr, $field:ident, $t:ty, $min:expr, $max:expr, $imm:expr) => {
+        Opt {
+            name: $name,
+            immutable: $imm,
+            get: |c| c.$field.to_string(),
+            set: |c, a| {
+                c.$field = parse_num::<$t>(one(a)?, $min, $max)?;
+                Ok(())
+            },
+        }
+    };
+}
+macro_rules! opt_bool {
+    ($name:expr, $field:ident, $imm:expr) => {
+        Opt {
+            name: $name,
+            immutable: $imm,
+            get: |c| yes_no(c.$field),
+            set: |c, a| {
+                c.$field = parse_bool(one(a)?)?;
+                Ok(())
+            },
+        }
+    };
+}
+macro_rules! opt_mem {
+    ($name:expr, $field:ident, $min:expr) => {
+        Opt {
+            name: $name,
+            immutable: false,
+            get: |c| c.$field.to_string(),
+            set: |c, a| {
+                let v = parse_memory(one(a)?)?;
+                if v < $min {
+                    return Err(format!("argument must be a memory value bigger than {}", $min));
+                }
+                c.$field = v;
+                Ok(())
+            },
+        }
+    };
+}
+macro_rules! opt_str {
+    ($name:expr, $field:ident, $imm:expr) => {
+        Opt {
+            name: $name,
+            immutable: $imm,
+            get: |c| c.$field.clone(),
+            set: |c, a| {
+                c.$field = one(a)?.to_string();
+                Ok(())
+            },
+        }
+    };
+}
+
+pub const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
+
+pub static OPTIONS: &[Opt] = &[
+    Opt {
+        name: "bind",
+        immutable: true,
+        get: |c| c.bind.join(" "),
+        set: |c, a| {
+            let addrs: Vec<String> = a.iter().flat_map(|s| s.split_whitespace()).map(String::from).collect();
+            if addrs.is_empty() {
+                return Err("wrong number of arguments".into());
+            }
+            c.bind = addrs;
+            Ok(())
+        },
+    },
+    opt_num!("port", port, u16, 0, 65535, true),
+    opt_num!("databases", databases, usize, 1, i32::MAX as i64, true),
+    opt_num!("workers", workers, usize, 1, 1024, true),
+    opt_num!("stripes", stripes, usize, 1, 1 << 20, true),
+    Opt {
+        name: "loglevel",
+        immutable: false,
+        get: |c| c.loglevel.clone(),
+        set: |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            if !LOGLEVELS.contains(&v.as_str()) {
+                return Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into());
+            }
+            c.loglevel = v;
+            Ok(())
+        },
+    },
+    Opt {
+        name: "log-format",
+        immutable: true,
+        get: |c| c.log_format.clone(),
+        set: |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            if v != "logfmt" && v != "json" {
+                return Err("argument must be one of the following: logfmt, json".into());
+            }
+            c.log_format = v;
+            Ok(())
+        },
+    },
+    opt_str!("logfile", logfile, true),
+    opt_num!("timeout", timeout, u64, 0, i32::MAX as i64, false),
+    opt_num!("tcp-keepalive", tcp_keepalive, u64, 0, i32::MAX as i64, false),
+    opt_num!("tcp-backlog", tcp_backlog, u32, 0, i32::MAX as i64, true),
+    opt_num!("maxclients", maxclients, usize, 1, i32::MAX as i64, false),
+    opt_mem!("proto-max-bulk-len", proto_max_bulk_len, 1024 * 1024),
+    opt_mem!("client-query-buffer-limit", client_query_buffer_limit, 1024 * 1024),
+    opt_num!("hz", hz, u32, 0, i32::MAX as i64, false),
+    Opt {
+        name: "save",
+        immutable: false,
+        get: |c| c.save.clone(),
+        set: |c, a| {
+            let v = a.join(" ");
+            if !v.trim().is_empty() {
+                return Err("RDB snapshots are not supported yet; only save \"\" is accepted".into());
+            }
+            c.save = String::new();
+            Ok(())
+        },
+    },
+    Opt {
+        name: "appendonly",
+        immutable: false,
+        get: |c| yes_no(c.appendonly),
+        set: |c, a| {
+            if parse_bool(one(a)?)? {
+                return Err("AOF is not supported yet".into());
+            }
+            c.appendonly = false;
+            Ok(())
+        },
+    },
+    opt_str!("dir", dir, false),
+    opt_str!("dbfilename", dbfilename, false),
+    opt_bool!("daemonize", daemonize, true),
+    opt_str!("pidfile", pidfile, true),
+    opt_num!("active-expire-effort", active_expire_effort, u32, 1, 10, false),
+    opt_bool!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, false),
+];
+
+pub fn find(name: &str) -> Option<&'static Opt> {
+    OPTIONS.iter().find(|o| o.name.eq_ignore_ascii_case(name))
+}
+
+impl Config {
+    /// Applies one directive (file line, command-line override, CONFIG SET at start).
+    pub fn apply(&mut self, name: &str, args: &[String]) -> Result<(), String> {
+        let opt = find(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
+        (opt.set)(self, args)
+    }
+
+    /// Parses redis.conf syntax; errors name the line as Redis does.
+    pub fn load_str(&mut self, text: &str) -> Result<(), String> {
+        for (n, line) in text.lines().enumerate() {
+            let t = line.trim();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let parts = split_config_line(t).ok_or_else(|| {
+                format!(
+                    "Reading the configuration file, at line {}\n>>> '{}'\nUnbalanced quotes in configuration line",
+                    n + 1,
+                    t
+                )
+            })?;
+            if parts.is_empty() {
+                continue;
+            }
+            if parts[0].eq_ignore_ascii_case("daemonize") && parts.get(1).map(|v| v == "yes").unwrap_or(false) {
+                return Err(format!("Reading the configuration file, at line {}\n>>> '{}'\ndaemonize yes is not supported: run under a supervisor (etc/rustis.service)", n + 1, t));
+            }
+            if let Err(e) = self.apply(&parts[0], &parts[1..]) {
+                return Err(format!("Reading the configuration file, at line {}\n>>> '{}'\n{}", n + 1, t, e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Values of every option matching the glob (CONFIG GET), in table order.
+    pub fn get_matching(&self, pattern: &[u8], matcher: fn(&[u8], &[u8], bool) -> bool) -> Vec<(String, String)> {
+        OPTIONS
+            .iter()
+            .filter(|o| matcher(pattern, o.name.as_bytes(), true))
+            .map(|o| (o.name.to_string(), (o.get)(self)))
+            .collect()
+    }
+
+    /// The config as redis.conf lines (for logs and CONFIG REWRITE later).
+    pub fn dump(&self) -> String {
+        let mut s = String::new();
+        for o in OPTIONS {
+            let _ = writeln!(s, "{} {}", o.name, (o.get)(self));
+        }
+        s
+    }
+}
+
+/// Splits a config line with redis.conf quoting rules.
+pub fn split_config_line(line: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = line.chars().peekable();
+    let mut in_word = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '\'' => {
+                let q = c;
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        None => return None,
+                        Some('\\') if q == '"' => match chars.next() {
+                            Some('n') => cur.push('\n'),
+                            Some('t') => cur.push('\t'),
+                            Some('r') => cur.push('\r'),
+                            Some(o) => cur.push(o),
+                            None => return None,
+                        },
+                        Some(x) if x == q => break,
+                        Some(x) => cur.push(x),
+                    }
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_and_overrides() {
+        let mut c = Config::default();
+        c.load_str("# comment\nport 7000\nbind 0.0.0.0 ::1\nsave \"\"\nproto-max-bulk-len 2mb\n").unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.bind, vec!["0.0.0.0", "::1"]);
+        assert_eq!(c.proto_max_bulk_len, 2 << 20);
+        let e = c.load_str("nosuch 1").unwrap_err();
+        assert!(e.contains("Bad directive"), "{e}");
+        assert!(c.load_str("port 70000").is_err());
+        assert!(c.load_str("save \"unbalanced").is_err());
+    }
+
+    #[test]
+    fn every_option_round_trips() {
+        let mut c = Config::default();
+        for o in OPTIONS {
+            let v = (o.get)(&c);
+            let args: Vec<String> = if v.is_empty() { vec![String::new()] } else { vec![v.clone()] };
+            (o.set)(&mut c, &args).unwrap_or_else(|e| panic!("{}: {e}", o.name));
+            assert_eq!((o.get)(&c), v, "{}", o.name);
+        }
+    }
+}

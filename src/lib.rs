@@ -1,0 +1,21 @@
+//! Rustis: a Redis-compatible in-memory data server that uses every core.
+//!
+//! A tour (see `DESIGN.md` in the shared folder for the full map):
+//! - [`server`]: one mio reactor thread owns every socket, parses RESP frames into
+//!   batches, and hands each poll iteration's batches to a fixed worker pool over
+//!   crossbeam channels; workers run commands and send encoded replies back.
+//! - [`commands`]: the command table (each command declared once) and one file per
+//!   Redis command group.
+//! - [`store`]: 16 databases of cache-padded, RwLock'd stripes; keys hash to stripes
+//!   (by `{hash tag}` when present); multi-key commands lock stripes in ascending order.
+//! - [`protocol`]: the `Reply` type, RESP2/RESP3 encoding, the incremental parser.
+//! - [`config`]: defaults, redis.conf parsing and CONFIG GET/SET metadata.
+//!
+//! Import direction: `config`, `protocol`, `store` import nothing else from the crate;
+//! `commands` imports `store`, `protocol` and `config`; `server` imports everything.
+
+pub mod commands;
+pub mod config;
+pub mod protocol;
+pub mod server;
+pub mod store;

@@ -1,0 +1,171 @@
+//! Wiring: listeners, the reactor thread, the worker pool, the active-expiry thread,
+//! signals and orderly shutdown.
+//!
+//! Must hold: the reactor is the only thread touching sockets; workers park on their
+//! channel when idle; shutdown stops accepting, closes clients, and joins every thread.
+
+pub mod reactor;
+pub mod worker;
+
+use crate::commands::{self, state::Shared};
+use crate::config::Config;
+use mio::net::TcpListener;
+use mio::{Poll, Waker};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use worker::{now_ms, Wake};
+
+/// A running server (used by `main` and by in-process tests).
+pub struct Handle {
+    pub addrs: Vec<SocketAddr>,
+    pub shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Handle {
+    /// Asks the server to stop and waits for it.
+    pub fn shutdown(mut self) -> io::Result<()> {
+        self.shared.shutdown_requested.store(true, Ordering::Release);
+        self.join()
+    }
+    pub fn join(&mut self) -> io::Result<()> {
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|_| Err(io::Error::other("server thread panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn bind_all(cfg: &Config) -> io::Result<Vec<TcpListener>> {
+    let mut out = Vec::new();
+    for b in &cfg.bind {
+        let b = b.trim_start_matches('-');
+        let host = if b.contains(':') && !b.starts_with('[') { format!("[{b}]") } else { b.to_string() };
+        let addrs = format!("{host}:{}", cfg.port).to_socket_addrs()?;
+        for a in addrs {
+            let l = bind_one(a, cfg.tcp_backlog)?;
+            out.push(l);
+        }
+    }
+    Ok(out)
+}
+
+fn bind_one(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let std_l = std::net::TcpListener::bind(addr)?;
+    // Re-listen with the configured backlog (std uses 128).
+    // SAFETY: listen() on the fd we just bound.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        libc::listen(std_l.as_raw_fd(), backlog.max(1) as libc::c_int);
+    }
+    std_l.set_nonblocking(true)?;
+    Ok(TcpListener::from_std(std_l))
+}
+
+/// Starts the server threads and returns once the listeners are bound.
+pub fn start(cfg: Config) -> io::Result<Handle> {
+    let listeners = bind_all(&cfg)?;
+    let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let nworkers = cfg.workers.max(1);
+    let mut cfg = cfg;
+    if let Some(a) = addrs.first() {
+        cfg.port = a.port();
+    }
+    let shared = Arc::new(Shared::new(cfg, nworkers, commands::table().len(), now_ms()));
+    let poll = Poll::new()?;
+    let wake = Arc::new(Wake { waker: Waker::new(poll.registry(), reactor::WAKER)?, sleeping: AtomicBool::new(false) });
+    let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
+    let (done_tx, done_rx) = crossbeam_channel::unbounded();
+    let mut workers = Vec::new();
+    for i in 0..nworkers {
+        let (sh, rx, tx, wk) = (shared.clone(), jobs_rx.clone(), done_tx.clone(), wake.clone());
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("rustis-worker-{i}"))
+                .spawn(move || worker::run(i, sh, rx, tx, wk))?,
+        );
+    }
+    drop(done_tx);
+    let expiry = {
+        let sh = shared.clone();
+        std::thread::Builder::new().name("rustis-expire".into()).spawn(move || expire_loop(sh))?
+    };
+    let mut r = reactor::Reactor::new(poll, listeners, shared.clone(), jobs_tx, done_rx, wake, nworkers)?;
+    let sh = shared.clone();
+    let thread = std::thread::Builder::new().name("rustis-reactor".into()).spawn(move || {
+        let res = r.run();
+        r.close_all();
+        drop(r);
+        sh.shutdown.store(true, Ordering::Release);
+        for w in workers {
+            let _ = w.join();
+        }
+        let _ = expiry.join();
+        res
+    })?;
+    Ok(Handle { addrs, shared, thread: Some(thread) })
+}
+
+/// Active expiry: Redis's sampled cycle, per stripe, time-boxed so no stripe is held for
+/// long. Runs `hz` times a second.
+fn expire_loop(shared: Arc<Shared>) {
+    let mut rng: u64 = 0x2545_f491_4f6c_dd1d ^ now_ms() as u64;
+    let mut cursor = 0usize;
+    while !shared.shutdown.load(Ordering::Acquire) {
+        let (hz, effort) = {
+            let c = shared.config.read();
+            (c.hz.clamp(1, 500), c.active_expire_effort.clamp(1, 10))
+        };
+        let start = Instant::now();
+        // Redis: 25% of CPU at most per cycle, 20 keys per sample (+ effort).
+        let budget = Duration::from_micros(250_000 / hz as u64);
+        let samples = 20 + 5 * (effort as usize - 1);
+        let threshold = samples * (10 - effort as usize + 1) / 40; // ~25% at effort 1
+                                                                   // Resume where the last cycle stopped so no stripe starves.
+        let per_db = shared.keyspace.nstripes();
+        let total = per_db * shared.keyspace.dbs.len();
+        for _ in 0..total {
+            cursor = (cursor + 1) % total;
+            let s = &shared.keyspace.dbs[cursor / per_db].stripes[cursor % per_db];
+            {
+                if s.read().volatile_len() == 0 {
+                    continue;
+                }
+                let mut st = s.write();
+                let now = now_ms();
+                for _ in 0..16 {
+                    let (sampled, expired) = st.expire_sample(now, samples, &mut rng);
+                    if sampled == 0 || expired <= threshold {
+                        break;
+                    }
+                }
+                drop(st);
+                if start.elapsed() > budget {
+                    break;
+                }
+            }
+        }
+        let period = Duration::from_millis(1000 / hz as u64);
+        let spent = start.elapsed();
+        if spent < period {
+            std::thread::sleep(period - spent);
+        }
+    }
+}
+
+extern "C" fn on_signal(_: libc::c_int) {
+    reactor::SIGNALLED.store(true, Ordering::Relaxed);
+}
+
+/// Installs SIGINT/SIGTERM handlers that request a graceful shutdown; ignores SIGPIPE.
+pub fn install_signal_handlers() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}

@@ -1,0 +1,478 @@
+//! The reactor: one mio event loop that owns every socket. It accepts, reads, parses
+//! complete frames into batches, hands one poll iteration's batches to the worker pool as
+//! one message, and writes the replies that come back.
+//!
+//! Must hold (DESIGN.md section 2): never touches the keyspace and never blocks; one batch
+//! in flight per connection; completions for a closed/reused slot are dropped by
+//! generation; one write per connection per pass; reads stop while a connection's output
+//! backlog is over the soft limit.
+
+use super::worker::{now_ms, Done, Job, Wake};
+use crate::commands::state::{ClientInfo, ConnId, Session, Shared};
+use crate::protocol::{parse_batch, ParseLimits};
+use crossbeam_channel::{Receiver, Sender};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const WAKER: Token = Token(usize::MAX - 1);
+const LISTENER_BASE: usize = usize::MAX - 64;
+const READ_CHUNK: usize = 16 * 1024;
+/// Stop reading from a connection while this much output waits to be written.
+const OUTPUT_SOFT_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Set by SIGINT/SIGTERM.
+pub static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+struct Conn {
+    stream: TcpStream,
+    gen: u64,
+    info: Arc<ClientInfo>,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    /// None while a batch is in flight.
+    session: Option<Box<Session>>,
+    /// Close once the pending output is written.
+    closing: bool,
+    /// Reading was skipped (output backlog or in-flight cap); try again later.
+    read_pending: bool,
+    peer_closed: bool,
+}
+
+pub struct Reactor {
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    conns: Slab<Conn>,
+    next_gen: u64,
+    shared: Arc<Shared>,
+    jobs_tx: Sender<Vec<Job>>,
+    done_rx: Receiver<Done>,
+    wake: Arc<Wake>,
+    nworkers: usize,
+    pending: Vec<Job>,
+    spare_bufs: Vec<Vec<u8>>,
+}
+
+impl Reactor {
+    pub fn new(
+        poll: Poll,
+        listeners: Vec<TcpListener>,
+        shared: Arc<Shared>,
+        jobs_tx: Sender<Vec<Job>>,
+        done_rx: Receiver<Done>,
+        wake: Arc<Wake>,
+        nworkers: usize,
+    ) -> io::Result<Reactor> {
+        let mut r = Reactor {
+            poll,
+            listeners,
+            conns: Slab::with_capacity(1024),
+            next_gen: 1,
+            shared,
+            jobs_tx,
+            done_rx,
+            wake,
+            nworkers,
+            pending: Vec::new(),
+            spare_bufs: Vec::new(),
+        };
+        for (i, l) in r.listeners.iter_mut().enumerate() {
+            r.poll.registry().register(l, Token(LISTENER_BASE + i), Interest::READABLE)?;
+        }
+        Ok(r)
+    }
+
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut last_tick = Instant::now();
+        loop {
+            // Tell workers we may sleep, then re-check completions (no lost wake-up).
+            self.wake.sleeping.store(true, Ordering::SeqCst);
+            let timeout = if self.done_rx.is_empty() { Some(Duration::from_millis(100)) } else { Some(Duration::ZERO) };
+            let res = self.poll.poll(&mut events, timeout);
+            self.wake.sleeping.store(false, Ordering::SeqCst);
+            if let Err(e) = res {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            for ev in events.iter() {
+                let t = ev.token();
+                if t == WAKER {
+                    continue;
+                }
+                if t.0 >= LISTENER_BASE {
+                    self.accept(t.0 - LISTENER_BASE);
+                    continue;
+                }
+                let slot = t.0;
+                if ev.is_writable() {
+                    self.flush(slot);
+                }
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    self.read(slot, ev.is_read_closed() || ev.is_error());
+                }
+            }
+            self.drain_completions();
+            self.dispatch();
+            if SIGNALLED.load(Ordering::Relaxed) || self.shared.shutdown_requested.load(Ordering::Acquire) {
+                log::info!("shutting down: closing {} connections", self.conns.len());
+                return Ok(());
+            }
+            if last_tick.elapsed() >= Duration::from_millis(100) {
+                last_tick = Instant::now();
+                self.tick();
+            }
+        }
+    }
+
+    fn accept(&mut self, li: usize) {
+        loop {
+            let (stream, peer) = match self.listeners[li].accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    log::warn!("accept failed: {e}");
+                    return;
+                }
+            };
+            self.shared.net.connections_received.fetch_add(1, Ordering::Relaxed);
+            let maxclients = self.shared.config.read().maxclients;
+            if self.conns.len() >= maxclients {
+                let mut s = stream;
+                let _ = s.write(b"-ERR max number of clients reached\r\n");
+                self.shared.net.rejected_connections.fetch_add(1, Ordering::Relaxed);
+                log::warn!("rejected connection from {peer}: max number of clients reached");
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            set_keepalive(&stream, self.shared.config.read().tcp_keepalive);
+            let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let entry = self.conns.vacant_entry();
+            let slot = entry.key();
+            let gen = self.next_gen;
+            self.next_gen += 1;
+            let now = now_ms();
+            let info = Arc::new(ClientInfo {
+                id: self.shared.next_id(),
+                conn: ConnId { slot, gen },
+                addr: peer.to_string(),
+                laddr,
+                fd: raw_fd(&stream),
+                created_ms: now,
+                last_interaction_ms: AtomicI64::new(now),
+                db: AtomicUsize::new(0),
+                name: Default::default(),
+                last_cmd: AtomicUsize::new(0),
+                resp: AtomicU8::new(2),
+                qbuf: AtomicUsize::new(0),
+                obl: AtomicUsize::new(0),
+                tot_in: AtomicU64::new(0),
+                tot_out: AtomicU64::new(0),
+                killed: AtomicBool::new(false),
+            });
+            let mut conn = Conn {
+                stream,
+                gen,
+                info: info.clone(),
+                rbuf: self.spare_bufs.pop().unwrap_or_default(),
+                wbuf: Vec::new(),
+                wpos: 0,
+                session: Some(Box::new(Session::new(info.clone()))),
+                closing: false,
+                read_pending: false,
+                peer_closed: false,
+            };
+            if let Err(e) =
+                self.poll.registry().register(&mut conn.stream, Token(slot), Interest::READABLE | Interest::WRITABLE)
+            {
+                log::warn!("register failed: {e}");
+                continue;
+            }
+            log::debug!("conn={} accepted from {}", info.id, info.addr);
+            self.shared.clients.lock().insert(info.id, info);
+            self.shared.net.connected_clients.fetch_add(1, Ordering::Relaxed);
+            entry.insert(conn);
+        }
+    }
+
+    /// Reads everything available (a short read counts as drained), then parses.
+    fn read(&mut self, slot: usize, closed_hint: bool) {
+        let limit = self.shared.config.read().client_query_buffer_limit as usize;
+        let Some(c) = self.conns.get_mut(slot) else { return };
+        if c.closing {
+            return;
+        }
+        if c.wbuf.len() - c.wpos > OUTPUT_SOFT_LIMIT {
+            c.read_pending = true;
+            return;
+        }
+        c.read_pending = false;
+        let mut total = 0usize;
+        loop {
+            if c.rbuf.capacity() - c.rbuf.len() < READ_CHUNK / 2 {
+                c.rbuf.reserve(READ_CHUNK.max(c.rbuf.len() / 2));
+            }
+            let len = c.rbuf.len();
+            let spare = c.rbuf.capacity() - len;
+            c.rbuf.resize(len + spare, 0);
+            match c.stream.read(&mut c.rbuf[len..]) {
+                Ok(0) => {
+                    c.rbuf.truncate(len);
+                    c.peer_closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    c.rbuf.truncate(len + n);
+                    total += n;
+                    if n < spare && !closed_hint {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    c.rbuf.truncate(len);
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    c.rbuf.truncate(len);
+                }
+                Err(_) => {
+                    c.rbuf.truncate(len);
+                    c.peer_closed = true;
+                    break;
+                }
+            }
+            if c.rbuf.len() > limit {
+                break;
+            }
+        }
+        if total > 0 {
+            self.shared.net.bytes_read.fetch_add(total as u64, Ordering::Relaxed);
+            c.info.tot_in.fetch_add(total as u64, Ordering::Relaxed);
+        }
+        if c.rbuf.len() > limit {
+            log::warn!(
+                "conn={} closing client that reached max query buffer length ({} bytes)",
+                c.info.id,
+                c.rbuf.len()
+            );
+            self.close(slot);
+            return;
+        }
+        c.info.qbuf.store(c.rbuf.len(), Ordering::Relaxed);
+        // Commands sent before a half-close still run (as in Redis); then we close.
+        self.parse(slot);
+        self.close_if_peer_gone(slot);
+    }
+
+    fn close_if_peer_gone(&mut self, slot: usize) {
+        if let Some(c) = self.conns.get(slot) {
+            if c.peer_closed && c.session.is_some() && c.wpos == c.wbuf.len() {
+                self.close(slot);
+            }
+        }
+    }
+
+    /// Parses the connection's buffered frames into a job, if no batch is in flight.
+    fn parse(&mut self, slot: usize) {
+        let cfg = self.shared.config.read();
+        let limits = ParseLimits { max_bulk: cfg.proto_max_bulk_len as usize, ..ParseLimits::default() };
+        drop(cfg);
+        let Some(c) = self.conns.get_mut(slot) else { return };
+        if c.closing || c.session.is_none() || c.rbuf.is_empty() {
+            return;
+        }
+        while let Some(batch) = parse_batch(&mut c.rbuf, &limits) {
+            if batch.is_empty() {
+                // Only empty lines: the bytes are consumed, keep looking.
+                self.spare_bufs.push(recycle(batch.data));
+                continue;
+            }
+            let session = c.session.take().expect("checked above");
+            self.pending.push(Job { conn: ConnId { slot, gen: c.gen }, session, batch });
+            break;
+        }
+    }
+
+    /// Hands this iteration's jobs to the pool: one message, split only when there is
+    /// enough work for several workers.
+    fn dispatch(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let jobs = std::mem::take(&mut self.pending);
+        let parts = self.nworkers.min(jobs.len().div_ceil(4)).max(1);
+        if parts == 1 {
+            let _ = self.jobs_tx.send(jobs);
+            return;
+        }
+        let per = jobs.len().div_ceil(parts);
+        let mut it = jobs.into_iter();
+        loop {
+            let chunk: Vec<Job> = it.by_ref().take(per).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let _ = self.jobs_tx.send(chunk);
+        }
+    }
+
+    fn drain_completions(&mut self) {
+        while let Ok(done) = self.done_rx.try_recv() {
+            let Done { conn, session, out, spare } = done;
+            let Some(c) = self.conns.get_mut(conn.slot) else { continue };
+            if c.gen != conn.gen {
+                continue;
+            }
+            if c.wbuf.is_empty() {
+                c.wbuf = out;
+                c.wpos = 0;
+            } else {
+                c.wbuf.extend_from_slice(&out);
+            }
+            if c.rbuf.is_empty() && c.rbuf.capacity() < spare.capacity() {
+                c.rbuf = recycle(spare);
+            }
+            let close = session.close_after_reply;
+            c.session = Some(session);
+            if close {
+                c.closing = true;
+            }
+            self.flush(conn.slot);
+            if let Some(c) = self.conns.get_mut(conn.slot) {
+                if c.read_pending {
+                    self.read(conn.slot, false);
+                } else {
+                    self.parse(conn.slot);
+                    self.close_if_peer_gone(conn.slot);
+                }
+            }
+        }
+        if self.shared.kills_pending.swap(false, Ordering::AcqRel) {
+            self.tick();
+        }
+    }
+
+    /// One write() of everything pending; closes if the connection was marked closing.
+    fn flush(&mut self, slot: usize) {
+        let Some(c) = self.conns.get_mut(slot) else { return };
+        let mut written = 0usize;
+        while c.wpos < c.wbuf.len() {
+            match c.stream.write(&c.wbuf[c.wpos..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    c.wpos += n;
+                    written += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.close(slot);
+                    return;
+                }
+            }
+        }
+        if written > 0 {
+            self.shared.net.bytes_written.fetch_add(written as u64, Ordering::Relaxed);
+            c.info.tot_out.fetch_add(written as u64, Ordering::Relaxed);
+        }
+        if c.wpos == c.wbuf.len() {
+            c.wpos = 0;
+            if c.wbuf.capacity() > 1 << 20 {
+                c.wbuf = Vec::new();
+            } else {
+                c.wbuf.clear();
+            }
+            if c.closing {
+                self.close(slot);
+                return;
+            }
+            if c.read_pending && c.session.is_some() {
+                self.read(slot, false);
+            }
+        }
+        if let Some(c) = self.conns.get(slot) {
+            c.info.obl.store(c.wbuf.len() - c.wpos, Ordering::Relaxed);
+        }
+    }
+
+    fn close(&mut self, slot: usize) {
+        if !self.conns.contains(slot) {
+            return;
+        }
+        let mut c = self.conns.remove(slot);
+        let _ = self.poll.registry().deregister(&mut c.stream);
+        self.shared.clients.lock().remove(&c.info.id);
+        self.shared.net.connected_clients.fetch_sub(1, Ordering::Relaxed);
+        log::debug!("conn={} closed ({})", c.info.id, c.info.addr);
+    }
+
+    /// Periodic work: CLIENT KILL flags and idle timeouts.
+    fn tick(&mut self) {
+        let timeout_ms = self.shared.config.read().timeout as i64 * 1000;
+        let now = now_ms();
+        let mut doomed = Vec::new();
+        for (slot, c) in self.conns.iter() {
+            if c.info.killed.load(Ordering::Acquire) {
+                doomed.push(slot);
+            } else if timeout_ms > 0
+                && c.session.is_some()
+                && now - c.info.last_interaction_ms.load(Ordering::Relaxed) > timeout_ms
+            {
+                log::debug!("conn={} closing idle client", c.info.id);
+                doomed.push(slot);
+            }
+        }
+        for slot in doomed {
+            self.close(slot);
+        }
+    }
+
+    /// Closes every connection (shutdown).
+    pub fn close_all(&mut self) {
+        let slots: Vec<usize> = self.conns.iter().map(|(s, _)| s).collect();
+        for s in slots {
+            self.flush(s);
+            self.close(s);
+        }
+    }
+}
+
+fn recycle(mut v: Vec<u8>) -> Vec<u8> {
+    v.clear();
+    if v.capacity() > 1 << 20 {
+        Vec::new()
+    } else {
+        v
+    }
+}
+
+fn raw_fd(s: &TcpStream) -> i32 {
+    use std::os::fd::AsRawFd;
+    s.as_raw_fd()
+}
+
+fn set_keepalive(s: &TcpStream, secs: u64) {
+    if secs == 0 {
+        return;
+    }
+    use std::os::fd::AsRawFd;
+    let fd = s.as_raw_fd();
+    let on: libc::c_int = 1;
+    let idle = secs as libc::c_int;
+    let intvl = ((secs / 3).max(1)) as libc::c_int;
+    let cnt: libc::c_int = 3;
+    // SAFETY: plain setsockopt calls on a valid socket with correctly sized values.
+    unsafe {
+        let sz = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, &on as *const _ as *const _, sz);
+        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, &idle as *const _ as *const _, sz);
+        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, &intvl as *const _ as *const _, sz);
+        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, &cnt as *const _ as *const _, sz);
+    }
+}

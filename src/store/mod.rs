@@ -1,0 +1,441 @@
+//! The keyspace: 16 databases, each a power-of-two array of cache-padded, RwLock'd stripes.
+//!
+//! Owns: keys, values, expiry (lazy on access plus sampled active expiry), per-stripe
+//! counters. Must hold:
+//! - a key's stripe is a pure function of its bytes (or of its `{hash tag}`), identical in
+//!   every db, so lock plans can be computed before locking;
+//! - locks are taken in ascending (db, stripe) order by everyone who holds more than one;
+//! - an expired key is never returned by a lookup, even before it is physically removed;
+//! - every key with a TTL is in its stripe's volatile index exactly once (O(1) sampling).
+//!
+//! Imports nothing else from the crate.
+
+pub mod bytes;
+pub mod glob;
+pub mod num;
+pub mod value;
+
+pub use bytes::CompactBytes;
+pub use glob::glob_match;
+pub use value::Value;
+
+use crossbeam_utils::CachePadded;
+use hashbrown::HashTable;
+use parking_lot::RwLock;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const NO_EXPIRE: i64 = -1;
+
+/// One key and its value, boxed so its address is stable while it lives in a stripe.
+pub struct Item {
+    pub key: CompactBytes,
+    pub val: Value,
+    expire_at: i64,
+    vidx: u32,
+    /// LRU clock (seconds) of the last access: OBJECT IDLETIME.
+    pub lru: AtomicU32,
+}
+
+impl Item {
+    /// Absolute expiry in unix ms, or None.
+    pub fn expire_at(&self) -> Option<i64> {
+        (self.expire_at != NO_EXPIRE).then_some(self.expire_at)
+    }
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expire_at != NO_EXPIRE && self.expire_at <= now
+    }
+    pub fn touch(&self, now: i64) {
+        self.lru.store(lru_clock(now), Ordering::Relaxed);
+    }
+}
+
+pub fn lru_clock(now_ms: i64) -> u32 {
+    (now_ms / 1000) as u32
+}
+
+#[derive(Clone, Copy)]
+struct VPtr(*mut Item);
+// SAFETY: a VPtr points into a Box<Item> owned by the same stripe's table; it is only
+// dereferenced while the stripe is locked for writing (or read through &self while the
+// stripe is borrowed), and removed from the index before the item is dropped.
+unsafe impl Send for VPtr {}
+unsafe impl Sync for VPtr {}
+
+pub type Hasher = foldhash::fast::FixedState;
+
+/// One lock's worth of keys.
+pub struct Stripe {
+    table: HashTable<Box<Item>>,
+    volatile: Vec<VPtr>,
+    hasher: Hasher,
+    /// Keys removed because their TTL passed (lazy or active).
+    pub expired: u64,
+}
+
+impl Stripe {
+    fn new(hasher: Hasher) -> Stripe {
+        Stripe { table: HashTable::new(), volatile: Vec::new(), hasher, expired: 0 }
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+    pub fn volatile_len(&self) -> usize {
+        self.volatile.len()
+    }
+
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Looks a live key up without changing anything (read lock is enough).
+    pub fn get(&self, key: &[u8], now: i64) -> Option<&Item> {
+        let h = self.hash(key);
+        let it = self.table.find(h, |it| it.key.as_slice() == key)?;
+        if it.is_expired(now) {
+            None
+        } else {
+            Some(it)
+        }
+    }
+
+    /// Looks a live key up for modification; an expired key is removed first.
+    pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Item> {
+        let h = self.hash(key);
+        let expired = self.table.find(h, |it| it.key.as_slice() == key)?.is_expired(now);
+        if expired {
+            self.remove_hashed(key, h);
+            self.expired += 1;
+            return None;
+        }
+        self.table.find_mut(h, |it| it.key.as_slice() == key).map(|b| &mut **b)
+    }
+
+    /// Removes the key if it is expired; true when it did.
+    pub fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
+        let h = self.hash(key);
+        match self.table.find(h, |it| it.key.as_slice() == key) {
+            Some(it) if it.is_expired(now) => {
+                self.remove_hashed(key, h);
+                self.expired += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Sets key to val with the given expiry (None: no TTL), replacing any old entry.
+    pub fn set(&mut self, key: &[u8], val: Value, expire_at: Option<i64>, now: i64) {
+        let h = self.hash(key);
+        if let Some(it) = self.table.find_mut(h, |it| it.key.as_slice() == key) {
+            it.val = val;
+            it.touch(now);
+        } else {
+            let item = Box::new(Item {
+                key: CompactBytes::new(key),
+                val,
+                expire_at: NO_EXPIRE,
+                vidx: 0,
+                lru: AtomicU32::new(lru_clock(now)),
+            });
+            let hasher = self.hasher;
+            self.table.insert_unique(h, item, move |it| hasher.hash_one(it.key.as_slice()));
+        }
+        self.set_expire_hashed(key, h, expire_at);
+    }
+
+    /// Changes a key's TTL; false if the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], expire_at: Option<i64>) -> bool {
+        let h = self.hash(key);
+        self.set_expire_hashed(key, h, expire_at)
+    }
+
+    fn set_expire_hashed(&mut self, key: &[u8], h: u64, expire_at: Option<i64>) -> bool {
+        let Some(it) = self.table.find_mut(h, |it| it.key.as_slice() == key) else {
+            return false;
+        };
+        let it: *mut Item = &mut **it;
+        // SAFETY: `it` points into a box owned by the table, which we hold mutably.
+        let item = unsafe { &mut *it };
+        match (item.expire_at != NO_EXPIRE, expire_at) {
+            (false, Some(at)) => {
+                item.expire_at = at;
+                item.vidx = self.volatile.len() as u32;
+                self.volatile.push(VPtr(it));
+            }
+            (true, Some(at)) => item.expire_at = at,
+            (true, None) => {
+                let idx = item.vidx as usize;
+                item.expire_at = NO_EXPIRE;
+                self.unindex(idx);
+            }
+            (false, None) => {}
+        }
+        true
+    }
+
+    fn unindex(&mut self, idx: usize) {
+        self.volatile.swap_remove(idx);
+        if let Some(moved) = self.volatile.get(idx) {
+            // SAFETY: index entries point at live items of this stripe.
+            unsafe { (*moved.0).vidx = idx as u32 };
+        }
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Box<Item>> {
+        let h = self.hash(key);
+        self.remove_hashed(key, h)
+    }
+
+    fn remove_hashed(&mut self, key: &[u8], h: u64) -> Option<Box<Item>> {
+        let entry = self.table.find_entry(h, |it| it.key.as_slice() == key).ok()?;
+        let (item, _) = entry.remove();
+        if item.expire_at != NO_EXPIRE {
+            self.unindex(item.vidx as usize);
+        }
+        Some(item)
+    }
+
+    /// Inserts a whole item (MOVE, COPY, RENAME), replacing any existing one.
+    pub fn insert_item(&mut self, mut item: Box<Item>) {
+        let key = item.key.clone();
+        self.remove(key.as_slice());
+        let at = item.expire_at();
+        item.expire_at = NO_EXPIRE;
+        let h = self.hash(key.as_slice());
+        let hasher = self.hasher;
+        self.table.insert_unique(h, item, move |it| hasher.hash_one(it.key.as_slice()));
+        self.set_expire_hashed(key.as_slice(), h, at);
+    }
+
+    /// Every item, live or not yet reaped (callers filter with `is_expired`).
+    pub fn iter(&self) -> impl Iterator<Item = &Item> {
+        self.table.iter().map(|b| &**b)
+    }
+
+    /// Empties the stripe, returning the old contents so they can be dropped elsewhere.
+    pub fn take(&mut self) -> StripeContents {
+        self.volatile.clear();
+        StripeContents(std::mem::replace(&mut self.table, HashTable::new()))
+    }
+
+    /// Swaps contents with another stripe (SWAPDB).
+    pub fn swap_contents(&mut self, other: &mut Stripe) {
+        std::mem::swap(&mut self.table, &mut other.table);
+        std::mem::swap(&mut self.volatile, &mut other.volatile);
+    }
+
+    /// One round of Redis-style active expiry: sample up to `samples` keys with a TTL,
+    /// remove the expired ones. Returns (sampled, expired).
+    pub fn expire_sample(&mut self, now: i64, samples: usize, rng: &mut u64) -> (usize, usize) {
+        let n = samples.min(self.volatile.len());
+        let mut expired = 0;
+        for _ in 0..n {
+            if self.volatile.is_empty() {
+                break;
+            }
+            *rng ^= *rng << 13;
+            *rng ^= *rng >> 7;
+            *rng ^= *rng << 17;
+            let idx = (*rng % self.volatile.len() as u64) as usize;
+            // SAFETY: index entries point at live items of this stripe.
+            let (dead, key) = unsafe {
+                let it = &*self.volatile[idx].0;
+                (it.is_expired(now), it.key.clone())
+            };
+            if dead {
+                self.remove(key.as_slice());
+                self.expired += 1;
+                expired += 1;
+            }
+        }
+        (n, expired)
+    }
+
+    /// Approximate bytes used by this stripe's keys and values.
+    pub fn memory(&self) -> usize {
+        let per_item = std::mem::size_of::<Item>() + 16;
+        let mut total = self.table.capacity() * 9 + self.volatile.capacity() * 8;
+        for it in self.table.iter() {
+            total += per_item + it.key.heap_size() + it.val.heap_size();
+        }
+        total
+    }
+}
+
+/// Contents taken out of a stripe (FLUSHDB/FLUSHALL): dropping it frees the memory.
+pub struct StripeContents(HashTable<Box<Item>>);
+
+impl StripeContents {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+pub type StripeLock = CachePadded<RwLock<Stripe>>;
+
+/// One numbered database.
+pub struct Db {
+    pub stripes: Box<[StripeLock]>,
+    mask: usize,
+    hasher: Hasher,
+}
+
+impl Db {
+    fn new(nstripes: usize, hasher: Hasher) -> Db {
+        let stripes = (0..nstripes).map(|_| CachePadded::new(RwLock::new(Stripe::new(hasher))));
+        Db { stripes: stripes.collect(), mask: nstripes - 1, hasher }
+    }
+
+    /// The stripe a key lives in: by its `{hash tag}` if it has a non-empty one.
+    #[inline]
+    pub fn stripe_of(&self, key: &[u8]) -> usize {
+        let h = self.hasher.hash_one(hash_tag(key));
+        ((h >> 32) as usize) & self.mask
+    }
+
+    pub fn len(&self) -> usize {
+        self.stripes.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.stripes.is_empty()
+    }
+}
+
+/// Redis Cluster's hash tag rule: the part between the first `{` and the next `}`, if
+/// non-empty; otherwise the whole key.
+pub fn hash_tag(key: &[u8]) -> &[u8] {
+    if let Some(open) = key.iter().position(|&c| c == b'{') {
+        if let Some(close) = key[open + 1..].iter().position(|&c| c == b'}') {
+            if close > 0 {
+                return &key[open + 1..open + 1 + close];
+            }
+        }
+    }
+    key
+}
+
+/// All databases.
+pub struct Keyspace {
+    pub dbs: Box<[Db]>,
+}
+
+impl Keyspace {
+    /// `nstripes` is rounded up to a power of two.
+    pub fn new(ndbs: usize, nstripes: usize) -> Keyspace {
+        let nstripes = nstripes.max(1).next_power_of_two();
+        let seed = random_seed();
+        let hasher = Hasher::with_seed(seed);
+        Keyspace { dbs: (0..ndbs.max(1)).map(|_| Db::new(nstripes, hasher)).collect() }
+    }
+    pub fn nstripes(&self) -> usize {
+        self.dbs[0].stripes.len()
+    }
+}
+
+fn random_seed() -> u64 {
+    use std::collections::hash_map::RandomState;
+    RandomState::new().hash_one(0x5eed_u64)
+}
+
+/// Redis's strict string2ll (no spaces, no '+', no leading zeros).
+pub fn parse_i64_strict(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
+    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if neg {
+        (v <= i64::MAX as u64 + 1).then(|| (v as i64).wrapping_neg())
+    } else {
+        (v <= i64::MAX as u64).then_some(v as i64)
+    }
+}
+
+/// Number of characters in the decimal form of i.
+pub fn fmt_i64_len(i: i64, _buf: &mut [u8; 20]) -> usize {
+    let mut n = i.unsigned_abs();
+    let mut len = if i < 0 { 2 } else { 1 };
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_is_compact() {
+        assert!(std::mem::size_of::<Item>() <= 72, "{}", std::mem::size_of::<Item>());
+    }
+
+    #[test]
+    fn volatile_index_stays_consistent() {
+        let ks = Keyspace::new(1, 1);
+        let mut s = ks.dbs[0].stripes[0].write();
+        for i in 0..100 {
+            let k = format!("k{i}");
+            s.set(k.as_bytes(), Value::string(b"v"), (i % 2 == 0).then_some(1000 + i), 0);
+        }
+        assert_eq!(s.volatile_len(), 50);
+        for i in (0..100).step_by(4) {
+            s.remove(format!("k{i}").as_bytes());
+        }
+        for i in (2..100).step_by(8) {
+            s.set_expire(format!("k{i}").as_bytes(), None);
+        }
+        s.set(b"k6", Value::string(b"x"), None, 0); // SET clears the TTL
+        let live: usize = s.iter().filter(|it| it.expire_at().is_some()).count();
+        assert_eq!(live, s.volatile_len());
+        let mut rng = 42;
+        let (_, exp) = s.expire_sample(i64::MAX, 1000, &mut rng);
+        assert!(exp > 0);
+        assert_eq!(s.iter().filter(|it| it.expire_at().is_some()).count(), s.volatile_len());
+    }
+
+    #[test]
+    fn expired_keys_are_invisible() {
+        let ks = Keyspace::new(1, 4);
+        let db = &ks.dbs[0];
+        let mut s = db.stripes[db.stripe_of(b"a")].write();
+        s.set(b"a", Value::string(b"1"), Some(100), 0);
+        assert!(s.get(b"a", 99).is_some());
+        assert!(s.get(b"a", 100).is_none());
+        assert!(s.get_mut(b"a", 100).is_none());
+        assert_eq!(s.len(), 0);
+        assert_eq!(s.expired, 1);
+    }
+
+    #[test]
+    fn hash_tags_pick_the_stripe() {
+        assert_eq!(hash_tag(b"{user1}.a"), b"user1");
+        assert_eq!(hash_tag(b"{}.a"), b"{}.a");
+        assert_eq!(hash_tag(b"a{b}{c}"), b"b");
+        let ks = Keyspace::new(1, 1024);
+        let db = &ks.dbs[0];
+        assert_eq!(db.stripe_of(b"{x}1"), db.stripe_of(b"{x}2"));
+    }
+}

@@ -1,0 +1,111 @@
+//! Values stored under keys and their Redis encodings (OBJECT ENCODING).
+//!
+//! Strings follow Redis's `tryObjectEncoding`: a value that is a canonical i64 (at most 20
+//! chars) is stored as `Int`, a value of at most 44 bytes as `Emb` (embstr), anything else,
+//! and anything modified in place (APPEND, SETRANGE), as `Raw`.
+
+use super::bytes::CompactBytes;
+use std::borrow::Cow;
+
+/// Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
+pub const EMBSTR_LIMIT: usize = 44;
+
+#[derive(Clone, Debug)]
+pub enum Value {
+    Int(i64),
+    Emb(CompactBytes),
+    Raw(Vec<u8>),
+}
+
+impl Value {
+    /// A string value from client bytes, encoded as Redis would after SET.
+    pub fn string(b: &[u8]) -> Value {
+        if b.len() <= 20 {
+            if let Some(i) = crate::store::parse_i64_strict(b) {
+                return Value::Int(i);
+            }
+        }
+        if b.len() <= EMBSTR_LIMIT {
+            Value::Emb(CompactBytes::new(b))
+        } else {
+            Value::Raw(b.to_vec())
+        }
+    }
+    /// A string created by the server (Redis's createStringObject: embstr when short,
+    /// no int conversion).
+    pub fn created(b: &[u8]) -> Value {
+        if b.len() <= EMBSTR_LIMIT {
+            Value::Emb(CompactBytes::new(b))
+        } else {
+            Value::Raw(b.to_vec())
+        }
+    }
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) | Value::Emb(_) | Value::Raw(_) => "string",
+        }
+    }
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Emb(_) => "embstr",
+            Value::Raw(_) => "raw",
+        }
+    }
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::Int(_) | Value::Emb(_) | Value::Raw(_))
+    }
+    /// The string's bytes (ints formatted). None for non-strings.
+    pub fn as_bytes(&self) -> Option<Cow<'_, [u8]>> {
+        match self {
+            Value::Int(i) => Some(Cow::Owned(i.to_string().into_bytes())),
+            Value::Emb(b) => Some(Cow::Borrowed(b.as_slice())),
+            Value::Raw(v) => Some(Cow::Borrowed(v)),
+        }
+    }
+    /// Length of the string form.
+    pub fn str_len(&self) -> usize {
+        match self {
+            Value::Int(i) => {
+                let mut buf = [0u8; 20];
+                crate::store::fmt_i64_len(*i, &mut buf)
+            }
+            Value::Emb(b) => b.len(),
+            Value::Raw(v) => v.len(),
+        }
+    }
+    /// Turns the value into an owned, growable raw string (APPEND, SETRANGE).
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, Value::Raw(_)) {
+            let bytes = self.as_bytes().map(|c| c.into_owned()).unwrap_or_default();
+            *self = Value::Raw(bytes);
+        }
+        match self {
+            Value::Raw(v) => v,
+            _ => unreachable!("just made raw"),
+        }
+    }
+    /// Approximate heap bytes owned by the value (MEMORY USAGE, used_memory).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Int(_) => 0,
+            Value::Emb(b) => b.heap_size(),
+            Value::Raw(v) => v.capacity(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn encodings_follow_redis() {
+        assert_eq!(Value::string(b"123").encoding(), "int");
+        assert_eq!(Value::string(b"-9223372036854775808").encoding(), "int");
+        assert_eq!(Value::string(b"0123").encoding(), "embstr");
+        assert_eq!(Value::string(b" 1").encoding(), "embstr");
+        assert_eq!(Value::string(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(Value::string(&[b'a'; 45]).encoding(), "raw");
+        assert!(std::mem::size_of::<Value>() <= 32);
+    }
+}
