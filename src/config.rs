@@ -30,6 +30,8 @@ pub struct Config {
     pub dbfilename: String,
     pub daemonize: bool,
     pub pidfile: String,
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
     pub active_expire_effort: u32,
     pub lazyfree_lazy_user_flush: bool,
 }
@@ -58,6 +60,8 @@ impl Default for Config {
             dbfilename: "dump.rdb".into(),
             daemonize: false,
             pidfile: String::new(),
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
             active_expire_effort: 1,
             lazyfree_lazy_user_flush: false,
         }
@@ -265,6 +269,43 @@ pub static OPTIONS: &[Opt] = &[
     opt_str!("dbfilename", dbfilename, false),
     opt_bool!("daemonize", daemonize, true),
     opt_str!("pidfile", pidfile, true),
+    Opt {
+        name: "maxmemory",
+        immutable: false,
+        get: |c| c.maxmemory.to_string(),
+        set: |c, a| {
+            let v = parse_memory(one(a)?)?;
+            if v != 0 {
+                return Err("memory limits and eviction are not supported yet; only 0 (no limit) is accepted".into());
+            }
+            c.maxmemory = v;
+            Ok(())
+        },
+    },
+    Opt {
+        name: "maxmemory-policy",
+        immutable: false,
+        get: |c| c.maxmemory_policy.clone(),
+        set: |c, a| {
+            const P: &[&str] = &[
+                "volatile-lru",
+                "volatile-lfu",
+                "volatile-random",
+                "volatile-ttl",
+                "allkeys-lru",
+                "allkeys-lfu",
+                "allkeys-random",
+                "noeviction",
+            ];
+            let v = one(a)?.to_ascii_lowercase();
+            if !P.contains(&v.as_str()) {
+                return Err(format!("argument(s) must be one of the following: {}", P.join(", ")));
+            }
+            // With maxmemory 0 (the only limit accepted so far) no policy ever evicts.
+            c.maxmemory_policy = v;
+            Ok(())
+        },
+    },
     opt_num!("active-expire-effort", active_expire_effort, u32, 1, 10, false),
     opt_bool!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, false),
 ];
@@ -395,6 +436,26 @@ mod tests {
             let args: Vec<String> = if v.is_empty() { vec![String::new()] } else { vec![v.clone()] };
             (o.set)(&mut c, &args).unwrap_or_else(|e| panic!("{}: {e}", o.name));
             assert_eq!((o.get)(&c), v, "{}", o.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod shipped_file {
+    use super::*;
+
+    /// etc/rustis.conf documents the defaults: loading it must change nothing.
+    #[test]
+    fn etc_rustis_conf_matches_defaults() {
+        let mut c = Config::default();
+        c.load_str(include_str!("../etc/rustis.conf")).unwrap();
+        let (a, b) = (c.dump(), Config::default().dump());
+        let norm = |s: &str| s.replace("dir ./", "dir .");
+        assert_eq!(norm(&a), norm(&b));
+        for o in OPTIONS {
+            if o.name != "workers" {
+                assert!(include_str!("../etc/rustis.conf").contains(o.name), "{} undocumented", o.name);
+            }
         }
     }
 }

@@ -12,9 +12,14 @@ use std::sync::atomic::Ordering;
 const G: &str = "connection";
 
 pub static COMMANDS: &[Command] = &[
-    Command::new("ping", G, -1, FAST | SENTINEL, ping).doc("Ping the server", "1.0.0", "O(1)").args("[message]"),
-    Command::new("echo", G, 2, FAST, echo).doc("Echo the given string", "1.0.0", "O(1)").args("message"),
-    Command::new("quit", G, -1, ALLOW_BUSY | NO_AUTH | LOADING | STALE | FAST, quit).doc(
+    Command::new("ping", G, -1, FAST | SENTINEL, ping)
+        .tips("request_policy:all_shards response_policy:all_succeeded")
+        .doc("Ping the server", "1.0.0", "O(1)")
+        .args("[message]"),
+    Command::new("echo", G, 2, LOADING | STALE | FAST, echo)
+        .doc("Echo the given string", "1.0.0", "O(1)")
+        .args("message"),
+    Command::new("quit", G, -1, NOSCRIPT | ALLOW_BUSY | NO_AUTH | LOADING | STALE | FAST, quit).doc(
         "Close the connection",
         "1.0.0",
         "O(1)",
@@ -43,8 +48,8 @@ static CLIENT_SUBS: &[Command] = &[
     Command::new("client|setname", G, 3, NOSCRIPT | LOADING | STALE, client_setname)
         .doc("Set the current connection name", "2.6.9", "O(1)")
         .args("connection-name"),
-    Command::new("client|info", G, 2, NOSCRIPT | LOADING | STALE, client_info).doc("Returns information about the current client connection.", "6.2.0", "O(1)"),
-    Command::new("client|list", G, -2, ADMIN | NOSCRIPT | LOADING | STALE, client_list)
+    Command::new("client|info", G, 2, NOSCRIPT | LOADING | STALE, client_info).tips("nondeterministic_output").doc("Returns information about the current client connection.", "6.2.0", "O(1)"),
+    Command::new("client|list", G, -2, ADMIN | NOSCRIPT | LOADING | STALE, client_list).tips("nondeterministic_output")
         .doc("Get the list of client connections", "2.4.0", "O(N) where N is the number of client connections")
         .args("[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]"),
     Command::new("client|kill", G, -3, ADMIN | NOSCRIPT | LOADING | STALE, client_kill)
@@ -84,8 +89,9 @@ fn reset(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
 }
 
 fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    let Some(db) = crate::store::parse_i64_strict(argv[1]) else {
-        return Reply::err(errors::NOT_INT);
+    let db = match super::parse_i32(argv[1]) {
+        Ok(d) => d as i64,
+        Err(e) => return e,
     };
     if db < 0 || db as usize >= ctx.shared.keyspace.dbs.len() {
         return Reply::err(errors::DB_INDEX);
@@ -215,7 +221,8 @@ fn client_list(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
             for a in &argv[i + 1..] {
                 match crate::store::parse_i64_strict(a) {
                     Some(n) if n > 0 => v.push(n as u64),
-                    _ => return Reply::err("ERR Invalid client ID"),
+                    Some(_) => {}
+                    None => return Reply::err("ERR Invalid client ID"),
                 }
             }
             ids = Some(v);
@@ -317,9 +324,14 @@ fn kill(ctx: &mut Ctx, c: &super::state::ClientInfo) {
 }
 
 fn client_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    // Redis 7.0's text verbatim (it lists subcommands later issues add).
     help_reply(
         "CLIENT",
         &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
             "GETNAME",
             "    Return the name of the current connection.",
             "ID",
@@ -340,14 +352,27 @@ fn client_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {
             "      Kill connections authenticated by <username>.",
             "    * SKIPME (YES|NO)",
             "      Skip killing current connection (default: yes).",
-            "    * ID <client-id>",
-            "      Kill connections by client id.",
             "LIST [options ...]",
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
             "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
         ],
     )
 }
@@ -357,6 +382,6 @@ pub fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
     let mut v = vec![Reply::Status(format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"))];
     v.extend(lines.iter().map(|l| Reply::Status(l.to_string())));
     v.push(Reply::Status("HELP".into()));
-    v.push(Reply::Status("    Print this help.".into()));
+    v.push(Reply::Status("    Prints this help.".into()));
     Reply::Array(v)
 }

@@ -16,43 +16,13 @@ pub fn info(cmd: &Command) -> Reply {
         Some(k) => (k.first as i64, k.last as i64, k.step as i64),
         None => (0, 0, 0),
     };
-    let mut fl: Vec<Reply> =
-        flags::NAMES.iter().filter(|(f, _)| cmd.has(*f)).map(|(_, n)| Reply::Status(n.to_string())).collect();
-    if cmd.plan.is_some() && cmd.keys.is_none() {
-        fl.push(Reply::Status("movablekeys".into()));
-    }
+    let fl: Vec<Reply> = flags::NAMES
+        .iter()
+        .filter(|(f, _)| cmd.has(*f) && flags::reported(*f))
+        .map(|(_, n)| Reply::Status(n.to_string()))
+        .collect();
     let cats = cmd.acl_categories().into_iter().map(Reply::Status).collect();
-    let specs = match cmd.keys {
-        Some(k) => {
-            let (rw, how) = if cmd.has(flags::WRITE) { ("RW", "UPDATE") } else { ("RO", "ACCESS") };
-            let lastkey = if k.last < 0 { k.last as i64 } else { (k.last - k.first) as i64 };
-            vec![Reply::Map(vec![
-                (b("flags"), Reply::Set(vec![Reply::Status(rw.into()), Reply::Status(how.into())])),
-                (
-                    b("begin_search"),
-                    Reply::Map(vec![
-                        (b("type"), b("index")),
-                        (b("spec"), Reply::Map(vec![(b("index"), Reply::Int(k.first as i64))])),
-                    ]),
-                ),
-                (
-                    b("find_keys"),
-                    Reply::Map(vec![
-                        (b("type"), b("range")),
-                        (
-                            b("spec"),
-                            Reply::Map(vec![
-                                (b("lastkey"), Reply::Int(lastkey)),
-                                (b("keystep"), Reply::Int(k.step as i64)),
-                                (b("limit"), Reply::Int(0)),
-                            ]),
-                        ),
-                    ]),
-                ),
-            ])]
-        }
-        None => vec![],
-    };
+    let tips = cmd.tips.split_whitespace().map(b).collect();
     let subs = if cmd.subs.is_empty() { Reply::Set(vec![]) } else { Reply::Array(cmd.subs.iter().map(info).collect()) };
     Reply::Array(vec![
         b(cmd.name),
@@ -62,10 +32,60 @@ pub fn info(cmd: &Command) -> Reply {
         Reply::Int(last),
         Reply::Int(step),
         Reply::Set(cats),
-        Reply::Set(vec![]),
-        Reply::Array(specs),
+        Reply::Set(tips),
+        Reply::Array(key_specs(cmd)),
         subs,
     ])
+}
+
+/// (begin index, lastkey relative to it, keystep, flags) per key spec.
+pub fn spec_list(cmd: &Command) -> Vec<(i32, i32, i32, Vec<&'static str>)> {
+    let Some(k) = cmd.keys else { return vec![] };
+    let parts: Vec<Vec<&str>> = if cmd.key_flags.is_empty() {
+        vec![if cmd.has(flags::WRITE) { vec!["RW", "update"] } else { vec!["RO", "access"] }]
+    } else {
+        cmd.key_flags.split(';').map(|p| p.split_whitespace().collect()).collect()
+    };
+    if parts.len() == 1 {
+        let lastkey = if k.last < 0 { k.last } else { k.last - k.first };
+        return vec![(k.first, lastkey, k.step, parts.into_iter().next().unwrap_or_default())];
+    }
+    parts.into_iter().enumerate().map(|(i, f)| (k.first + i as i32, 0, 1, f)).collect()
+}
+
+fn key_specs(cmd: &Command) -> Vec<Reply> {
+    spec_list(cmd)
+        .into_iter()
+        .map(|(index, lastkey, step, fl)| {
+            let mut m = Vec::new();
+            if !cmd.key_notes.is_empty() {
+                m.push((b("notes"), b(cmd.key_notes)));
+            }
+            m.push((b("flags"), Reply::Set(fl.into_iter().map(|f| Reply::Status(f.to_string())).collect())));
+            m.push((
+                b("begin_search"),
+                Reply::Map(vec![
+                    (b("type"), b("index")),
+                    (b("spec"), Reply::Map(vec![(b("index"), Reply::Int(index as i64))])),
+                ]),
+            ));
+            m.push((
+                b("find_keys"),
+                Reply::Map(vec![
+                    (b("type"), b("range")),
+                    (
+                        b("spec"),
+                        Reply::Map(vec![
+                            (b("lastkey"), Reply::Int(lastkey as i64)),
+                            (b("keystep"), Reply::Int(step as i64)),
+                            (b("limit"), Reply::Int(0)),
+                        ]),
+                    ),
+                ]),
+            ));
+            Reply::Map(m)
+        })
+        .collect()
 }
 
 /// COMMAND DOCS's map value for one command.

@@ -15,44 +15,52 @@ use crate::store::{glob_match, Value};
 const G: &str = "generic";
 
 pub static COMMANDS: &[Command] = &[
-    Command::new("del", G, -2, WRITE, del).keys(1, -1, 1).doc("Delete a key", "1.0.0", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).").args("key [key ...]"),
-    Command::new("unlink", G, -2, WRITE | FAST, del).keys(1, -1, 1).doc("Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "4.0.0", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.").args("key [key ...]"),
-    Command::new("exists", G, -2, READONLY | FAST, exists).keys(1, -1, 1).doc("Determine if a key exists", "1.0.0", "O(N) where N is the number of keys to check.").args("key [key ...]"),
-    Command::new("type", G, 2, READONLY | FAST, type_cmd).keys(1, 1, 1).doc("Determine the type stored at key", "1.0.0", "O(1)").args("key"),
-    Command::new("rename", G, 3, WRITE, rename).keys(1, 2, 1).doc("Rename a key", "1.0.0", "O(1)").args("key newkey"),
-    Command::new("renamenx", G, 3, WRITE | FAST, renamenx).keys(1, 2, 1).doc("Rename a key, only if the new key does not exist", "1.0.0", "O(1)").args("key newkey"),
-    Command::new("keys", G, 2, READONLY | DB_STRIPES, keys).doc("Find all keys matching the given pattern", "1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.").args("pattern"),
-    Command::new("scan", G, -2, READONLY, scan).doc("Incrementally iterate the keys space", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.").args("cursor [MATCH pattern] [COUNT count] [TYPE type]"),
-    Command::new("randomkey", G, 1, READONLY | DB_STRIPES, randomkey).doc("Return a random key from the keyspace", "1.0.0", "O(1)"),
-    Command::new("expire", G, -3, WRITE | FAST, expire).keys(1, 1, 1).doc("Set a key's time to live in seconds", "1.0.0", "O(1)").args("key seconds [NX|XX|GT|LT]"),
-    Command::new("pexpire", G, -3, WRITE | FAST, pexpire).keys(1, 1, 1).doc("Set a key's time to live in milliseconds", "2.6.0", "O(1)").args("key milliseconds [NX|XX|GT|LT]"),
-    Command::new("expireat", G, -3, WRITE | FAST, expireat).keys(1, 1, 1).doc("Set the expiration for a key as a UNIX timestamp", "1.2.0", "O(1)").args("key unix-time-seconds [NX|XX|GT|LT]"),
-    Command::new("pexpireat", G, -3, WRITE | FAST, pexpireat).keys(1, 1, 1).doc("Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0", "O(1)").args("key unix-time-milliseconds [NX|XX|GT|LT]"),
-    Command::new("ttl", G, 2, READONLY | FAST, ttl).keys(1, 1, 1).doc("Get the time to live for a key in seconds", "1.0.0", "O(1)").args("key"),
-    Command::new("pttl", G, 2, READONLY | FAST, pttl).keys(1, 1, 1).doc("Get the time to live for a key in milliseconds", "2.6.0", "O(1)").args("key"),
-    Command::new("expiretime", G, 2, READONLY | FAST, expiretime).keys(1, 1, 1).doc("Get the expiration Unix timestamp for a key", "7.0.0", "O(1)").args("key"),
-    Command::new("pexpiretime", G, 2, READONLY | FAST, pexpiretime).keys(1, 1, 1).doc("Get the expiration Unix timestamp for a key in milliseconds", "7.0.0", "O(1)").args("key"),
-    Command::new("persist", G, 2, WRITE | FAST, persist).keys(1, 1, 1).doc("Remove the expiration from a key", "2.2.0", "O(1)").args("key"),
-    Command::new("touch", G, -2, READONLY | FAST, touch).keys(1, -1, 1).doc("Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", "O(N) where N is the number of keys that will be touched.").args("key [key ...]"),
-    Command::new("copy", G, -3, WRITE | DENYOOM, copy).keys(1, 2, 1).plan(copy_plan).doc("Copy a key", "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.").args("source destination [DB destination-db] [REPLACE]"),
-    Command::new("move", G, 3, WRITE | FAST, move_cmd).keys(1, 1, 1).plan(move_plan).doc("Move a key to another database", "1.0.0", "O(1)").args("key db"),
+    Command::new("del", G, -2, WRITE, del).ks("RM delete").tips("request_policy:multi_shard response_policy:agg_sum").keys(1, -1, 1).doc("Delete a key", "1.0.0", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).").args("key [key ...]"),
+    Command::new("unlink", G, -2, WRITE | FAST, del).ks("RM delete").tips("request_policy:multi_shard response_policy:agg_sum").keys(1, -1, 1).doc("Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "4.0.0", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.").args("key [key ...]"),
+    Command::new("exists", G, -2, READONLY | FAST, exists).ks("RO").tips("request_policy:multi_shard response_policy:agg_sum").keys(1, -1, 1).doc("Determine if a key exists", "1.0.0", "O(N) where N is the number of keys to check.").args("key [key ...]"),
+    Command::new("type", G, 2, READONLY | FAST, type_cmd).ks("RO").keys(1, 1, 1).doc("Determine the type stored at key", "1.0.0", "O(1)").args("key"),
+    Command::new("rename", G, 3, WRITE, rename).ks("RW access delete; OW update").keys(1, 2, 1).doc("Rename a key", "1.0.0", "O(1)").args("key newkey"),
+    Command::new("renamenx", G, 3, WRITE | FAST, renamenx).ks("RW access delete; OW insert").keys(1, 2, 1).doc("Rename a key, only if the new key does not exist", "1.0.0", "O(1)").args("key newkey"),
+    Command::new("keys", G, 2, READONLY | DB_STRIPES, keys).acl("@dangerous").tips("request_policy:all_shards nondeterministic_output_order").doc("Find all keys matching the given pattern", "1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.").args("pattern"),
+    Command::new("scan", G, -2, READONLY, scan).tips("nondeterministic_output request_policy:special").doc("Incrementally iterate the keys space", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.").args("cursor [MATCH pattern] [COUNT count] [TYPE type]"),
+    Command::new("randomkey", G, 1, READONLY | DB_STRIPES, randomkey).tips("request_policy:all_shards nondeterministic_output").doc("Return a random key from the keyspace", "1.0.0", "O(1)"),
+    Command::new("expire", G, -3, WRITE | FAST, expire).ks("RW update").keys(1, 1, 1).doc("Set a key's time to live in seconds", "1.0.0", "O(1)").args("key seconds [NX|XX|GT|LT]"),
+    Command::new("pexpire", G, -3, WRITE | FAST, pexpire).ks("RW update").keys(1, 1, 1).doc("Set a key's time to live in milliseconds", "2.6.0", "O(1)").args("key milliseconds [NX|XX|GT|LT]"),
+    Command::new("expireat", G, -3, WRITE | FAST, expireat).ks("RW update").keys(1, 1, 1).doc("Set the expiration for a key as a UNIX timestamp", "1.2.0", "O(1)").args("key unix-time-seconds [NX|XX|GT|LT]"),
+    Command::new("pexpireat", G, -3, WRITE | FAST, pexpireat).ks("RW update").keys(1, 1, 1).doc("Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0", "O(1)").args("key unix-time-milliseconds [NX|XX|GT|LT]"),
+    Command::new("ttl", G, 2, READONLY | FAST, ttl).ks("RO access").tips("nondeterministic_output").keys(1, 1, 1).doc("Get the time to live for a key in seconds", "1.0.0", "O(1)").args("key"),
+    Command::new("pttl", G, 2, READONLY | FAST, pttl).ks("RO access").tips("nondeterministic_output").keys(1, 1, 1).doc("Get the time to live for a key in milliseconds", "2.6.0", "O(1)").args("key"),
+    Command::new("expiretime", G, 2, READONLY | FAST, expiretime).ks("RO access").keys(1, 1, 1).doc("Get the expiration Unix timestamp for a key", "7.0.0", "O(1)").args("key"),
+    Command::new("pexpiretime", G, 2, READONLY | FAST, pexpiretime).ks("RO access").keys(1, 1, 1).doc("Get the expiration Unix timestamp for a key in milliseconds", "7.0.0", "O(1)").args("key"),
+    Command::new("persist", G, 2, WRITE | FAST, persist).ks("RW update").keys(1, 1, 1).doc("Remove the expiration from a key", "2.2.0", "O(1)").args("key"),
+    Command::new("touch", G, -2, READONLY | FAST, touch).ks("RO").tips("request_policy:multi_shard response_policy:agg_sum").keys(1, -1, 1).doc("Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", "O(N) where N is the number of keys that will be touched.").args("key [key ...]"),
+    Command::new("copy", G, -3, WRITE | DENYOOM, copy).ks("RO access; OW update").keys(1, 2, 1).plan(copy_plan).doc("Copy a key", "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.").args("source destination [DB destination-db] [REPLACE]"),
+    Command::new("move", G, 3, WRITE | FAST, move_cmd).ks("RW access update").keys(1, 1, 1).plan(move_plan).doc("Move a key to another database", "1.0.0", "O(1)").args("key db"),
     Command::container("object", G, OBJECT_SUBS).doc("A container for object introspection commands", "2.2.3", "Depends on subcommand."),
 ];
 
 static OBJECT_SUBS: &[Command] = &[
     Command::new("object|encoding", G, 3, READONLY, object_encoding)
+        .ks("RO")
+        .tips("nondeterministic_output")
         .keys(2, 2, 1)
         .doc("Inspect the internal encoding of a Redis object", "2.2.3", "O(1)")
         .args("key"),
     Command::new("object|freq", G, 3, READONLY, object_freq)
+        .ks("RO")
+        .tips("nondeterministic_output")
         .keys(2, 2, 1)
         .doc("Get the logarithmic access frequency counter of a Redis object", "4.0.0", "O(1)")
         .args("key"),
     Command::new("object|idletime", G, 3, READONLY, object_idletime)
+        .ks("RO")
+        .tips("nondeterministic_output")
         .keys(2, 2, 1)
         .doc("Get the time since a Redis object was last accessed", "2.2.3", "O(1)")
         .args("key"),
     Command::new("object|refcount", G, 3, READONLY, object_refcount)
+        .ks("RO")
+        .tips("nondeterministic_output")
         .keys(2, 2, 1)
         .doc("Get the number of references to the value of the key", "2.2.3", "O(1)")
         .args("key"),
@@ -77,13 +85,12 @@ fn del(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 }
 
 fn exists(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    let now = ctx.now;
-    let n = argv[1..].iter().filter(|k| ctx.stripe(k).get(k, now).is_some()).count();
+    let n = argv[1..].iter().filter(|k| ctx.get(k).is_some()).count();
     Reply::Int(n as i64)
 }
 
 fn type_cmd(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    match ctx.stripe(argv[1]).get(argv[1], ctx.now) {
+    match ctx.get(argv[1]) {
         Some(it) => Reply::Simple(it.val.type_name()),
         None => Reply::Simple("none"),
     }
@@ -136,7 +143,7 @@ fn keys(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 }
 
 fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    let cursor = match std::str::from_utf8(argv[1]).ok().and_then(|s| s.parse::<u64>().ok()) {
+    let cursor = match parse_cursor(argv[1]) {
         Some(c) => c,
         None => return Reply::err("ERR invalid cursor"),
     };
@@ -190,6 +197,30 @@ fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     }
     let next = if s >= n { 0 } else { s };
     Reply::Array(vec![Reply::Bulk(next.to_string().into_bytes()), Reply::Array(keys)])
+}
+
+/// C's strtoul as Redis's parseScanCursorOrReply uses it: optional sign, decimal
+/// digits, no leading space, no trailing junk, no overflow; "" is 0, "-1" wraps.
+pub fn parse_cursor(a: &[u8]) -> Option<u64> {
+    if a.first().is_some_and(|c| c.is_ascii_whitespace()) {
+        return None;
+    }
+    let (neg, digits) = match a.first() {
+        Some(b'-') => (true, &a[1..]),
+        Some(b'+') => (false, &a[1..]),
+        _ => (false, a),
+    };
+    if digits.is_empty() {
+        return if a.is_empty() { Some(0) } else { None };
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 fn randomkey(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
@@ -296,7 +327,7 @@ fn pexpireat(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 /// -2 missing, -1 no TTL, else the expiry through `f`.
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], f: impl Fn(i64, i64) -> i64) -> Reply {
     let now = ctx.now;
-    match ctx.stripe(key).get(key, now) {
+    match ctx.get(key) {
         None => Reply::Int(-2),
         Some(it) => match it.expire_at() {
             None => Reply::Int(-1),
@@ -306,16 +337,21 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], f: impl Fn(i64, i64) -> i64) -> Reply 
 }
 
 fn ttl(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    ttl_generic(ctx, argv[1], |at, now| ((at - now).max(0) + 500) / 1000)
+    ttl_generic(ctx, argv[1], |at, now| round_secs((at - now).max(0)))
 }
 fn pttl(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     ttl_generic(ctx, argv[1], |at, now| (at - now).max(0))
 }
 fn expiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    ttl_generic(ctx, argv[1], |at, _| (at + 500) / 1000)
+    ttl_generic(ctx, argv[1], |at, _| round_secs(at))
 }
 fn pexpiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     ttl_generic(ctx, argv[1], |at, _| at)
+}
+
+/// Milliseconds to the nearest second, without overflowing near i64::MAX.
+fn round_secs(ms: i64) -> i64 {
+    ((ms as i128 + 500) / 1000) as i64
 }
 
 fn persist(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
@@ -334,7 +370,7 @@ fn touch(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     let now = ctx.now;
     let mut n = 0;
     for k in &argv[1..] {
-        if let Some(it) = ctx.stripe(k).get(k, now) {
+        if let Some(it) = ctx.get(k) {
             it.touch(now);
             n += 1;
         }
@@ -349,9 +385,7 @@ fn copy_target(argv: &[&[u8]], ndbs: usize) -> Result<Option<usize>, Reply> {
     while j < argv.len() {
         if eq_ic(argv[j], "replace") {
         } else if eq_ic(argv[j], "db") && j + 1 < argv.len() {
-            let v = crate::store::parse_i64_strict(argv[j + 1])
-                .filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64)
-                .ok_or_else(|| Reply::err(errors::NOT_INT))?;
+            let v = super::parse_i32(argv[j + 1])? as i64;
             if v < 0 || v as usize >= ndbs {
                 return Err(Reply::err(errors::DB_INDEX));
             }
@@ -384,7 +418,7 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         return Reply::err("ERR source and destination objects are the same");
     }
     let now = ctx.now;
-    let (val, at) = match ctx.stripe_in(cur, src).get(src, now) {
+    let (val, at) = match ctx.get_in(cur, src) {
         None => return Reply::Int(0),
         Some(it) => (it.val.clone(), it.expire_at()),
     };
@@ -400,9 +434,7 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 }
 
 fn move_target(argv: &[&[u8]], ndbs: usize) -> Result<usize, Reply> {
-    let v = crate::store::parse_i64_strict(argv[2])
-        .filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64)
-        .ok_or_else(|| Reply::err(errors::NOT_INT))?;
+    let v = super::parse_i32(argv[2])? as i64;
     if v < 0 || v as usize >= ndbs {
         return Err(Reply::err(errors::DB_INDEX));
     }
@@ -443,7 +475,7 @@ fn move_cmd(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 }
 
 fn object_lookup<'c>(ctx: &'c Ctx, key: &[u8]) -> Option<&'c crate::store::Item> {
-    ctx.stripe(key).get(key, ctx.now)
+    ctx.get(key)
 }
 
 fn object_encoding(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {

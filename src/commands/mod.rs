@@ -73,6 +73,11 @@ pub mod flags {
         (SENTINEL, "sentinel"),
         (ALLOW_BUSY, "allow_busy"),
     ];
+
+    /// Flags COMMAND INFO reports (SENTINEL is internal, as in Redis).
+    pub fn reported(f: u32) -> bool {
+        f != SENTINEL
+    }
 }
 
 /// Where a command's keys are (Redis's legacy first/last/step triple).
@@ -100,6 +105,13 @@ pub struct Command {
     pub args: &'static str,
     pub subs: &'static [Command],
     pub acl: &'static str,
+    /// Key-spec flags as Redis reports them, one `;`-separated entry per key spec
+    /// (e.g. `RW access delete; OW update` for RENAME). With several entries, spec i
+    /// covers the single key at position `first + i`.
+    pub key_flags: &'static str,
+    pub key_notes: &'static str,
+    /// COMMAND INFO tips (space separated), e.g. `nondeterministic_output`.
+    pub tips: &'static str,
 }
 
 impl Command {
@@ -118,6 +130,9 @@ impl Command {
             args: "",
             subs: &[],
             acl: "",
+            key_flags: "",
+            key_notes: "",
+            tips: "",
         }
     }
     /// A container with subcommands (CONFIG, CLIENT, ...); `run` handles the bare name.
@@ -136,7 +151,22 @@ impl Command {
             args: "",
             subs,
             acl: "",
+            key_flags: "",
+            key_notes: "",
+            tips: "",
         }
+    }
+    pub const fn ks(mut self, flags: &'static str) -> Command {
+        self.key_flags = flags;
+        self
+    }
+    pub const fn notes(mut self, notes: &'static str) -> Command {
+        self.key_notes = notes;
+        self
+    }
+    pub const fn tips(mut self, tips: &'static str) -> Command {
+        self.tips = tips;
+        self
     }
     pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Command {
         self.keys = Some(KeyRange { first, last, step });
@@ -211,7 +241,9 @@ impl Command {
         for c in self.acl.split_whitespace() {
             push(&mut cats, c);
         }
+        let container = self.run.is_none() && !self.subs.is_empty();
         match self.group {
+            _ if container => {}
             "string" => push(&mut cats, "@string"),
             "generic" => push(&mut cats, "@keyspace"),
             "connection" => push(&mut cats, "@connection"),
@@ -222,9 +254,35 @@ impl Command {
             _ => {}
         }
         push(&mut cats, if self.has(flags::FAST) { "@fast" } else { "@slow" });
+        cats.sort_by_key(|c| ACL_ORDER.iter().position(|o| o == c).unwrap_or(usize::MAX));
         cats
     }
 }
+
+/// Redis's ACL category table order (COMMAND INFO lists categories in this order).
+pub const ACL_ORDER: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
 
 /// The flattened table: ids index per-command stats.
 pub struct Table {
@@ -277,7 +335,7 @@ impl Table {
     }
     /// Resolves argv to a command id, or the Redis error for unknown names / arity.
     pub fn resolve(&self, argv: &[&[u8]]) -> Result<usize, String> {
-        let Some(id) = self.lookup(argv[0]) else {
+        let Some(id) = self.lookup(argv[0]).filter(|_| !argv[0].contains(&b'|')) else {
             return Err(errors::unknown_command(argv[0], &argv[1..]));
         };
         let mut cmd = self.cmds[id];
@@ -334,9 +392,26 @@ pub struct Ctx<'a> {
     pub now: i64,
     pub cmd: &'static Command,
     pub locks: Locks<'a>,
+    /// Expired keys a read-locked lookup found; deleted once the locks are released.
+    stale: std::cell::RefCell<Vec<(usize, Vec<u8>)>>,
 }
 
 impl<'a> Ctx<'a> {
+    /// Looks up a live key in the current db (read or write lock held). An expired key
+    /// is reported missing and queued for deletion, as Redis deletes on access.
+    pub fn get(&self, key: &[u8]) -> Option<&crate::store::Item> {
+        self.get_in(self.session.db, key)
+    }
+
+    pub fn get_in(&self, db: usize, key: &[u8]) -> Option<&crate::store::Item> {
+        let it = self.stripe_in(db, key).peek(key)?;
+        if it.is_expired(self.now) {
+            self.stale.borrow_mut().push((db, key.to_vec()));
+            return None;
+        }
+        Some(it)
+    }
+
     pub fn db(&self) -> &'a Db {
         &self.shared.keyspace.dbs[self.session.db]
     }
@@ -505,11 +580,15 @@ pub fn execute(
     session.info.last_cmd.store(id + 1, std::sync::atomic::Ordering::Relaxed);
     let start = std::time::Instant::now();
     let reply = {
-        let mut ctx = Ctx { shared, session, stats, now, cmd, locks: Locks::default() };
+        let mut ctx = Ctx { shared, session, stats, now, cmd, locks: Locks::default(), stale: Default::default() };
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             lock_plan(&mut ctx, argv, scratch);
             let r = run(&mut ctx, argv);
             ctx.locks.release();
+            for (db, key) in ctx.stale.get_mut().drain(..) {
+                let d = &ctx.shared.keyspace.dbs[db];
+                d.stripes[d.stripe_of(&key)].write().expire_if_needed(&key, now);
+            }
             r
         }));
         match res {
@@ -549,6 +628,12 @@ fn count_error(stats: &mut WorkerStats, e: &str) {
 #[inline]
 pub fn eq_ic(a: &[u8], b: &str) -> bool {
     a.eq_ignore_ascii_case(b.as_bytes())
+}
+
+/// Redis's getIntFromObjectOrReply: an i64 that must also fit in 32 bits.
+pub fn parse_i32(a: &[u8]) -> Result<i32, Reply> {
+    let v = parse_int(a)?;
+    i32::try_from(v).map_err(|_| Reply::err("ERR value is out of range, value must between -2147483648 and 2147483647"))
 }
 
 /// Parses an integer argument the way Redis's getLongLongFromObject does.

@@ -20,12 +20,12 @@ pub const REDIS_VERSION: &str = "7.0.15";
 const G: &str = "server";
 
 pub static COMMANDS: &[Command] = &[
-    Command::new("dbsize", G, 1, READONLY | FAST | DB_STRIPES, dbsize).doc(
-        "Return the number of keys in the selected database",
-        "1.0.0",
-        "O(1)",
-    ),
+    Command::new("dbsize", G, 1, READONLY | FAST | DB_STRIPES, dbsize)
+        .acl("@keyspace")
+        .tips("request_policy:all_shards response_policy:agg_sum")
+        .doc("Return the number of keys in the selected database", "1.0.0", "O(1)"),
     Command::new("flushdb", G, -1, WRITE | DB_STRIPES, flushdb)
+        .tips("request_policy:all_shards response_policy:all_succeeded")
         .acl("@keyspace @dangerous")
         .doc(
             "Remove all keys from the current database",
@@ -34,6 +34,7 @@ pub static COMMANDS: &[Command] = &[
         )
         .args("[ASYNC|SYNC]"),
     Command::new("flushall", G, -1, WRITE | ALL_STRIPES, flushall)
+        .tips("request_policy:all_shards response_policy:all_succeeded")
         .acl("@keyspace @dangerous")
         .doc("Remove all keys from all databases", "1.0.0", "O(N) where N is the total number of keys in all databases")
         .args("[ASYNC|SYNC]"),
@@ -46,8 +47,13 @@ pub static COMMANDS: &[Command] = &[
             "O(N) where N is the count of clients watching or blocking on keys from both databases.",
         )
         .args("index1 index2"),
-    Command::new("time", G, 1, LOADING | STALE | FAST, time).doc("Return the current server time", "2.6.0", "O(1)"),
+    Command::new("time", G, 1, LOADING | STALE | FAST, time).tips("nondeterministic_output").doc(
+        "Return the current server time",
+        "2.6.0",
+        "O(1)",
+    ),
     Command::new("info", G, -1, LOADING | STALE | SENTINEL, info)
+        .tips("nondeterministic_output request_policy:all_shards response_policy:special")
         .acl("@dangerous")
         .doc("Get information and statistics about the server", "1.0.0", "O(1)")
         .args("[section [section ...]]"),
@@ -64,6 +70,7 @@ pub static COMMANDS: &[Command] = &[
         "Depends on subcommand.",
     ),
     Command::new("command", G, -1, LOADING | STALE | SENTINEL, command)
+        .tips("nondeterministic_output_order")
         .acl("@connection")
         .doc("Get array of Redis command details", "2.8.13", "O(N) where N is the total number of Redis commands")
         .subs_of(COMMAND_SUBS),
@@ -78,6 +85,7 @@ static CONFIG_SUBS: &[Command] = &[
         )
         .args("parameter [parameter ...]"),
     Command::new("config|set", G, -4, ADMIN | NOSCRIPT | LOADING | STALE, config_set)
+        .tips("request_policy:all_nodes response_policy:all_succeeded")
         .doc(
             "Set configuration parameters to the given values",
             "2.0.0",
@@ -103,6 +111,7 @@ static COMMAND_SUBS: &[Command] = &[
         "O(1)",
     ),
     Command::new("command|info", G, -2, LOADING | STALE, command_info)
+        .tips("nondeterministic_output_order")
         .acl("@connection")
         .doc(
             "Get array of specific Redis command details, or all when no argument is given.",
@@ -111,6 +120,7 @@ static COMMAND_SUBS: &[Command] = &[
         )
         .args("[command-name [command-name ...]]"),
     Command::new("command|docs", G, -2, LOADING | STALE, command_docs)
+        .tips("nondeterministic_output_order")
         .acl("@connection")
         .doc(
             "Get array of specific Redis command documentation",
@@ -118,7 +128,7 @@ static COMMAND_SUBS: &[Command] = &[
             "O(N) where N is the number of commands to look up",
         )
         .args("[command-name [command-name ...]]"),
-    Command::new("command|getkeys", G, -3, LOADING | STALE, command_getkeys)
+    Command::new("command|getkeys", G, -4, LOADING | STALE, command_getkeys)
         .acl("@connection")
         .doc(
             "Extract keys given a full Redis command",
@@ -126,7 +136,7 @@ static COMMAND_SUBS: &[Command] = &[
             "O(N) where N is the number of arguments to the command",
         )
         .args("command [arg [arg ...]]"),
-    Command::new("command|getkeysandflags", G, -3, LOADING | STALE, command_getkeysandflags)
+    Command::new("command|getkeysandflags", G, -4, LOADING | STALE, command_getkeysandflags)
         .acl("@connection")
         .doc(
             "Extract keys and access flags given a full Redis command",
@@ -135,6 +145,7 @@ static COMMAND_SUBS: &[Command] = &[
         )
         .args("command [arg [arg ...]]"),
     Command::new("command|list", G, -2, LOADING | STALE, command_list)
+        .tips("nondeterministic_output_order")
         .acl("@connection")
         .doc("Get an array of Redis command names", "7.0.0", "O(N) where N is the total number of Redis commands")
         .args("[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]"),
@@ -244,16 +255,24 @@ fn time(_: &mut Ctx, _: &[&[u8]]) -> Reply {
 }
 
 fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    let mut save = false;
+    let (mut save, mut nosave, mut abort) = (false, false, false);
     for a in &argv[1..] {
         if eq_ic(a, "save") {
             save = true;
-        } else if eq_ic(a, "nosave") || eq_ic(a, "now") || eq_ic(a, "force") {
+        } else if eq_ic(a, "nosave") {
+            nosave = true;
+        } else if eq_ic(a, "now") || eq_ic(a, "force") {
         } else if eq_ic(a, "abort") {
-            return Reply::err("ERR No shutdown in progress.");
+            abort = true;
         } else {
             return Reply::err(errors::SYNTAX);
         }
+    }
+    if (save && nosave) || (abort && argv.len() > 2) {
+        return Reply::err(errors::SYNTAX);
+    }
+    if abort {
+        return Reply::err("ERR No shutdown in progress.");
     }
     if save {
         log::warn!("SHUTDOWN SAVE requested, but RDB persistence is not implemented yet: refusing to shut down");
@@ -269,6 +288,16 @@ fn config_get(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     let cfg = ctx.shared.config.read();
     let mut pairs: Vec<(String, String)> = Vec::new();
     for pat in &argv[2..] {
+        let literal = !pat.iter().any(|c| matches!(c, b'*' | b'?' | b'['));
+        if literal {
+            if let Some(o) = config::find(&String::from_utf8_lossy(pat)) {
+                let k = String::from_utf8_lossy(pat).to_string();
+                if !pairs.iter().any(|(pk, _)| pk.eq_ignore_ascii_case(&k)) {
+                    pairs.push((k, (o.get)(&cfg)));
+                }
+            }
+            continue;
+        }
         for (k, v) in cfg.get_matching(pat, glob_match) {
             if !pairs.iter().any(|(pk, _)| *pk == k) {
                 pairs.push((k, v));
@@ -280,7 +309,7 @@ fn config_get(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 
 fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     if argv.len() % 2 != 0 {
-        return Reply::err(errors::arity(ctx.cmd.name));
+        return Reply::err(errors::SYNTAX);
     }
     let mut cfg = ctx.shared.config.write();
     let mut next = cfg.clone();
@@ -319,11 +348,10 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 fn config_resetstat(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     let n = ctx.stats.cmd.len();
     *ctx.stats = super::state::WorkerStats::new(n);
+    let own = ctx.stats as *const super::state::WorkerStats;
     for w in ctx.shared.workers.iter() {
-        // Our own worker's stats are borrowed by this command (reset above); others are
-        // reset here. try_lock skips only ourselves.
-        if let Some(mut s) = w.try_lock() {
-            *s = super::state::WorkerStats::new(n);
+        if !std::ptr::eq(w.data_ptr() as *const _, own) {
+            *w.lock() = super::state::WorkerStats::new(n);
         }
     }
     let net = &ctx.shared.net;
@@ -370,7 +398,7 @@ fn command_info(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     if argv.len() == 2 {
         return command(ctx, argv);
     }
-    Reply::Array(argv[2..].iter().map(|n| find_cmd(n).map(docs::info).unwrap_or(Reply::NilArray)).collect())
+    Reply::Array(argv[2..].iter().map(|n| find_cmd(n).map(docs::info).unwrap_or(Reply::Nil)).collect())
 }
 
 fn command_docs(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
@@ -417,19 +445,29 @@ fn command_getkeys(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
 }
 
 fn command_getkeysandflags(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    match getkeys(argv) {
-        Ok((cmd, pos)) => {
-            let fl: Vec<Reply> = if cmd.has(WRITE) {
-                vec![Reply::Status("RW".into()), Reply::Status("UPDATE".into())]
-            } else {
-                vec![Reply::Status("RO".into()), Reply::Status("ACCESS".into())]
-            };
-            Reply::Array(
-                pos.into_iter().map(|p| Reply::Array(vec![Reply::bulk(argv[2 + p]), Reply::Set(fl.clone())])).collect(),
-            )
+    let (cmd, pos) = match getkeys(argv) {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    let specs = docs::spec_list(cmd);
+    // A key position belongs to the last spec that starts at or before it.
+    let flags_of = |p: usize| {
+        let f = specs.iter().rev().find(|s| s.0 as usize <= p).map(|s| s.3.clone()).unwrap_or_default();
+        if f.contains(&"variable_flags") {
+            // Redis's setGetKeys: SET reads the key only with GET.
+            let get = argv.get(5..).unwrap_or_default().iter().any(|a| eq_ic(a, "get"));
+            return if get { vec!["RW", "access", "update"] } else { vec!["OW", "update"] };
         }
-        Err(e) => e,
-    }
+        f
+    };
+    Reply::Array(
+        pos.into_iter()
+            .map(|p| {
+                let fl = flags_of(p).into_iter().map(|f| Reply::Status(f.to_string())).collect();
+                Reply::Array(vec![Reply::bulk(argv[2 + p]), Reply::Set(fl)])
+            })
+            .collect(),
+    )
 }
 
 fn command_list(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
@@ -578,14 +616,15 @@ fn info(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 /// Sums every worker's counters (our own is passed in, the others are locked briefly).
 fn with_all_stats(ctx: &Ctx, mut f: impl FnMut(&super::state::WorkerStats)) {
     f(ctx.stats);
+    let own = ctx.stats as *const super::state::WorkerStats;
     for w in ctx.shared.workers.iter() {
-        if let Some(s) = w.try_lock() {
-            f(&s);
-        } else {
-            // Busy workers are locked for the duration of one message; wait for it.
-            let s = w.lock();
-            f(&s);
+        // Our own worker's stats are `ctx.stats` (its mutex is held by this worker).
+        if std::ptr::eq(w.data_ptr() as *const _, own) {
+            continue;
         }
+        // Another worker holds its own stats for one message at most; wait for it.
+        let s = w.lock();
+        f(&s);
     }
 }
 

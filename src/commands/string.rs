@@ -14,34 +14,34 @@ use crate::store::{Item, Value};
 const G: &str = "string";
 
 pub static COMMANDS: &[Command] = &[
-    Command::new("get", G, 2, READONLY | FAST, get).keys(1, 1, 1).doc("Get the value of a key", "1.0.0", "O(1)").args("key"),
-    Command::new("set", G, -3, WRITE | DENYOOM, set)
+    Command::new("get", G, 2, READONLY | FAST, get).ks("RO access").keys(1, 1, 1).doc("Get the value of a key", "1.0.0", "O(1)").args("key"),
+    Command::new("set", G, -3, WRITE | DENYOOM, set).ks("RW access update variable_flags").notes("RW and ACCESS due to the optional `GET` argument")
         .keys(1, 1, 1)
         .doc("Set the string value of a key", "1.0.0", "O(1)")
         .args("key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]"),
-    Command::new("setnx", G, 3, WRITE | DENYOOM | FAST, setnx).keys(1, 1, 1).doc("Set the value of a key, only if the key does not exist", "1.0.0", "O(1)").args("key value"),
-    Command::new("setex", G, 4, WRITE | DENYOOM, setex).keys(1, 1, 1).doc("Set the value and expiration of a key", "2.0.0", "O(1)").args("key seconds value"),
-    Command::new("psetex", G, 4, WRITE | DENYOOM, psetex).keys(1, 1, 1).doc("Set the value and expiration in milliseconds of a key", "2.6.0", "O(1)").args("key milliseconds value"),
-    Command::new("getset", G, 3, WRITE | DENYOOM | FAST, getset).keys(1, 1, 1).doc("Set the string value of a key and return its old value", "1.0.0", "O(1)").args("key value"),
-    Command::new("getdel", G, 2, WRITE | FAST, getdel).keys(1, 1, 1).doc("Get the value of a key and delete the key", "6.2.0", "O(1)").args("key"),
-    Command::new("getex", G, -2, WRITE | FAST, getex)
+    Command::new("setnx", G, 3, WRITE | DENYOOM | FAST, setnx).ks("OW insert").keys(1, 1, 1).doc("Set the value of a key, only if the key does not exist", "1.0.0", "O(1)").args("key value"),
+    Command::new("setex", G, 4, WRITE | DENYOOM, setex).ks("OW update").keys(1, 1, 1).doc("Set the value and expiration of a key", "2.0.0", "O(1)").args("key seconds value"),
+    Command::new("psetex", G, 4, WRITE | DENYOOM, psetex).ks("OW update").keys(1, 1, 1).doc("Set the value and expiration in milliseconds of a key", "2.6.0", "O(1)").args("key milliseconds value"),
+    Command::new("getset", G, 3, WRITE | DENYOOM | FAST, getset).ks("RW access update").keys(1, 1, 1).doc("Set the string value of a key and return its old value", "1.0.0", "O(1)").args("key value"),
+    Command::new("getdel", G, 2, WRITE | FAST, getdel).ks("RW access delete").keys(1, 1, 1).doc("Get the value of a key and delete the key", "6.2.0", "O(1)").args("key"),
+    Command::new("getex", G, -2, WRITE | FAST, getex).ks("RW access update").notes("RW and UPDATE because it changes the TTL")
         .keys(1, 1, 1)
         .doc("Get the value of a key and optionally set its expiration", "6.2.0", "O(1)")
         .args("key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]"),
-    Command::new("mget", G, -2, READONLY | FAST, mget).keys(1, -1, 1).doc("Get the values of all the given keys", "1.0.0", "O(N) where N is the number of keys to retrieve.").args("key [key ...]"),
-    Command::new("mset", G, -3, WRITE | DENYOOM, mset).keys(1, -1, 2).doc("Set multiple keys to multiple values", "1.0.1", "O(N) where N is the number of keys to set.").args("key value [key value ...]"),
-    Command::new("msetnx", G, -3, WRITE | DENYOOM, msetnx).keys(1, -1, 2).doc("Set multiple keys to multiple values, only if none of the keys exist", "1.0.1", "O(N) where N is the number of keys to set.").args("key value [key value ...]"),
-    Command::new("strlen", G, 2, READONLY | FAST, strlen).keys(1, 1, 1).doc("Get the length of the value stored in a key", "2.2.0", "O(1)").args("key"),
-    Command::new("append", G, 3, WRITE | DENYOOM | FAST, append).keys(1, 1, 1).doc("Append a value to a key", "2.0.0", "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.").args("key value"),
-    Command::new("incr", G, 2, WRITE | DENYOOM | FAST, incr).keys(1, 1, 1).doc("Increment the integer value of a key by one", "1.0.0", "O(1)").args("key"),
-    Command::new("decr", G, 2, WRITE | DENYOOM | FAST, decr).keys(1, 1, 1).doc("Decrement the integer value of a key by one", "1.0.0", "O(1)").args("key"),
-    Command::new("incrby", G, 3, WRITE | DENYOOM | FAST, incrby).keys(1, 1, 1).doc("Increment the integer value of a key by the given amount", "1.0.0", "O(1)").args("key increment"),
-    Command::new("decrby", G, 3, WRITE | DENYOOM | FAST, decrby).keys(1, 1, 1).doc("Decrement the integer value of a key by the given number", "1.0.0", "O(1)").args("key decrement"),
-    Command::new("incrbyfloat", G, 3, WRITE | DENYOOM | FAST, incrbyfloat).keys(1, 1, 1).doc("Increment the float value of a key by the given amount", "2.6.0", "O(1)").args("key increment"),
-    Command::new("getrange", G, 4, READONLY, getrange).keys(1, 1, 1).doc("Get a substring of the string stored at a key", "2.4.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.").args("key start end"),
-    Command::new("substr", G, 4, READONLY, getrange).keys(1, 1, 1).doc("Get a substring of the string stored at a key", "1.0.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.").args("key start end"),
-    Command::new("setrange", G, 4, WRITE | DENYOOM, setrange).keys(1, 1, 1).doc("Overwrite part of a string at key starting at the specified offset", "2.2.0", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.").args("key offset value"),
-    Command::new("lcs", G, -3, READONLY, lcs).keys(1, 2, 1).doc("Find longest common substring", "7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively").args("key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]"),
+    Command::new("mget", G, -2, READONLY | FAST, mget).ks("RO access").tips("request_policy:multi_shard").keys(1, -1, 1).doc("Get the values of all the given keys", "1.0.0", "O(N) where N is the number of keys to retrieve.").args("key [key ...]"),
+    Command::new("mset", G, -3, WRITE | DENYOOM, mset).ks("OW update").tips("request_policy:multi_shard response_policy:all_succeeded").keys(1, -1, 2).doc("Set multiple keys to multiple values", "1.0.1", "O(N) where N is the number of keys to set.").args("key value [key value ...]"),
+    Command::new("msetnx", G, -3, WRITE | DENYOOM, msetnx).ks("OW insert").tips("request_policy:multi_shard response_policy:agg_min").keys(1, -1, 2).doc("Set multiple keys to multiple values, only if none of the keys exist", "1.0.1", "O(N) where N is the number of keys to set.").args("key value [key value ...]"),
+    Command::new("strlen", G, 2, READONLY | FAST, strlen).ks("RO").keys(1, 1, 1).doc("Get the length of the value stored in a key", "2.2.0", "O(1)").args("key"),
+    Command::new("append", G, 3, WRITE | DENYOOM | FAST, append).ks("RW insert").keys(1, 1, 1).doc("Append a value to a key", "2.0.0", "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.").args("key value"),
+    Command::new("incr", G, 2, WRITE | DENYOOM | FAST, incr).ks("RW access update").keys(1, 1, 1).doc("Increment the integer value of a key by one", "1.0.0", "O(1)").args("key"),
+    Command::new("decr", G, 2, WRITE | DENYOOM | FAST, decr).ks("RW access update").keys(1, 1, 1).doc("Decrement the integer value of a key by one", "1.0.0", "O(1)").args("key"),
+    Command::new("incrby", G, 3, WRITE | DENYOOM | FAST, incrby).ks("RW access update").keys(1, 1, 1).doc("Increment the integer value of a key by the given amount", "1.0.0", "O(1)").args("key increment"),
+    Command::new("decrby", G, 3, WRITE | DENYOOM | FAST, decrby).ks("RW access update").keys(1, 1, 1).doc("Decrement the integer value of a key by the given number", "1.0.0", "O(1)").args("key decrement"),
+    Command::new("incrbyfloat", G, 3, WRITE | DENYOOM | FAST, incrbyfloat).ks("RW access update").keys(1, 1, 1).doc("Increment the float value of a key by the given amount", "2.6.0", "O(1)").args("key increment"),
+    Command::new("getrange", G, 4, READONLY, getrange).ks("RO access").keys(1, 1, 1).doc("Get a substring of the string stored at a key", "2.4.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.").args("key start end"),
+    Command::new("substr", G, 4, READONLY, getrange).ks("RO access").keys(1, 1, 1).doc("Get a substring of the string stored at a key", "1.0.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.").args("key start end"),
+    Command::new("setrange", G, 4, WRITE | DENYOOM, setrange).ks("RW update").keys(1, 1, 1).doc("Overwrite part of a string at key starting at the specified offset", "2.2.0", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.").args("key offset value"),
+    Command::new("lcs", G, -3, READONLY, lcs).ks("RO access").keys(1, 2, 1).doc("Find longest common substring", "7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively").args("key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]"),
 ];
 
 /// The string at `key`: Ok(None) if missing, Err(WRONGTYPE) if not a string.
@@ -59,8 +59,7 @@ fn bulk_of(v: &Value) -> Reply {
 
 fn get(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     let now = ctx.now;
-    let st = ctx.stripe(argv[1]);
-    let it = st.get(argv[1], now);
+    let it = ctx.get(argv[1]);
     let r = match read_str(it) {
         Ok(Some(v)) => {
             if let Some(it) = it {
@@ -175,6 +174,9 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], val: &[u8], flags: u32, at: Option<i64
         return old.unwrap_or(Reply::Nil);
     }
     st.set(key, Value::string(val), at.or(keep), now);
+    if at.is_some_and(|a| a <= now) {
+        st.remove(key);
+    }
     old.unwrap_or(Reply::ok())
 }
 
@@ -238,17 +240,17 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         Ok(x) => x,
         Err(e) => return e,
     };
-    let at = match expire_from_flags(ctx, flags, expire) {
-        Ok(a) => a,
-        Err(e) => return e,
-    };
     let now = ctx.now;
-    let st = ctx.stripe_mut(argv[1]);
-    let r = match st.get_mut(argv[1], now) {
+    let r = match ctx.stripe_mut(argv[1]).get_mut(argv[1], now) {
         None => return Reply::Nil,
         Some(it) if !it.val.is_string() => return Reply::err(WRONGTYPE),
         Some(it) => bulk_of(&it.val),
     };
+    let at = match expire_from_flags(ctx, flags, expire) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let st = ctx.stripe_mut(argv[1]);
     if let Some(at) = at {
         if at <= now {
             st.remove(argv[1]);
@@ -262,11 +264,9 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 }
 
 fn mget(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    let now = ctx.now;
     let mut out = Vec::with_capacity(argv.len() - 1);
     for k in &argv[1..] {
-        let st = ctx.stripe(k);
-        out.push(match st.get(k, now) {
+        out.push(match ctx.get(k) {
             Some(it) if it.val.is_string() => bulk_of(&it.val),
             _ => Reply::Nil,
         });
@@ -302,7 +302,7 @@ fn msetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 }
 
 fn strlen(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    match read_str(ctx.stripe(argv[1]).get(argv[1], ctx.now)) {
+    match read_str(ctx.get(argv[1])) {
         Ok(Some(v)) => Reply::Int(v.str_len() as i64),
         Ok(None) => Reply::Int(0),
         Err(e) => e,
@@ -407,7 +407,7 @@ fn getrange(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         (Ok(s), Ok(e)) => (s, e),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    let v = match read_str(ctx.stripe(argv[1]).get(argv[1], ctx.now)) {
+    let v = match read_str(ctx.get(argv[1])) {
         Ok(Some(v)) => v.as_bytes().map(|b| b.into_owned()).unwrap_or_default(),
         Ok(None) => return Reply::Bulk(Vec::new()),
         Err(e) => return e,
@@ -480,9 +480,8 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 }
 
 fn lcs(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    let now = ctx.now;
     let fetch = |k: &[u8]| -> Result<Vec<u8>, ()> {
-        match ctx.stripe(k).get(k, now) {
+        match ctx.get(k) {
             None => Ok(Vec::new()),
             Some(it) if it.val.is_string() => Ok(it.val.as_bytes().map(|b| b.into_owned()).unwrap_or_default()),
             Some(_) => Err(()),

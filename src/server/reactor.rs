@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 pub const WAKER: Token = Token(usize::MAX - 1);
 const LISTENER_BASE: usize = usize::MAX - 64;
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
 /// Stop reading from a connection while this much output waits to be written.
 const OUTPUT_SOFT_LIMIT: usize = 8 * 1024 * 1024;
 
@@ -56,6 +56,10 @@ pub struct Reactor {
     nworkers: usize,
     pending: Vec<Job>,
     spare_bufs: Vec<Vec<u8>>,
+    scratch: Box<[u8]>,
+    /// Config values the loop needs, refreshed every tick (no lock per read).
+    limits: ParseLimits,
+    query_limit: usize,
 }
 
 impl Reactor {
@@ -80,7 +84,11 @@ impl Reactor {
             nworkers,
             pending: Vec::new(),
             spare_bufs: Vec::new(),
+            scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
+            limits: ParseLimits::default(),
+            query_limit: usize::MAX,
         };
+        r.refresh_limits();
         for (i, l) in r.listeners.iter_mut().enumerate() {
             r.poll.registry().register(l, Token(LISTENER_BASE + i), Interest::READABLE)?;
         }
@@ -202,8 +210,14 @@ impl Reactor {
     }
 
     /// Reads everything available (a short read counts as drained), then parses.
+    fn refresh_limits(&mut self) {
+        let cfg = self.shared.config.read();
+        self.limits = ParseLimits { max_bulk: cfg.proto_max_bulk_len as usize, ..ParseLimits::default() };
+        self.query_limit = cfg.client_query_buffer_limit as usize;
+    }
+
     fn read(&mut self, slot: usize, closed_hint: bool) {
-        let limit = self.shared.config.read().client_query_buffer_limit as usize;
+        let limit = self.query_limit;
         let Some(c) = self.conns.get_mut(slot) else { return };
         if c.closing {
             return;
@@ -215,34 +229,22 @@ impl Reactor {
         c.read_pending = false;
         let mut total = 0usize;
         loop {
-            if c.rbuf.capacity() - c.rbuf.len() < READ_CHUNK / 2 {
-                c.rbuf.reserve(READ_CHUNK.max(c.rbuf.len() / 2));
-            }
-            let len = c.rbuf.len();
-            let spare = c.rbuf.capacity() - len;
-            c.rbuf.resize(len + spare, 0);
-            match c.stream.read(&mut c.rbuf[len..]) {
+            // Read into a reusable zeroed scratch buffer, then copy only what arrived.
+            match c.stream.read(&mut self.scratch[..]) {
                 Ok(0) => {
-                    c.rbuf.truncate(len);
                     c.peer_closed = true;
                     break;
                 }
                 Ok(n) => {
-                    c.rbuf.truncate(len + n);
+                    c.rbuf.extend_from_slice(&self.scratch[..n]);
                     total += n;
-                    if n < spare && !closed_hint {
+                    if n < self.scratch.len() && !closed_hint {
                         break;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    c.rbuf.truncate(len);
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    c.rbuf.truncate(len);
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
-                    c.rbuf.truncate(len);
                     c.peer_closed = true;
                     break;
                 }
@@ -280,9 +282,7 @@ impl Reactor {
 
     /// Parses the connection's buffered frames into a job, if no batch is in flight.
     fn parse(&mut self, slot: usize) {
-        let cfg = self.shared.config.read();
-        let limits = ParseLimits { max_bulk: cfg.proto_max_bulk_len as usize, ..ParseLimits::default() };
-        drop(cfg);
+        let limits = self.limits;
         let Some(c) = self.conns.get_mut(slot) else { return };
         if c.closing || c.session.is_none() || c.rbuf.is_empty() {
             return;
@@ -414,6 +414,7 @@ impl Reactor {
 
     /// Periodic work: CLIENT KILL flags and idle timeouts.
     fn tick(&mut self) {
+        self.refresh_limits();
         let timeout_ms = self.shared.config.read().timeout as i64 * 1000;
         let now = now_ms();
         let mut doomed = Vec::new();

@@ -104,6 +104,12 @@ impl Stripe {
         }
     }
 
+    /// Looks a key up whether or not it has expired (callers check `is_expired`).
+    pub fn peek(&self, key: &[u8]) -> Option<&Item> {
+        let h = self.hash(key);
+        self.table.find(h, |it| it.key.as_slice() == key).map(|b| &**b)
+    }
+
     /// Looks a live key up for modification; an expired key is removed first.
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Item> {
         let h = self.hash(key);
