@@ -545,10 +545,11 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
+/// Bytes allocated through jemalloc (the global allocator), refreshed on each call.
 fn heap_bytes() -> u64 {
-    // SAFETY: mallinfo2 only reads allocator statistics.
-    let mi = unsafe { libc::mallinfo2() };
-    (mi.uordblks + mi.hblkhd) as u64
+    use tikv_jemalloc_ctl::{epoch, stats};
+    let _ = epoch::advance();
+    stats::allocated::read().unwrap_or(0) as u64
 }
 
 fn cpu_times() -> (f64, f64) {
@@ -667,7 +668,7 @@ fn info_section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             let (used, rss) = (heap_bytes(), rss_bytes());
             let _ = write!(
                 o,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:0\r\n",
                 human(used),
                 human(rss),
                 human(used),

@@ -457,7 +457,7 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
             let mut buf = vec![0u8; offset as usize + val.len()];
             buf[offset as usize..].copy_from_slice(val);
             let n = buf.len();
-            st.set(argv[1], Value::Raw(buf), None, now);
+            st.set(argv[1], Value::Raw(Box::new(buf)), None, now);
             Reply::Int(n as i64)
         }
         Some(it) if !it.val.is_string() => Reply::err(WRONGTYPE),

@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn item_is_compact() {
-        assert!(std::mem::size_of::<Item>() <= 72, "{}", std::mem::size_of::<Item>());
+        assert_eq!(std::mem::size_of::<Item>(), 64);
     }
 
     #[test]
