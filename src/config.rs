@@ -30,6 +30,13 @@ pub struct Config {
     pub dbfilename: String,
     pub daemonize: bool,
     pub pidfile: String,
+    pub list_max_listpack_size: i64,
+    pub list_compress_depth: u64,
+    pub hash_max_listpack_entries: u64,
+    pub hash_max_listpack_value: u64,
+    pub set_max_intset_entries: u64,
+    pub zset_max_listpack_entries: u64,
+    pub zset_max_listpack_value: u64,
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub active_expire_effort: u32,
@@ -60,6 +67,13 @@ impl Default for Config {
             dbfilename: "dump.rdb".into(),
             daemonize: false,
             pidfile: String::new(),
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             active_expire_effort: 1,
@@ -269,6 +283,13 @@ pub static OPTIONS: &[Opt] = &[
     opt_str!("dbfilename", dbfilename, false),
     opt_bool!("daemonize", daemonize, true),
     opt_str!("pidfile", pidfile, true),
+    opt_num!("list-max-listpack-size", list_max_listpack_size, i64, -5, i32::MAX as i64, false),
+    opt_num!("list-compress-depth", list_compress_depth, u64, 0, i32::MAX as i64, false),
+    opt_num!("hash-max-listpack-entries", hash_max_listpack_entries, u64, 0, i64::MAX, false),
+    opt_num!("hash-max-listpack-value", hash_max_listpack_value, u64, 0, i64::MAX, false),
+    opt_num!("set-max-intset-entries", set_max_intset_entries, u64, 0, i64::MAX, false),
+    opt_num!("zset-max-listpack-entries", zset_max_listpack_entries, u64, 0, i64::MAX, false),
+    opt_num!("zset-max-listpack-value", zset_max_listpack_value, u64, 0, i64::MAX, false),
     Opt {
         name: "maxmemory",
         immutable: false,
@@ -310,7 +331,17 @@ pub static OPTIONS: &[Opt] = &[
     opt_bool!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, false),
 ];
 
+/// Redis 7.0's old names for renamed options.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+];
+
 pub fn find(name: &str) -> Option<&'static Opt> {
+    let name = ALIASES.iter().find(|(a, _)| a.eq_ignore_ascii_case(name)).map(|(_, n)| *n).unwrap_or(name);
     OPTIONS.iter().find(|o| o.name.eq_ignore_ascii_case(name))
 }
 
@@ -350,11 +381,19 @@ impl Config {
 
     /// Values of every option matching the glob (CONFIG GET), in table order.
     pub fn get_matching(&self, pattern: &[u8], matcher: fn(&[u8], &[u8], bool) -> bool) -> Vec<(String, String)> {
-        OPTIONS
+        let mut out: Vec<(String, String)> = OPTIONS
             .iter()
             .filter(|o| matcher(pattern, o.name.as_bytes(), true))
             .map(|o| (o.name.to_string(), (o.get)(self)))
-            .collect()
+            .collect();
+        for (alias, name) in ALIASES {
+            if matcher(pattern, alias.as_bytes(), true) {
+                if let Some(o) = find(name) {
+                    out.push((alias.to_string(), (o.get)(self)));
+                }
+            }
+        }
+        out
     }
 
     /// The config as redis.conf lines (for logs and CONFIG REWRITE later).

@@ -16,7 +16,11 @@ pub mod connection;
 pub mod docs;
 pub mod errors;
 pub mod generic;
+pub mod hash;
+pub mod list;
 pub mod server;
+pub mod set;
+pub mod sorted_set;
 pub mod state;
 pub mod string;
 
@@ -292,8 +296,17 @@ pub struct Table {
     pub top: Vec<usize>,
 }
 
-fn groups() -> [&'static [Command]; 4] {
-    [string::COMMANDS, generic::COMMANDS, connection::COMMANDS, server::COMMANDS]
+fn groups() -> [&'static [Command]; 8] {
+    [
+        string::COMMANDS,
+        list::COMMANDS,
+        hash::COMMANDS,
+        set::COMMANDS,
+        sorted_set::COMMANDS,
+        generic::COMMANDS,
+        connection::COMMANDS,
+        server::COMMANDS,
+    ]
 }
 
 pub fn table() -> &'static Table {

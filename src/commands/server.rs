@@ -341,6 +341,7 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
             _ => log::LevelFilter::Off,
         });
     }
+    ctx.shared.enc.load_from(&next);
     *cfg = next;
     Reply::ok()
 }

@@ -93,6 +93,33 @@ pub struct NetStats {
     pub connected_clients: AtomicUsize,
 }
 
+/// Compact-encoding thresholds, copied from the config so commands read them without
+/// taking the config lock. Refreshed by CONFIG SET.
+#[derive(Default)]
+pub struct EncLimits {
+    pub list_max_listpack_size: AtomicI64,
+    pub hash_max_listpack_entries: AtomicU64,
+    pub hash_max_listpack_value: AtomicU64,
+    pub set_max_intset_entries: AtomicU64,
+    pub zset_max_listpack_entries: AtomicU64,
+    pub zset_max_listpack_value: AtomicU64,
+}
+
+impl EncLimits {
+    pub fn load_from(&self, c: &Config) {
+        let r = Ordering::Relaxed;
+        self.list_max_listpack_size.store(c.list_max_listpack_size, r);
+        self.hash_max_listpack_entries.store(c.hash_max_listpack_entries, r);
+        self.hash_max_listpack_value.store(c.hash_max_listpack_value, r);
+        self.set_max_intset_entries.store(c.set_max_intset_entries, r);
+        self.zset_max_listpack_entries.store(c.zset_max_listpack_entries, r);
+        self.zset_max_listpack_value.store(c.zset_max_listpack_value, r);
+    }
+    pub fn get(a: &AtomicU64) -> usize {
+        a.load(Ordering::Relaxed) as usize
+    }
+}
+
 /// Everything the command handlers can reach beyond their own locks.
 pub struct Shared {
     pub keyspace: Keyspace,
@@ -113,12 +140,15 @@ pub struct Shared {
     pub stat_reset_ms: AtomicI64,
     /// Set by CLIENT KILL so the reactor looks for killed clients right away.
     pub kills_pending: AtomicBool,
+    pub enc: EncLimits,
 }
 
 impl Shared {
     pub fn new(config: Config, nworkers: usize, ncmds: usize, now_ms: i64) -> Shared {
         let keyspace = Keyspace::new(config.databases, config.stripes);
         let port = config.port;
+        let enc = EncLimits::default();
+        enc.load_from(&config);
         Shared {
             keyspace,
             config: RwLock::new(config),
@@ -135,6 +165,7 @@ impl Shared {
             config_file: String::new(),
             stat_reset_ms: AtomicI64::new(now_ms),
             kills_pending: AtomicBool::new(false),
+            enc,
         }
     }
 

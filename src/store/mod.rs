@@ -12,8 +12,12 @@
 
 pub mod bytes;
 pub mod glob;
+pub mod hash;
+pub mod list;
 pub mod num;
+pub mod set;
 pub mod value;
+pub mod zset;
 
 pub use bytes::CompactBytes;
 pub use glob::glob_match;

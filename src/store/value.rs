@@ -5,6 +5,7 @@
 //! and anything modified in place (APPEND, SETRANGE), as `Raw`.
 
 use super::bytes::CompactBytes;
+use super::{hash::Hash, list::List, set::Set, zset::ZSet};
 use std::borrow::Cow;
 
 /// Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
@@ -16,6 +17,10 @@ pub enum Value {
     Emb(CompactBytes),
     /// Boxed so `Value` stays 24 bytes (and `Item` 64, one jemalloc size class).
     Raw(Box<Vec<u8>>),
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -44,6 +49,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Emb(_) | Value::Raw(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
     pub fn encoding(&self) -> &'static str {
@@ -51,6 +60,10 @@ impl Value {
             Value::Int(_) => "int",
             Value::Emb(_) => "embstr",
             Value::Raw(_) => "raw",
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
     pub fn is_string(&self) -> bool {
@@ -62,6 +75,7 @@ impl Value {
             Value::Int(i) => Some(Cow::Owned(i.to_string().into_bytes())),
             Value::Emb(b) => Some(Cow::Borrowed(b.as_slice())),
             Value::Raw(v) => Some(Cow::Borrowed(v)),
+            _ => None,
         }
     }
     /// Length of the string form.
@@ -73,6 +87,7 @@ impl Value {
             }
             Value::Emb(b) => b.len(),
             Value::Raw(v) => v.len(),
+            _ => 0,
         }
     }
     /// Turns the value into an owned, growable raw string (APPEND, SETRANGE).
@@ -92,6 +107,10 @@ impl Value {
             Value::Int(_) => 0,
             Value::Emb(b) => b.heap_size(),
             Value::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
+            Value::List(l) => l.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 }
