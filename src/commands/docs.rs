@@ -16,11 +16,16 @@ pub fn info(cmd: &Command) -> Reply {
         Some(k) => (k.first as i64, k.last as i64, k.step as i64),
         None => (0, 0, 0),
     };
-    let fl: Vec<Reply> = flags::NAMES
+    let mut fl: Vec<Reply> = flags::NAMES
         .iter()
         .filter(|(f, _)| cmd.has(*f) && flags::reported(*f))
         .map(|(_, n)| Reply::Status(n.to_string()))
         .collect();
+    if cmd.keynum.is_some() {
+        // Redis lists movablekeys before allow_busy.
+        let at = fl.iter().position(|f| *f == Reply::Status("allow_busy".into())).unwrap_or(fl.len());
+        fl.insert(at, Reply::Status("movablekeys".into()));
+    }
     let cats = cmd.acl_categories().into_iter().map(Reply::Status).collect();
     let tips = cmd.tips.split_whitespace().map(b).collect();
     let subs = if cmd.subs.is_empty() { Reply::Set(vec![]) } else { Reply::Array(cmd.subs.iter().map(info).collect()) };
@@ -54,7 +59,7 @@ pub fn spec_list(cmd: &Command) -> Vec<(i32, i32, i32, Vec<&'static str>)> {
 }
 
 fn key_specs(cmd: &Command) -> Vec<Reply> {
-    spec_list(cmd)
+    let mut specs: Vec<Reply> = spec_list(cmd)
         .into_iter()
         .map(|(index, lastkey, step, fl)| {
             let mut m = Vec::new();
@@ -85,7 +90,35 @@ fn key_specs(cmd: &Command) -> Vec<Reply> {
             ));
             Reply::Map(m)
         })
-        .collect()
+        .collect();
+    if let Some(kn) = cmd.keynum {
+        let fl = kn.flags.split_whitespace().map(|f| Reply::Status(f.to_string())).collect();
+        specs.push(Reply::Map(vec![
+            (b("flags"), Reply::Set(fl)),
+            (
+                b("begin_search"),
+                Reply::Map(vec![
+                    (b("type"), b("index")),
+                    (b("spec"), Reply::Map(vec![(b("index"), Reply::Int(kn.index as i64))])),
+                ]),
+            ),
+            (
+                b("find_keys"),
+                Reply::Map(vec![
+                    (b("type"), b("keynum")),
+                    (
+                        b("spec"),
+                        Reply::Map(vec![
+                            (b("keynumidx"), Reply::Int(kn.keynumidx as i64)),
+                            (b("firstkey"), Reply::Int(kn.firstkey as i64)),
+                            (b("keystep"), Reply::Int(kn.keystep as i64)),
+                        ]),
+                    ),
+                ]),
+            ),
+        ]));
+    }
+    specs
 }
 
 /// COMMAND DOCS's map value for one command.

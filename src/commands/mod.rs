@@ -93,6 +93,17 @@ pub struct KeyRange {
     pub step: i32,
 }
 
+/// A Redis `keynum` key spec: the argument at `index` counts the keys, which start at
+/// `index + firstkey` and repeat every `keystep` (LMPOP, ZUNIONSTORE, SINTERCARD, ...).
+#[derive(Clone, Copy, Debug)]
+pub struct KeyNum {
+    pub index: i32,
+    pub keynumidx: i32,
+    pub firstkey: i32,
+    pub keystep: i32,
+    pub flags: &'static str,
+}
+
 pub struct Command {
     /// Lower-case name; subcommands are `parent|sub`.
     pub name: &'static str,
@@ -100,6 +111,8 @@ pub struct Command {
     pub arity: i32,
     pub flags: u32,
     pub keys: Option<KeyRange>,
+    /// A counted run of keys after the range keys (makes the command `movablekeys`).
+    pub keynum: Option<KeyNum>,
     pub plan: Option<PlanFn>,
     pub run: Option<Handler>,
     pub summary: &'static str,
@@ -126,6 +139,7 @@ impl Command {
             arity,
             flags,
             keys: None,
+            keynum: None,
             plan: None,
             run: Some(run),
             summary: "",
@@ -147,6 +161,7 @@ impl Command {
             arity: -2,
             flags: 0,
             keys: None,
+            keynum: None,
             plan: None,
             run: None,
             summary: "",
@@ -174,6 +189,18 @@ impl Command {
     }
     pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Command {
         self.keys = Some(KeyRange { first, last, step });
+        self
+    }
+    /// Adds a keynum key spec (see [`KeyNum`]).
+    pub const fn keynum(
+        mut self,
+        index: i32,
+        keynumidx: i32,
+        firstkey: i32,
+        keystep: i32,
+        flags: &'static str,
+    ) -> Command {
+        self.keynum = Some(KeyNum { index, keynumidx, firstkey, keystep, flags });
         self
     }
     pub const fn plan(mut self, f: PlanFn) -> Command {
@@ -205,6 +232,23 @@ impl Command {
     pub fn has(&self, f: u32) -> bool {
         self.flags & f != 0
     }
+    /// Key argument positions for argv (range keys, then keynum keys).
+    pub fn key_positions_argv(&self, argv: &[&[u8]], out: &mut Vec<usize>) {
+        self.key_positions(argv.len(), out);
+        if let Some(kn) = self.keynum {
+            let at = (kn.index + kn.keynumidx) as usize;
+            let Some(n) = argv.get(at).and_then(|a| crate::store::parse_i64_strict(a)) else { return };
+            let mut p = kn.index as usize + kn.firstkey as usize;
+            for _ in 0..n.max(0) {
+                if p >= argv.len() {
+                    break;
+                }
+                out.push(p);
+                p += kn.keystep.max(1) as usize;
+            }
+        }
+    }
+
     /// Key argument positions for argv (legacy range only).
     pub fn key_positions(&self, argc: usize, out: &mut Vec<usize>) {
         let Some(k) = self.keys else { return };
@@ -540,9 +584,9 @@ fn lock_plan<'a>(ctx: &mut Ctx<'a>, argv: &[&[u8]], scratch: &mut Vec<(usize, us
         for (d, k) in keys {
             scratch.push((d, k));
         }
-    } else if cmd.keys.is_some() {
+    } else if cmd.keys.is_some() || cmd.keynum.is_some() {
         let mut pos = Vec::new();
-        cmd.key_positions(argv.len(), &mut pos);
+        cmd.key_positions_argv(argv, &mut pos);
         let d = ctx.session.db;
         for p in pos {
             scratch.push((d, ks.dbs[d].stripe_of(argv[p])));
