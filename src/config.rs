@@ -40,6 +40,7 @@ pub struct Config {
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub active_expire_effort: u32,
+    pub slowlock_log_slower_than: i64,
     pub lazyfree_lazy_user_flush: bool,
 }
 
@@ -77,6 +78,7 @@ impl Default for Config {
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             active_expire_effort: 1,
+            slowlock_log_slower_than: 10_000,
             lazyfree_lazy_user_flush: false,
         }
     }
@@ -328,6 +330,7 @@ pub static OPTIONS: &[Opt] = &[
         },
     },
     opt_num!("active-expire-effort", active_expire_effort, u32, 1, 10, false),
+    opt_num!("slowlock-log-slower-than", slowlock_log_slower_than, i64, -1, i64::MAX, false),
     opt_bool!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, false),
 ];
 

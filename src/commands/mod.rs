@@ -600,7 +600,30 @@ fn lock_plan<'a>(ctx: &mut Ctx<'a>, argv: &[&[u8]], scratch: &mut Vec<(usize, us
     let shared: &'a Shared = ctx.shared;
     for &(d, s) in scratch.iter() {
         let lock = &shared.keyspace.dbs[d].stripes[s];
-        let g = if write { Guard::W(lock.write()) } else { Guard::R(lock.read()) };
+        let fast = if write { lock.try_write().map(Guard::W) } else { lock.try_read().map(Guard::R) };
+        let g = match fast {
+            Some(g) => g,
+            None => {
+                // Contended: count it, time the wait, warn when it is slow.
+                let t = std::time::Instant::now();
+                let g = if write { Guard::W(lock.write()) } else { Guard::R(lock.read()) };
+                let waited = t.elapsed();
+                ctx.stats.lock_contended += 1;
+                ctx.stats.lock_wait_ns += waited.as_nanos() as u64;
+                let warn_us = shared.config.read().slowlock_log_slower_than;
+                if warn_us >= 0 && waited.as_micros() as i64 > warn_us {
+                    log::warn!(
+                        "conn={} slow lock wait: {} us for db {} stripe {} ({})",
+                        ctx.session.id,
+                        waited.as_micros(),
+                        d,
+                        s,
+                        cmd.name
+                    );
+                }
+                g
+            }
+        };
         ctx.locks.held.push((d, s, g));
     }
 }

@@ -75,11 +75,22 @@ pub struct WorkerStats {
     pub cmd: Vec<CmdStat>,
     /// Error replies by their code (ERR, WRONGTYPE, ...): INFO errorstats.
     pub errors: HashMap<String, u64>,
+    /// Stripe locks that were not free at the first try, and the time spent waiting.
+    pub lock_contended: u64,
+    pub lock_wait_ns: u64,
 }
 
 impl WorkerStats {
     pub fn new(ncmds: usize) -> WorkerStats {
-        WorkerStats { commands: 0, hits: 0, misses: 0, cmd: vec![CmdStat::default(); ncmds], errors: HashMap::new() }
+        WorkerStats {
+            commands: 0,
+            hits: 0,
+            misses: 0,
+            cmd: vec![CmdStat::default(); ncmds],
+            errors: HashMap::new(),
+            lock_contended: 0,
+            lock_wait_ns: 0,
+        }
     }
 }
 

@@ -10,7 +10,7 @@ pub mod reply;
 pub mod resp;
 
 pub use reply::{fmt_double, Reply};
-pub use resp::{parse_batch, Batch, ParseLimits, ProtocolError};
+pub use resp::{parse_batch, parse_batch_at, Batch, ParseLimits, ProtocolError};
 
 /// Protocol version a connection speaks (HELLO 2|3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

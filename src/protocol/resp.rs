@@ -101,10 +101,24 @@ const INLINE_FLAG: usize = 1 << (usize::BITS - 1);
 /// as a batch; `rbuf` is left holding the unparsed tail. Returns `None` when no complete
 /// command (and no error) is there.
 pub fn parse_batch(rbuf: &mut Vec<u8>, limits: &ParseLimits) -> Option<Batch> {
+    let mut start = 0;
+    let b = parse_batch_at(rbuf, &mut start, limits);
+    rbuf.drain(..start);
+    b
+}
+
+/// Like [`parse_batch`], for a buffer whose unparsed bytes begin at `*start`.
+///
+/// Cost stays linear however large the backlog: when the whole buffer was parsed, it is
+/// moved into the batch (no copy); when a small tail remains, the tail is copied out;
+/// when a large tail remains (a capped batch of a long pipeline), only the parsed frames
+/// are copied and `*start` advances (the caller compacts the buffer when convenient).
+pub fn parse_batch_at(rbuf: &mut Vec<u8>, start: &mut usize, limits: &ParseLimits) -> Option<Batch> {
+    let base = *start;
     let mut batch = Batch::default();
     let mut inline = Vec::new();
-    let mut pos = 0;
-    while pos < rbuf.len() && batch.cmds.len() < limits.max_cmds && pos < limits.max_bytes {
+    let mut pos = base;
+    while pos < rbuf.len() && batch.cmds.len() < limits.max_cmds && pos - base < limits.max_bytes {
         let first = batch.args.len();
         match parse_one(&rbuf[pos..], pos, limits, &mut batch.args, &mut inline) {
             Step::Cmd(n) => {
@@ -120,12 +134,27 @@ pub fn parse_batch(rbuf: &mut Vec<u8>, limits: &ParseLimits) -> Option<Batch> {
             }
         }
     }
-    if pos == 0 {
+    if pos == base {
         return None;
     }
-    let tail = rbuf[pos..].to_vec();
-    rbuf.truncate(pos);
-    batch.data = std::mem::replace(rbuf, tail);
+    let tail_len = rbuf.len() - pos;
+    if base == 0 && tail_len <= pos {
+        let tail = rbuf[pos..].to_vec();
+        rbuf.truncate(pos);
+        batch.data = std::mem::replace(rbuf, tail);
+    } else {
+        batch.data = rbuf[base..pos].to_vec();
+        for a in batch.args.iter_mut() {
+            if a.0 & INLINE_FLAG == 0 {
+                a.0 -= base;
+            }
+        }
+        *start = pos;
+        if *start == rbuf.len() {
+            rbuf.clear();
+            *start = 0;
+        }
+    }
     if !inline.is_empty() || batch.args.iter().any(|a| a.0 & INLINE_FLAG != 0) {
         let base = batch.data.len();
         batch.data.extend_from_slice(&inline);
@@ -460,6 +489,35 @@ mod tests {
         let (c, e, _) = parse_all(b"PING\r\n*1\r\n$x\r\n");
         assert_eq!(c, vec![vec![b"PING".to_vec()]]);
         assert!(e.is_some());
+    }
+
+    #[test]
+    fn offset_parsing_is_linear_and_correct() {
+        // A long pipeline parsed in capped batches: every command comes out once, in order.
+        let n = 5000;
+        let mut rbuf = Vec::new();
+        for i in 0..n {
+            rbuf.extend_from_slice(format!("*2\r\n$3\r\nGET\r\n${}\r\nk{}\r\n", format!("k{i}").len(), i).as_bytes());
+            if i % 7 == 0 {
+                rbuf.extend_from_slice(format!("GET i{i}\r\n").as_bytes());
+            }
+        }
+        let lim = ParseLimits { max_cmds: 64, ..Default::default() };
+        let mut start = 0;
+        let mut got = Vec::new();
+        while let Some(b) = parse_batch_at(&mut rbuf, &mut start, &lim) {
+            assert!(b.data.len() < 64 * 40, "a batch copies only its own frames");
+            got.extend(cmds_of(&b).into_iter().map(|c| c[1].clone()));
+        }
+        let mut want = Vec::new();
+        for i in 0..n {
+            want.push(format!("k{i}").into_bytes());
+            if i % 7 == 0 {
+                want.push(format!("i{i}").into_bytes());
+            }
+        }
+        assert_eq!(got, want);
+        assert!(rbuf.is_empty() && start == 0);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use super::worker::{now_ms, Done, Job, Wake};
 use crate::commands::state::{ClientInfo, ConnId, Session, Shared};
-use crate::protocol::{parse_batch, ParseLimits};
+use crate::protocol::{parse_batch_at, ParseLimits};
 use crossbeam_channel::{Receiver, Sender};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
@@ -33,6 +33,8 @@ struct Conn {
     gen: u64,
     info: Arc<ClientInfo>,
     rbuf: Vec<u8>,
+    /// Start of the unparsed bytes in `rbuf` (see `parse_batch_at`).
+    rpos: usize,
     wbuf: Vec<u8>,
     wpos: usize,
     /// None while a batch is in flight.
@@ -189,6 +191,7 @@ impl Reactor {
                 gen,
                 info: info.clone(),
                 rbuf: self.spare_bufs.pop().unwrap_or_default(),
+                rpos: 0,
                 wbuf: Vec::new(),
                 wpos: 0,
                 session: Some(Box::new(Session::new(info.clone()))),
@@ -227,6 +230,11 @@ impl Reactor {
             return;
         }
         c.read_pending = false;
+        // Compact a buffer whose parsed prefix has grown past half of it.
+        if c.rpos > 0 && c.rpos * 2 >= c.rbuf.len() {
+            c.rbuf.drain(..c.rpos);
+            c.rpos = 0;
+        }
         let mut total = 0usize;
         loop {
             // Read into a reusable zeroed scratch buffer, then copy only what arrived.
@@ -249,7 +257,7 @@ impl Reactor {
                     break;
                 }
             }
-            if c.rbuf.len() > limit {
+            if c.rbuf.len() - c.rpos > limit {
                 break;
             }
         }
@@ -257,7 +265,7 @@ impl Reactor {
             self.shared.net.bytes_read.fetch_add(total as u64, Ordering::Relaxed);
             c.info.tot_in.fetch_add(total as u64, Ordering::Relaxed);
         }
-        if c.rbuf.len() > limit {
+        if c.rbuf.len() - c.rpos > limit {
             log::warn!(
                 "conn={} closing client that reached max query buffer length ({} bytes)",
                 c.info.id,
@@ -266,7 +274,7 @@ impl Reactor {
             self.close(slot);
             return;
         }
-        c.info.qbuf.store(c.rbuf.len(), Ordering::Relaxed);
+        c.info.qbuf.store(c.rbuf.len() - c.rpos, Ordering::Relaxed);
         // Commands sent before a half-close still run (as in Redis); then we close.
         self.parse(slot);
         self.close_if_peer_gone(slot);
@@ -284,10 +292,10 @@ impl Reactor {
     fn parse(&mut self, slot: usize) {
         let limits = self.limits;
         let Some(c) = self.conns.get_mut(slot) else { return };
-        if c.closing || c.session.is_none() || c.rbuf.is_empty() {
+        if c.closing || c.session.is_none() || c.rbuf.len() == c.rpos {
             return;
         }
-        while let Some(batch) = parse_batch(&mut c.rbuf, &limits) {
+        while let Some(batch) = parse_batch_at(&mut c.rbuf, &mut c.rpos, &limits) {
             if batch.is_empty() {
                 // Only empty lines: the bytes are consumed, keep looking.
                 self.spare_bufs.push(recycle(batch.data));
