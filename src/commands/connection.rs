@@ -55,6 +55,9 @@ static CLIENT_SUBS: &[Command] = &[
     Command::new("client|kill", G, -3, ADMIN | NOSCRIPT | LOADING | STALE, client_kill)
         .doc("Kill the connection of a client", "2.4.0", "O(N) where N is the number of client connections")
         .args("ip:port | [ID client-id] [TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no]"),
+    Command::new("client|unblock", G, -3, ADMIN | NOSCRIPT | LOADING | STALE, client_unblock)
+        .doc("Unblock a client blocked in a blocking command from a different connection", "5.0.0", "O(log N) where N is the number of client connections")
+        .args("client-id [TIMEOUT|ERROR]"),
     Command::new("client|help", G, 2, LOADING | STALE, client_help).doc("Show helpful text about the different subcommands", "5.0.0", "O(1)"),
 ];
 
@@ -321,6 +324,27 @@ fn kill(ctx: &mut Ctx, c: &super::state::ClientInfo) {
         c.killed.store(true, Ordering::Release);
         ctx.shared.kills_pending.store(true, Ordering::Release);
     }
+}
+
+fn client_unblock(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let id = match super::parse_int(argv[2]) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let how = match argv.get(3) {
+        None => super::state::Unblock::Timeout,
+        Some(a) if eq_ic(a, "timeout") => super::state::Unblock::Timeout,
+        Some(a) if eq_ic(a, "error") => super::state::Unblock::Error,
+        Some(_) => return Reply::err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    if argv.len() > 4 {
+        return Reply::err(errors::SYNTAX);
+    }
+    let parked = id > 0 && ctx.shared.blocked.lock().clients.contains_key(&(id as u64));
+    if parked {
+        ctx.effects.unblock.push((id as u64, how));
+    }
+    Reply::Int(parked as i64)
 }
 
 fn client_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {

@@ -27,7 +27,7 @@ pub mod string;
 use crate::protocol::{Proto, Reply};
 use crate::store::{Db, Stripe};
 use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
-use state::{Session, Shared, WorkerStats};
+use state::{BlockRequest, Effects, Session, Shared, WorkerStats};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -449,6 +449,7 @@ pub struct Ctx<'a> {
     pub now: i64,
     pub cmd: &'static Command,
     pub locks: Locks<'a>,
+    pub effects: &'a mut Effects,
     /// Expired keys a read-locked lookup found; deleted once the locks are released.
     stale: std::cell::RefCell<Vec<(usize, Vec<u8>)>>,
 }
@@ -523,6 +524,12 @@ impl<'a> Ctx<'a> {
             })
             .collect()
     }
+    /// Parks this client until one of `keys` (current db) is written or the deadline
+    /// passes; the command's reply is then produced by re-running it, or `on_timeout`.
+    pub fn block(&mut self, keys: Vec<Vec<u8>>, deadline: Option<i64>, on_timeout: Reply) {
+        self.session.block = Some(BlockRequest { keys, deadline, on_timeout });
+    }
+
     pub fn proto(&self) -> Proto {
         self.session.proto
     }
@@ -638,6 +645,7 @@ pub fn execute(
     shared: &Shared,
     session: &mut Session,
     stats: &mut WorkerStats,
+    effects: &mut Effects,
     now: i64,
     argv: &[&[u8]],
     scratch: &mut Vec<(usize, usize)>,
@@ -660,11 +668,21 @@ pub fn execute(
     session.info.last_cmd.store(id + 1, std::sync::atomic::Ordering::Relaxed);
     let start = std::time::Instant::now();
     let reply = {
-        let mut ctx = Ctx { shared, session, stats, now, cmd, locks: Locks::default(), stale: Default::default() };
+        let mut ctx =
+            Ctx { shared, session, stats, now, cmd, locks: Locks::default(), effects, stale: Default::default() };
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             lock_plan(&mut ctx, argv, scratch);
             let r = run(&mut ctx, argv);
             ctx.locks.release();
+            // Written keys may serve parked clients (checked only while any are parked).
+            if cmd.has(flags::WRITE) && ctx.shared.nblocked.load(std::sync::atomic::Ordering::Acquire) > 0 {
+                let mut pos = Vec::new();
+                cmd.key_positions_argv(argv, &mut pos);
+                let db = ctx.session.db;
+                for p in pos {
+                    ctx.effects.ready.push_back((db, argv[p].to_vec()));
+                }
+            }
             for (db, key) in ctx.stale.get_mut().drain(..) {
                 let d = &ctx.shared.keyspace.dbs[db];
                 d.stripes[d.stripe_of(&key)].write().expire_if_needed(&key, now);

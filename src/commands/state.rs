@@ -5,11 +5,11 @@
 //! own session (moved with its batch, never shared) and the worker's own stats.
 
 use crate::config::Config;
-use crate::protocol::Proto;
+use crate::protocol::{Batch, Proto, Reply};
 use crate::store::Keyspace;
 use crossbeam_utils::CachePadded;
 use parking_lot::{Mutex, RwLock};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -50,12 +50,94 @@ pub struct Session {
     pub info: Arc<ClientInfo>,
     /// Close the connection once this batch's replies are written (QUIT, protocol error).
     pub close_after_reply: bool,
+    /// Set by a blocking command that found nothing to serve: the worker parks the
+    /// client (see [`BlockRegistry`]) instead of replying.
+    pub block: Option<BlockRequest>,
 }
 
 impl Session {
     pub fn new(info: Arc<ClientInfo>) -> Session {
-        Session { id: info.id, db: 0, proto: Proto::Resp2, info, close_after_reply: false }
+        Session { id: info.id, db: 0, proto: Proto::Resp2, info, close_after_reply: false, block: None }
     }
+}
+
+/// What a blocking command waits for.
+pub struct BlockRequest {
+    /// Keys (in the session's db) whose change may serve it.
+    pub keys: Vec<Vec<u8>>,
+    /// Absolute unix ms, or None to wait forever.
+    pub deadline: Option<i64>,
+    /// The reply on timeout (a null of the command's shape).
+    pub on_timeout: Reply,
+}
+
+/// A parked client: its session and the rest of its batch.
+pub struct Blocked {
+    pub conn: ConnId,
+    pub session: Box<Session>,
+    pub batch: Batch,
+    /// Index of the blocked command in `batch`.
+    pub index: usize,
+    pub keys: Vec<(usize, Vec<u8>)>,
+    pub on_timeout: Reply,
+    /// Unix ms (i64::MAX: none); a timeout applies only to the block it was armed for.
+    pub deadline: i64,
+}
+
+/// Blocked clients by id, and per (db, key) the FIFO of clients waiting on it.
+#[derive(Default)]
+pub struct BlockRegistry {
+    pub clients: HashMap<u64, Blocked>,
+    pub keys: HashMap<(usize, Vec<u8>), VecDeque<u64>>,
+}
+
+impl BlockRegistry {
+    /// Parks a client at the back (or, when re-blocking after a failed serve, the front)
+    /// of each of its keys' queues.
+    pub fn add(&mut self, b: Blocked, front: bool) {
+        let id = b.session.id;
+        for k in &b.keys {
+            let q = self.keys.entry(k.clone()).or_default();
+            if front {
+                q.push_front(id);
+            } else {
+                q.push_back(id);
+            }
+        }
+        self.clients.insert(id, b);
+    }
+    /// Removes a parked client from every queue.
+    pub fn take(&mut self, id: u64) -> Option<Blocked> {
+        let b = self.clients.remove(&id)?;
+        for k in &b.keys {
+            if let Some(q) = self.keys.get_mut(k) {
+                q.retain(|x| *x != id);
+                if q.is_empty() {
+                    self.keys.remove(k);
+                }
+            }
+        }
+        Some(b)
+    }
+    pub fn first_waiter(&self, db: usize, key: &[u8]) -> Option<u64> {
+        self.keys.get(&(db, key.to_vec())).and_then(|q| q.front().copied())
+    }
+}
+
+/// How CLIENT UNBLOCK ends a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unblock {
+    Timeout,
+    Error,
+}
+
+/// Side effects a command leaves for its worker to act on after it returns.
+#[derive(Default)]
+pub struct Effects {
+    /// Keys written while clients are blocked: their waiters are served next.
+    pub ready: VecDeque<(usize, Vec<u8>)>,
+    /// CLIENT UNBLOCK requests.
+    pub unblock: Vec<(u64, Unblock)>,
 }
 
 /// Per-command counters of one worker (INFO commandstats).
@@ -152,6 +234,10 @@ pub struct Shared {
     /// Set by CLIENT KILL so the reactor looks for killed clients right away.
     pub kills_pending: AtomicBool,
     pub enc: EncLimits,
+    /// Parked blocking clients. Touched only when clients block, when a key with
+    /// waiters is written (`nblocked > 0`), and on timeouts.
+    pub blocked: Mutex<BlockRegistry>,
+    pub nblocked: AtomicUsize,
 }
 
 impl Shared {
@@ -177,6 +263,8 @@ impl Shared {
             stat_reset_ms: AtomicI64::new(now_ms),
             kills_pending: AtomicBool::new(false),
             enc,
+            blocked: Mutex::new(BlockRegistry::default()),
+            nblocked: AtomicUsize::new(0),
         }
     }
 

@@ -58,6 +58,8 @@ pub struct Reactor {
     nworkers: usize,
     pending: Vec<Job>,
     spare_bufs: Vec<Vec<u8>>,
+    /// Deadlines of parked (blocked) clients: (unix ms, client id, deadline).
+    timers: std::collections::BTreeSet<(i64, u64)>,
     scratch: Box<[u8]>,
     /// Config values the loop needs, refreshed every tick (no lock per read).
     limits: ParseLimits,
@@ -86,6 +88,7 @@ impl Reactor {
             nworkers,
             pending: Vec::new(),
             spare_bufs: Vec::new(),
+            timers: Default::default(),
             scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
             limits: ParseLimits::default(),
             query_limit: usize::MAX,
@@ -103,7 +106,7 @@ impl Reactor {
         loop {
             // Tell workers we may sleep, then re-check completions (no lost wake-up).
             self.wake.sleeping.store(true, Ordering::SeqCst);
-            let timeout = if self.done_rx.is_empty() { Some(Duration::from_millis(100)) } else { Some(Duration::ZERO) };
+            let timeout = if self.done_rx.is_empty() { Some(self.next_timeout()) } else { Some(Duration::ZERO) };
             let res = self.poll.poll(&mut events, timeout);
             self.wake.sleeping.store(false, Ordering::SeqCst);
             if let Err(e) = res {
@@ -129,6 +132,7 @@ impl Reactor {
                 }
             }
             self.drain_completions();
+            self.fire_timers();
             self.dispatch();
             if SIGNALLED.load(Ordering::Relaxed) || self.shared.shutdown_requested.load(Ordering::Acquire) {
                 log::info!("shutting down: closing {} connections", self.conns.len());
@@ -302,7 +306,7 @@ impl Reactor {
                 continue;
             }
             let session = c.session.take().expect("checked above");
-            self.pending.push(Job { conn: ConnId { slot, gen: c.gen }, session, batch });
+            self.pending.push(Job::Run { conn: ConnId { slot, gen: c.gen }, session, batch });
             break;
         }
     }
@@ -332,11 +336,26 @@ impl Reactor {
 
     fn drain_completions(&mut self) {
         while let Ok(done) = self.done_rx.try_recv() {
-            let Done { conn, session, out, spare } = done;
+            let Done { conn, session, out, spare, blocked_until } = done;
             let Some(c) = self.conns.get_mut(conn.slot) else { continue };
             if c.gen != conn.gen {
                 continue;
             }
+            if let Some(deadline) = blocked_until {
+                // Parked on a blocking command: flush earlier replies, arm the deadline.
+                if deadline != i64::MAX {
+                    self.timers.insert((deadline, c.info.id));
+                }
+                if c.wbuf.is_empty() {
+                    c.wbuf = out;
+                    c.wpos = 0;
+                } else {
+                    c.wbuf.extend_from_slice(&out);
+                }
+                self.flush(conn.slot);
+                continue;
+            }
+            let Some(session) = session else { continue };
             if c.wbuf.is_empty() {
                 c.wbuf = out;
                 c.wpos = 0;
@@ -409,11 +428,41 @@ impl Reactor {
         }
     }
 
+    /// How long epoll may sleep: until the next tick or the nearest blocking deadline.
+    fn next_timeout(&self) -> Duration {
+        let tick = Duration::from_millis(100);
+        match self.timers.first() {
+            Some(&(at, _)) => Duration::from_millis((at - now_ms()).clamp(0, 100) as u64).min(tick),
+            None => tick,
+        }
+    }
+
+    /// Turns passed deadlines into timeout jobs for the pool.
+    fn fire_timers(&mut self) {
+        if self.timers.is_empty() {
+            return;
+        }
+        let now = now_ms();
+        while let Some(&(at, client)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            self.pending.push(Job::Timeout { client, deadline: at });
+        }
+    }
+
     fn close(&mut self, slot: usize) {
         if !self.conns.contains(slot) {
             return;
         }
         let mut c = self.conns.remove(slot);
+        if c.session.is_none() {
+            // In flight or parked: a parked client is dropped from the registry here.
+            if self.shared.blocked.lock().take(c.info.id).is_some() {
+                self.shared.nblocked.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
         let _ = self.poll.registry().deregister(&mut c.stream);
         self.shared.clients.lock().remove(&c.info.id);
         self.shared.net.connected_clients.fetch_sub(1, Ordering::Relaxed);

@@ -1,30 +1,42 @@
 //! The worker pool: fixed threads that park on a crossbeam channel, run batches of
 //! commands against the striped keyspace, encode replies, and hand them back.
 //!
+//! Blocking commands never block a worker: a command that must wait leaves a
+//! `BlockRequest` in the session; the worker parks the client (session + rest of its
+//! batch) in the shared `BlockRegistry` and tells the reactor. A later write to one of the
+//! keys serves the waiters in FIFO order right after that write's command, before the
+//! writer's next command; the reactor's deadline set turns timeouts into `Job::Timeout`.
+//!
 //! Must hold: a worker never touches a socket and never spins; it wakes the reactor only
 //! when the reactor may be asleep (the `sleeping` flag), once per message.
 
-use crate::commands::{self, state::ConnId, state::Session, state::Shared};
-use crate::protocol::{reply::put_error, Batch};
+use crate::commands::state::{Blocked, ConnId, Effects, Session, Shared, Unblock, WorkerStats};
+use crate::commands::{self};
+use crate::protocol::{reply::put_error, Batch, Reply};
 use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// One connection's batch.
-pub struct Job {
-    pub conn: ConnId,
-    pub session: Box<Session>,
-    pub batch: Batch,
+/// Work for the pool.
+pub enum Job {
+    /// Run one connection's batch.
+    Run { conn: ConnId, session: Box<Session>, batch: Batch },
+    /// A parked client's deadline passed (sent by the reactor).
+    Timeout { client: u64, deadline: i64 },
 }
 
-/// A batch's encoded replies, handed back to the reactor with the session.
+/// A batch's encoded replies, handed back to the reactor.
 pub struct Done {
     pub conn: ConnId,
-    pub session: Box<Session>,
+    /// None while the client is parked on a blocking command.
+    pub session: Option<Box<Session>>,
     pub out: Vec<u8>,
     /// The batch's buffer, returned for reuse as a read buffer.
     pub spare: Vec<u8>,
+    /// When parked: its deadline (unix ms), i64::MAX for none.
+    pub blocked_until: Option<i64>,
 }
 
 pub struct Wake {
@@ -47,40 +59,190 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-pub fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Vec<Job>>, tx: Sender<Done>, wake: Arc<Wake>) {
-    let mut scratch = Vec::with_capacity(16);
-    while let Ok(jobs) = rx.recv() {
-        let mut stats = shared.workers[idx].lock();
-        for job in jobs {
-            let Job { conn, mut session, batch } = job;
-            let mut out = Vec::with_capacity(64 * batch.len().max(1));
-            let now = now_ms();
-            let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
-            session.info.last_interaction_ms.store(now, Ordering::Relaxed);
-            for i in 0..batch.len() {
-                batch.argv(i, &mut argv);
-                if log::log_enabled!(log::Level::Debug) {
-                    log::debug!("conn={} cmd={}", session.id, String::from_utf8_lossy(argv[0]));
-                }
-                let reply = commands::execute(&shared, &mut session, &mut stats, now, &argv, &mut scratch);
-                reply.encode(session.proto, &mut out);
-                if session.close_after_reply {
-                    break;
-                }
-            }
-            drop(argv);
-            if let Some(e) = &batch.error {
-                if !session.close_after_reply {
-                    put_error(&mut out, &e.reply_text());
-                    log::info!("conn={} protocol error: {}", session.id, e.reply_text());
-                }
-                session.close_after_reply = true;
-            }
-            let spare = batch.data;
-            if tx.send(Done { conn, session, out, spare }).is_err() {
+/// A batch in progress: which command runs next and the replies so far.
+struct Cursor {
+    conn: ConnId,
+    session: Box<Session>,
+    batch: Batch,
+    next: usize,
+    out: Vec<u8>,
+}
+
+struct Worker<'a> {
+    shared: &'a Shared,
+    stats: &'a mut WorkerStats,
+    tx: &'a Sender<Done>,
+    scratch: Vec<(usize, usize)>,
+    effects: Effects,
+    /// Parked clients that were served and whose batches continue.
+    resumed: VecDeque<Cursor>,
+}
+
+impl Worker<'_> {
+    /// Runs one command of `argv` for `session`, then serves clients its writes freed.
+    fn exec(&mut self, session: &mut Session, argv: &[&[u8]]) -> Reply {
+        let now = now_ms();
+        if log::log_enabled!(log::Level::Debug) {
+            log::debug!("conn={} cmd={}", session.id, String::from_utf8_lossy(argv[0]));
+        }
+        commands::execute(self.shared, session, self.stats, &mut self.effects, now, argv, &mut self.scratch)
+    }
+
+    /// Runs a cursor until its batch ends or it blocks.
+    fn drive(&mut self, mut c: Cursor) {
+        c.session.info.last_interaction_ms.store(now_ms(), Ordering::Relaxed);
+        while c.next < c.batch.len() {
+            let reply = {
+                let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
+                c.batch.argv(c.next, &mut argv);
+                self.exec(&mut c.session, &argv)
+            };
+            if c.session.block.is_some() {
+                self.park(c, false);
+                self.serve_effects();
                 return;
             }
+            reply.encode(c.session.proto, &mut c.out);
+            c.next += 1;
+            self.serve_effects();
+            if c.session.close_after_reply {
+                break;
+            }
         }
+        self.finish(c);
+    }
+
+    fn finish(&mut self, c: Cursor) {
+        let Cursor { conn, mut session, batch, mut out, .. } = c;
+        if let Some(e) = &batch.error {
+            if !session.close_after_reply {
+                put_error(&mut out, &e.reply_text());
+                log::info!("conn={} protocol error: {}", session.id, e.reply_text());
+            }
+            session.close_after_reply = true;
+        }
+        let _ = self.tx.send(Done { conn, session: Some(session), out, spare: batch.data, blocked_until: None });
+    }
+
+    /// Parks a cursor whose current command asked to block.
+    fn park(&mut self, mut c: Cursor, front: bool) {
+        let Some(req) = c.session.block.take() else { return };
+        let db = c.session.db;
+        let deadline = req.deadline.unwrap_or(i64::MAX);
+        let keys = req.keys.into_iter().map(|k| (db, k)).collect();
+        let out = std::mem::take(&mut c.out);
+        let conn = c.conn;
+        let b = Blocked {
+            conn,
+            session: c.session,
+            batch: c.batch,
+            index: c.next,
+            keys,
+            on_timeout: req.on_timeout,
+            deadline,
+        };
+        self.shared.blocked.lock().add(b, front);
+        self.shared.nblocked.fetch_add(1, Ordering::AcqRel);
+        if !front {
+            // First time: the reactor flushes earlier replies and arms the deadline.
+            let _ = self.tx.send(Done { conn, session: None, out, spare: Vec::new(), blocked_until: Some(deadline) });
+        }
+    }
+
+    fn unpark(&self, client: u64) -> Option<Blocked> {
+        let b = self.shared.blocked.lock().take(client)?;
+        self.shared.nblocked.fetch_sub(1, Ordering::AcqRel);
+        Some(b)
+    }
+
+    /// Serves parked clients on keys the last command wrote, FIFO per key; handles
+    /// CLIENT UNBLOCK requests.
+    fn serve_effects(&mut self) {
+        for (client, how) in std::mem::take(&mut self.effects.unblock) {
+            if let Some(b) = self.unpark(client) {
+                let reply = match how {
+                    Unblock::Timeout => b.on_timeout.clone(),
+                    Unblock::Error => Reply::err("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+                };
+                self.resume_with(b, reply);
+            }
+        }
+        while let Some((db, key)) = self.effects.ready.pop_front() {
+            loop {
+                let Some(id) = self.shared.blocked.lock().first_waiter(db, &key) else { break };
+                let Some(mut b) = self.unpark(id) else { break };
+                let reply = {
+                    let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
+                    b.batch.argv(b.index, &mut argv);
+                    commands::execute(
+                        self.shared,
+                        &mut b.session,
+                        self.stats,
+                        &mut self.effects,
+                        now_ms(),
+                        &argv,
+                        &mut self.scratch,
+                    )
+                };
+                if b.session.block.is_some() {
+                    // Still nothing for it: back to the head of its queues.
+                    let c = Cursor { conn: b.conn, session: b.session, batch: b.batch, next: b.index, out: Vec::new() };
+                    self.park(c, true);
+                    break;
+                }
+                self.resume_with(b, reply);
+            }
+        }
+    }
+
+    /// Queues a parked client's batch to continue after `reply` to its blocked command.
+    fn resume_with(&mut self, b: Blocked, reply: Reply) {
+        let mut out = Vec::new();
+        reply.encode(b.session.proto, &mut out);
+        self.resumed.push_back(Cursor { conn: b.conn, session: b.session, batch: b.batch, next: b.index + 1, out });
+    }
+
+    fn run_job(&mut self, job: Job) {
+        match job {
+            Job::Run { conn, session, batch } => {
+                let out = Vec::with_capacity(64 * batch.len().max(1));
+                self.drive(Cursor { conn, session, batch, next: 0, out });
+            }
+            Job::Timeout { client, deadline } => {
+                let current = self.shared.blocked.lock().clients.get(&client).map(|b| b.deadline);
+                if current != Some(deadline) {
+                    return;
+                }
+                if let Some(b) = self.unpark(client) {
+                    let reply = b.on_timeout.clone();
+                    self.resume_with(b, reply);
+                }
+            }
+        }
+        while let Some(c) = self.resumed.pop_front() {
+            self.drive(c);
+        }
+    }
+}
+
+pub fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Vec<Job>>, tx: Sender<Done>, wake: Arc<Wake>) {
+    let mut scratch = Vec::with_capacity(16);
+    let mut effects = Effects::default();
+    while let Ok(jobs) = rx.recv() {
+        let mut stats = shared.workers[idx].lock();
+        let mut w = Worker {
+            shared: &shared,
+            stats: &mut stats,
+            tx: &tx,
+            scratch: std::mem::take(&mut scratch),
+            effects: std::mem::take(&mut effects),
+            resumed: VecDeque::new(),
+        };
+        for job in jobs {
+            w.run_job(job);
+        }
+        scratch = std::mem::take(&mut w.scratch);
+        effects = std::mem::take(&mut w.effects);
         drop(stats);
         wake.wake_if_sleeping();
     }
