@@ -194,8 +194,8 @@ pub fn client_line(info: &super::state::ClientInfo, now: i64, cmd_name: &str) ->
         age,
         idle,
         info.db.load(Ordering::Relaxed),
-        info.qbuf.load(Ordering::Relaxed),
-        info.obl.load(Ordering::Relaxed),
+        info.io.qbuf.load(Ordering::Relaxed),
+        info.io.obl.load(Ordering::Relaxed),
         cmd,
         info.resp.load(Ordering::Relaxed),
     )

@@ -34,12 +34,19 @@ pub struct ClientInfo {
     /// Id of the last command run (index into the command table), +1; 0 = none.
     pub last_cmd: AtomicUsize,
     pub resp: AtomicU8,
+    /// Written by the reactor on every read/write: kept off the workers' cache line.
+    pub io: CachePadded<IoCounters>,
+    /// Set by CLIENT KILL; the reactor closes the connection.
+    pub killed: AtomicBool,
+}
+
+/// A connection's I/O counters (CLIENT LIST qbuf/obl), updated by the reactor.
+#[derive(Default)]
+pub struct IoCounters {
     pub qbuf: AtomicUsize,
     pub obl: AtomicUsize,
     pub tot_in: AtomicU64,
     pub tot_out: AtomicU64,
-    /// Set by CLIENT KILL; the reactor closes the connection.
-    pub killed: AtomicBool,
 }
 
 /// Per-connection state, owned by the connection and moved along with its batch.

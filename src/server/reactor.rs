@@ -15,7 +15,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -184,10 +184,7 @@ impl Reactor {
                 name: Default::default(),
                 last_cmd: AtomicUsize::new(0),
                 resp: AtomicU8::new(2),
-                qbuf: AtomicUsize::new(0),
-                obl: AtomicUsize::new(0),
-                tot_in: AtomicU64::new(0),
-                tot_out: AtomicU64::new(0),
+                io: Default::default(),
                 killed: AtomicBool::new(false),
             });
             let mut conn = Conn {
@@ -267,7 +264,7 @@ impl Reactor {
         }
         if total > 0 {
             self.shared.net.bytes_read.fetch_add(total as u64, Ordering::Relaxed);
-            c.info.tot_in.fetch_add(total as u64, Ordering::Relaxed);
+            c.info.io.tot_in.fetch_add(total as u64, Ordering::Relaxed);
         }
         if c.rbuf.len() - c.rpos > limit {
             log::warn!(
@@ -278,7 +275,7 @@ impl Reactor {
             self.close(slot);
             return;
         }
-        c.info.qbuf.store(c.rbuf.len() - c.rpos, Ordering::Relaxed);
+        c.info.io.qbuf.store(c.rbuf.len() - c.rpos, Ordering::Relaxed);
         // Commands sent before a half-close still run (as in Redis); then we close.
         self.parse(slot);
         self.close_if_peer_gone(slot);
@@ -406,7 +403,7 @@ impl Reactor {
         }
         if written > 0 {
             self.shared.net.bytes_written.fetch_add(written as u64, Ordering::Relaxed);
-            c.info.tot_out.fetch_add(written as u64, Ordering::Relaxed);
+            c.info.io.tot_out.fetch_add(written as u64, Ordering::Relaxed);
         }
         if c.wpos == c.wbuf.len() {
             c.wpos = 0;
@@ -424,7 +421,7 @@ impl Reactor {
             }
         }
         if let Some(c) = self.conns.get(slot) {
-            c.info.obl.store(c.wbuf.len() - c.wpos, Ordering::Relaxed);
+            c.info.io.obl.store(c.wbuf.len() - c.wpos, Ordering::Relaxed);
         }
     }
 
