@@ -35,7 +35,19 @@ impl Default for ParseLimits {
 pub struct ProtocolError(pub &'static str, pub Option<u8>);
 
 impl ProtocolError {
-    /// The full error line text (without `-`), as Redis replies it.
+    /// The error line's bytes (without `-` and CRLF), exactly as Redis sends them: the
+    /// offending byte of "expected '$', got 'X'" is raw, CR/LF become spaces.
+    pub fn reply_bytes(&self) -> Vec<u8> {
+        let mut v = format!("ERR Protocol error: {}", self.0).into_bytes();
+        if let Some(c) = self.1 {
+            v.push(b'\'');
+            v.push(if c == b'\r' || c == b'\n' { b' ' } else { c });
+            v.push(b'\'');
+        }
+        v
+    }
+
+    /// The error text for logs (the offending byte shown as a char).
     pub fn reply_text(&self) -> String {
         match self.1 {
             Some(c) => format!("ERR Protocol error: {}'{}'", self.0, c as char),

@@ -296,6 +296,11 @@ impl Reactor {
         if c.closing || c.session.is_none() || c.rbuf.len() == c.rpos {
             return;
         }
+        if c.wbuf.len() - c.wpos > OUTPUT_SOFT_LIMIT {
+            // Back-pressure: no new batch until the client has read its replies.
+            c.read_pending = true;
+            return;
+        }
         while let Some(batch) = parse_batch_at(&mut c.rbuf, &mut c.rpos, &limits) {
             if batch.is_empty() {
                 // Only empty lines: the bytes are consumed, keep looking.

@@ -12,7 +12,7 @@
 
 use crate::commands::state::{Blocked, ConnId, Effects, Session, Shared, Unblock, WorkerStats};
 use crate::commands::{self};
-use crate::protocol::{reply::put_error, Batch, Reply};
+use crate::protocol::{Batch, Reply};
 use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
 use std::collections::VecDeque;
@@ -116,7 +116,9 @@ impl Worker<'_> {
         let Cursor { conn, mut session, batch, mut out, .. } = c;
         if let Some(e) = &batch.error {
             if !session.close_after_reply {
-                put_error(&mut out, &e.reply_text());
+                out.push(b'-');
+                out.extend_from_slice(&e.reply_bytes());
+                out.extend_from_slice(b"\r\n");
                 log::info!("conn={} protocol error: {}", session.id, e.reply_text());
             }
             session.close_after_reply = true;
