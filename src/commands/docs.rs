@@ -55,7 +55,14 @@ pub fn spec_list(cmd: &Command) -> Vec<(i32, i32, i32, Vec<&'static str>)> {
         let lastkey = if k.last < 0 { k.last } else { k.last - k.first };
         return vec![(k.first, lastkey, k.step, parts.into_iter().next().unwrap_or_default())];
     }
-    parts.into_iter().enumerate().map(|(i, f)| (k.first + i as i32, 0, 1, f)).collect()
+    // Several single-key specs; a negative `last` makes the final spec run to the end
+    // (SINTERSTORE: destination, then every source key).
+    let n = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| (k.first + i as i32, if i + 1 == n && k.last < 0 { k.last } else { 0 }, 1, f))
+        .collect()
 }
 
 fn key_specs(cmd: &Command) -> Vec<Reply> {

@@ -238,6 +238,11 @@ impl Command {
         if let Some(kn) = self.keynum {
             let at = (kn.index + kn.keynumidx) as usize;
             let Some(n) = argv.get(at).and_then(|a| crate::store::parse_i64_strict(a)) else { return };
+            // A count larger than the arguments left is not a key list (GETKEYS errors).
+            let first = kn.index as usize + kn.firstkey as usize;
+            if n <= 0 || first + (n as usize - 1) * kn.keystep.max(1) as usize >= argv.len() {
+                return;
+            }
             let mut p = kn.index as usize + kn.firstkey as usize;
             for _ in 0..n.max(0) {
                 if p >= argv.len() {
