@@ -733,6 +733,25 @@ pub fn eq_ic(a: &[u8], b: &str) -> bool {
     a.eq_ignore_ascii_case(b.as_bytes())
 }
 
+/// Redis's getTimeoutFromObjectOrReply for blocking commands: seconds as a float,
+/// truncated to ms; 0 waits forever (None), otherwise the absolute deadline.
+pub fn parse_timeout(a: &[u8], now: i64) -> Result<Option<i64>, Reply> {
+    let secs = crate::store::num::parse_f64(a)
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| Reply::err("ERR timeout is not a float or out of range"))?;
+    let ms = (secs * 1000.0).trunc();
+    if ms < 0.0 {
+        return Err(Reply::err("ERR timeout is negative"));
+    }
+    if ms == 0.0 {
+        return Ok(None);
+    }
+    if ms >= (i64::MAX - now) as f64 {
+        return Err(Reply::err("ERR timeout is out of range"));
+    }
+    Ok(Some(now + ms as i64))
+}
+
 /// Redis's getIntFromObjectOrReply: an i64 that must also fit in 32 bits.
 pub fn parse_i32(a: &[u8]) -> Result<i32, Reply> {
     let v = parse_int(a)?;

@@ -99,6 +99,15 @@ pub static COMMANDS: &[Command] = &[
     Command::new("zmpop", G, -4, WRITE, zmpop).keynum(1, 0, 1, 1, "RW access delete")
         .doc("Remove and return members with scores in a sorted set", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
         .args("numkeys key [key ...] MIN|MAX [COUNT count]"),
+    Command::new("bzpopmin", G, -3, WRITE | NOSCRIPT | BLOCKING | FAST, bzpopmin).ks("RW access delete").keys(1, -2, 1)
+        .doc("Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.")
+        .args("key [key ...] timeout"),
+    Command::new("bzpopmax", G, -3, WRITE | NOSCRIPT | BLOCKING | FAST, bzpopmax).ks("RW access delete").keys(1, -2, 1)
+        .doc("Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.")
+        .args("key [key ...] timeout"),
+    Command::new("bzmpop", G, -5, WRITE | BLOCKING, bzmpop).keynum(2, 0, 1, 1, "RW access delete")
+        .doc("Remove and return members with scores in a sorted set or block until one is available", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
+        .args("timeout numkeys key [key ...] MIN|MAX [COUNT count]"),
     Command::new("zrandmember", G, -2, READONLY, zrandmember).ks("RO access").tips("nondeterministic_output").keys(1, 1, 1)
         .doc("Get one or multiple random elements from a sorted set", "6.2.0", "O(N) where N is the number of elements returned")
         .args("key [count [WITHSCORES]]"),
@@ -965,6 +974,35 @@ pub fn parse_zmpop<'a>(argv: &[&'a [u8]], numkeys_idx: usize) -> Result<(Vec<&'a
         count = 1;
     }
     Ok((argv[numkeys_idx + 1..where_idx].to_vec(), max, count))
+}
+
+/// BZPOPMIN/BZPOPMAX: pop from the first non-empty key, or park until one is fed.
+fn bzpop(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> Reply {
+    let deadline = tri!(super::parse_timeout(argv[argv.len() - 1], ctx.now));
+    let keys = &argv[1..argv.len() - 1];
+    let r = zpop_generic(ctx, keys, max, -1, true, false, true);
+    if r == Reply::NilArray {
+        ctx.block(keys.iter().map(|k| k.to_vec()).collect(), deadline, Reply::NilArray);
+    }
+    r
+}
+
+fn bzpopmin(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    bzpop(ctx, argv, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    bzpop(ctx, argv, true)
+}
+
+fn bzmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let deadline = tri!(super::parse_timeout(argv[1], ctx.now));
+    let (keys, max, count) = tri!(parse_zmpop(argv, 2));
+    let r = zpop_generic(ctx, &keys, max, count, true, true, true);
+    if r == Reply::NilArray {
+        ctx.block(keys.iter().map(|k| k.to_vec()).collect(), deadline, Reply::NilArray);
+    }
+    r
 }
 
 fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
