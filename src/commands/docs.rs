@@ -202,7 +202,7 @@ fn tokenize(s: &str) -> Vec<String> {
     let mut cur = String::new();
     for c in s.chars() {
         match c {
-            '[' | ']' | '|' => {
+            '[' | ']' | '|' | '<' | '>' => {
                 if !cur.is_empty() {
                     out.push(std::mem::take(&mut cur));
                 }
@@ -238,7 +238,27 @@ fn parse_seq(t: &[String], pos: &mut usize) -> Vec<Arg> {
     while *pos < t.len() {
         let w = t[*pos].as_str();
         match w {
-            "]" => break,
+            "]" | ">" => break,
+            // "<A|B>": a required group (LINSERT, LMOVE, LMPOP).
+            "<" => {
+                *pos += 1;
+                let inner = parse_seq(t, pos);
+                *pos += 1; // '>'
+                let cur = alts.last_mut().expect("non-empty");
+                let arg = if inner.len() == 1 {
+                    inner.into_iter().next().expect("len 1")
+                } else {
+                    Arg {
+                        name: "block".into(),
+                        typ: "block",
+                        token: None,
+                        optional: false,
+                        multiple: false,
+                        sub: inner,
+                    }
+                };
+                cur.push(arg);
+            }
             "|" => {
                 *pos += 1;
                 alts.push(vec![]);
@@ -275,8 +295,9 @@ fn parse_seq(t: &[String], pos: &mut usize) -> Vec<Arg> {
                 *pos += 1;
                 let cur = alts.last_mut().expect("non-empty");
                 if is_token(w) {
-                    let next_is_value =
-                        *pos < t.len() && !is_token(&t[*pos]) && !["[", "]", "|", "..."].contains(&t[*pos].as_str());
+                    let next_is_value = *pos < t.len()
+                        && !is_token(&t[*pos])
+                        && !["[", "]", "|", "...", "<", ">"].contains(&t[*pos].as_str());
                     if next_is_value {
                         let v = t[*pos].clone();
                         *pos += 1;

@@ -16,7 +16,8 @@ use crate::store::Value;
 
 const G: &str = "list";
 
-const PUSH_O: &str = "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.";
+const PUSH_O: &str =
+    "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.";
 
 pub static COMMANDS: &[Command] = &[
     Command::new("lpush", G, -3, WRITE | DENYOOM | FAST, lpush).ks("RW insert").keys(1, 1, 1).doc("Prepend one or multiple elements to a list", "1.0.0", PUSH_O).args("key element [element ...]"),
@@ -35,6 +36,11 @@ pub static COMMANDS: &[Command] = &[
     Command::new("lpos", G, -3, READONLY, lpos).ks("RO access").keys(1, 1, 1).doc("Return the index of matching elements on a list", "6.0.6", "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.").args("key element [RANK rank] [COUNT num-matches] [MAXLEN len]"),
     Command::new("lmove", G, 5, WRITE | DENYOOM, lmove).ks("RW access delete; RW insert").keys(1, 2, 1).doc("Pop an element from a list, push it to another list and return it", "6.2.0", "O(1)").args("source destination <LEFT|RIGHT> <LEFT|RIGHT>"),
     Command::new("rpoplpush", G, 3, WRITE | DENYOOM, rpoplpush).ks("RW access delete; RW insert").keys(1, 2, 1).doc("Remove the last element in a list, prepend it to another list and return it", "1.2.0", "O(1)").args("source destination"),
+    Command::new("blpop", G, -3, WRITE | NOSCRIPT | BLOCKING, blpop).ks("RW access delete").keys(1, -2, 1).doc("Remove and get the first element in a list, or block until one is available", "2.0.0", "O(N) where N is the number of provided keys.").args("key [key ...] timeout"),
+    Command::new("brpop", G, -3, WRITE | NOSCRIPT | BLOCKING, brpop).ks("RW access delete").keys(1, -2, 1).doc("Remove and get the last element in a list, or block until one is available", "2.0.0", "O(N) where N is the number of provided keys.").args("key [key ...] timeout"),
+    Command::new("blmove", G, 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, blmove).ks("RW access delete; RW insert").keys(1, 2, 1).doc("Pop an element from a list, push it to another list and return it; or block until one is available", "6.2.0", "O(1)").args("source destination <LEFT|RIGHT> <LEFT|RIGHT> timeout"),
+    Command::new("brpoplpush", G, 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, brpoplpush).ks("RW access delete; RW insert").keys(1, 2, 1).doc("Pop an element from a list, push it to another list and return it; or block until one is available", "2.2.0", "O(1)").args("source destination timeout"),
+    Command::new("blmpop", G, -5, WRITE | BLOCKING, blmpop).keynum(2, 0, 1, 1, "RW access delete").doc("Pop elements from a list, or block until one is available", "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.").args("timeout numkeys key [key ...] <LEFT|RIGHT> [COUNT count]"),
     Command::new("lmpop", G, -4, WRITE, lmpop).keynum(1, 0, 1, 1, "RW access delete").doc("Pop elements from a list", "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.").args("numkeys key [key ...] <LEFT|RIGHT> [COUNT count]"),
 ];
 
@@ -133,8 +139,11 @@ fn parse_positive(a: &[u8], msg: Option<&str>) -> Result<i64, Reply> {
 // Reusable bodies (also for the blocking variants)
 // ---------------------------------------------------------------------------------------
 
+/// Popped elements, in pop order.
+pub type Popped = Vec<Vec<u8>>;
+
 /// Pops up to `count` elements from the head (`left`) or the tail, in pop order.
-pub fn pop(list: &mut List, left: bool, count: usize) -> Vec<Vec<u8>> {
+pub fn pop(list: &mut List, left: bool, count: usize) -> Popped {
     let n = count.min(list.len());
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
@@ -148,7 +157,7 @@ pub fn pop(list: &mut List, left: bool, count: usize) -> Vec<Vec<u8>> {
 
 /// Pops up to `count` elements from the list at `key`, deleting the key when it
 /// empties. Ok(None) when there is no such key; Err(WRONGTYPE) when it is not a list.
-pub fn pop_key(ctx: &mut Ctx, key: &[u8], left: bool, count: usize) -> Result<Option<Vec<Vec<u8>>>, Reply> {
+pub fn pop_key(ctx: &mut Ctx, key: &[u8], left: bool, count: usize) -> Result<Option<Popped>, Reply> {
     let Some(l) = list_mut(ctx, key)? else {
         return Ok(None);
     };
@@ -163,7 +172,13 @@ pub fn pop_key(ctx: &mut Ctx, key: &[u8], left: bool, count: usize) -> Result<Op
 /// `dst` (head if `to_left`), creating `dst` if needed. Ok(None) when `src` does not
 /// exist. A wrong-typed `src` or `dst` is an error and changes nothing. `src == dst`
 /// rotates the list in place (the key and its TTL stay).
-pub fn move_key(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left: bool) -> Result<Option<Vec<u8>>, Reply> {
+pub fn move_key(
+    ctx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    from_left: bool,
+    to_left: bool,
+) -> Result<Option<Vec<u8>>, Reply> {
     match list_mut(ctx, src)? {
         None => return Ok(None),
         Some(l) if l.is_empty() => return Ok(None),
@@ -189,7 +204,7 @@ pub fn move_key(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left:
 /// LMPOP's body: pops up to `count` elements from the first of `keys` that holds a
 /// non-empty list. Ok(Some((index into keys, elements))), Ok(None) when every key is
 /// missing, Err(WRONGTYPE) at the first wrong-typed key met before a list.
-pub fn mpop_keys(ctx: &mut Ctx, keys: &[&[u8]], left: bool, count: usize) -> Result<Option<(usize, Vec<Vec<u8>>)>, Reply> {
+pub fn mpop_keys(ctx: &mut Ctx, keys: &[&[u8]], left: bool, count: usize) -> Result<Option<(usize, Popped)>, Reply> {
     for (i, key) in keys.iter().enumerate() {
         match list_mut(ctx, key)? {
             Some(l) if !l.is_empty() => {}
@@ -203,7 +218,7 @@ pub fn mpop_keys(ctx: &mut Ctx, keys: &[&[u8]], left: bool, count: usize) -> Res
 }
 
 /// LMPOP/BLMPOP's reply: `[key, [elements...]]`.
-pub fn mpop_reply(key: &[u8], elems: Vec<Vec<u8>>) -> Reply {
+pub fn mpop_reply(key: &[u8], elems: Popped) -> Reply {
     Reply::Array(vec![Reply::bulk(key), bulks(elems)])
 }
 
@@ -264,11 +279,16 @@ pub fn parse_mpop(argv: &[&[u8]], numkeys_idx: usize) -> Result<MpopArgs, Reply>
 fn push_generic(ctx: &mut Ctx, argv: &[&[u8]], left: bool, only_existing: bool) -> Reply {
     let key = argv[1];
     match list_mut(ctx, key) {
-        Err(e) => return e,
-        Ok(None) if only_existing => return Reply::Int(0),
-        Ok(_) => {}
+        Err(e) => e,
+        Ok(Some(l)) => {
+            for e in &argv[2..] {
+                l.push(e, left);
+            }
+            Reply::Int(l.len() as i64)
+        }
+        Ok(None) if only_existing => Reply::Int(0),
+        Ok(None) => Reply::Int(push_into(ctx, key, &argv[2..], left) as i64),
     }
-    Reply::Int(push_into(ctx, key, &argv[2..], left) as i64)
 }
 
 fn lpush(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
@@ -437,7 +457,7 @@ fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         let opt = argv[j];
         let parsed = if eq_ic(opt, "rank") && more > 0 {
             j += 1;
-            parse_range(argv[j], -i64::MAX, i64::MAX, None).and_then(|r| {
+            parse_int(argv[j]).and_then(|r| {
                 rank = r;
                 if r == 0 {
                     Err(Reply::err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"))
@@ -467,7 +487,10 @@ fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     };
     let ele = argv[2];
     let from_tail = rank < 0;
-    let rank = rank.unsigned_abs();
+    // Redis negates the rank in a C long: RANK -2^63 stays negative, so every match
+    // qualifies and COUNT never stops the scan.
+    let wrapped = rank == i64::MIN;
+    let rank = if wrapped { 1 } else { rank.unsigned_abs() };
     let len = l.len();
     let limit = if maxlen == 0 { len } else { (maxlen as u64).min(len as u64) as usize };
     let mut found = Vec::new();
@@ -484,7 +507,7 @@ fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         match count {
             None => true,
             Some(0) => false,
-            Some(c) => found.len() as u64 >= c as u64,
+            Some(c) => !wrapped && found.len() as u64 >= c as u64,
         }
     };
     if from_tail {
@@ -535,6 +558,83 @@ fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     match mpop_keys(ctx, keys, a.left, a.count) {
         Ok(Some((i, v))) => mpop_reply(keys[i], v),
         Ok(None) => Reply::NilArray,
+        Err(e) => e,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Blocking variants: try the non-blocking body; if there is nothing, park the client on
+// the keys (see server::worker). A later push re-runs the command for it, FIFO.
+// ---------------------------------------------------------------------------------------
+
+fn bpop(ctx: &mut Ctx, argv: &[&[u8]], left: bool) -> Reply {
+    let deadline = match super::parse_timeout(argv[argv.len() - 1], ctx.now) {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    let keys = &argv[1..argv.len() - 1];
+    match mpop_keys(ctx, keys, left, 1) {
+        Ok(Some((i, mut v))) => Reply::Array(vec![Reply::bulk(keys[i]), Reply::Bulk(v.pop().unwrap_or_default())]),
+        Ok(None) => {
+            ctx.block(keys.iter().map(|k| k.to_vec()).collect(), deadline, Reply::NilArray);
+            Reply::NilArray
+        }
+        Err(e) => e,
+    }
+}
+
+fn blpop(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    bpop(ctx, argv, true)
+}
+
+fn brpop(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    bpop(ctx, argv, false)
+}
+
+fn bmove(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left: bool, timeout: &[u8]) -> Reply {
+    let deadline = match super::parse_timeout(timeout, ctx.now) {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    match move_key(ctx, src, dst, from_left, to_left) {
+        Ok(Some(v)) => Reply::Bulk(v),
+        Ok(None) => {
+            // Redis blocks on the source only, and its timeout reply is a null array.
+            ctx.block(vec![src.to_vec()], deadline, Reply::NilArray);
+            Reply::Nil
+        }
+        Err(e) => e,
+    }
+}
+
+fn blmove(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let (from, to) = match (parse_where(argv[3]), parse_where(argv[4])) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    bmove(ctx, argv[1], argv[2], from, to, argv[5])
+}
+
+fn brpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    bmove(ctx, argv[1], argv[2], false, true, argv[3])
+}
+
+fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let deadline = match super::parse_timeout(argv[1], ctx.now) {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    let a = match parse_mpop(argv, 2) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let keys = &argv[a.first_key..a.first_key + a.numkeys];
+    match mpop_keys(ctx, keys, a.left, a.count) {
+        Ok(Some((i, v))) => mpop_reply(keys[i], v),
+        Ok(None) => {
+            ctx.block(keys.iter().map(|k| k.to_vec()).collect(), deadline, Reply::NilArray);
+            Reply::NilArray
+        }
         Err(e) => e,
     }
 }

@@ -680,7 +680,11 @@ pub fn execute(
             let r = run(&mut ctx, argv);
             ctx.locks.release();
             // Written keys may serve parked clients (checked only while any are parked).
-            if cmd.has(flags::WRITE) && ctx.shared.nblocked.load(std::sync::atomic::Ordering::Acquire) > 0 {
+            // A command that parked its client wrote nothing (and must not re-signal itself).
+            if cmd.has(flags::WRITE)
+                && ctx.session.block.is_none()
+                && ctx.shared.nblocked.load(std::sync::atomic::Ordering::Acquire) > 0
+            {
                 let mut pos = Vec::new();
                 cmd.key_positions_argv(argv, &mut pos);
                 let db = ctx.session.db;

@@ -44,6 +44,8 @@ struct Conn {
     /// Reading was skipped (output backlog or in-flight cap); try again later.
     read_pending: bool,
     peer_closed: bool,
+    /// Parked on a blocking command (its session is in the block registry).
+    parked: bool,
 }
 
 pub struct Reactor {
@@ -199,6 +201,7 @@ impl Reactor {
                 closing: false,
                 read_pending: false,
                 peer_closed: false,
+                parked: false,
             };
             if let Err(e) =
                 self.poll.registry().register(&mut conn.stream, Token(slot), Interest::READABLE | Interest::WRITABLE)
@@ -283,7 +286,8 @@ impl Reactor {
 
     fn close_if_peer_gone(&mut self, slot: usize) {
         if let Some(c) = self.conns.get(slot) {
-            if c.peer_closed && c.session.is_some() && c.wpos == c.wbuf.len() {
+            // A parked client that hung up is dropped now (close() unparks it).
+            if c.peer_closed && (c.parked || (c.session.is_some() && c.wpos == c.wbuf.len())) {
                 self.close(slot);
             }
         }
@@ -343,6 +347,7 @@ impl Reactor {
             if c.gen != conn.gen {
                 continue;
             }
+            c.parked = blocked_until.is_some();
             if let Some(deadline) = blocked_until {
                 // Parked on a blocking command: flush earlier replies, arm the deadline.
                 if deadline != i64::MAX {
@@ -355,6 +360,7 @@ impl Reactor {
                     c.wbuf.extend_from_slice(&out);
                 }
                 self.flush(conn.slot);
+                self.close_if_peer_gone(conn.slot);
                 continue;
             }
             let Some(session) = session else { continue };

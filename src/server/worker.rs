@@ -98,7 +98,7 @@ impl Worker<'_> {
                 self.exec(&mut c.session, &argv)
             };
             if c.session.block.is_some() {
-                self.park(c, false);
+                self.park(c, None);
                 self.serve_effects();
                 return;
             }
@@ -126,14 +126,22 @@ impl Worker<'_> {
         let _ = self.tx.send(Done { conn, session: Some(session), out, spare: batch.data, blocked_until: None });
     }
 
-    /// Parks a cursor whose current command asked to block.
-    fn park(&mut self, mut c: Cursor, front: bool) {
+    /// Parks a cursor whose current command asked to block. `again` is the original
+    /// deadline when a served client found nothing left and goes back to the head of its
+    /// queues (the reactor already knows that deadline).
+    fn park(&mut self, mut c: Cursor, again: Option<i64>) {
         let Some(req) = c.session.block.take() else { return };
         let db = c.session.db;
-        let deadline = req.deadline.unwrap_or(i64::MAX);
-        let keys = req.keys.into_iter().map(|k| (db, k)).collect();
-        let out = std::mem::take(&mut c.out);
+        let deadline = again.unwrap_or(req.deadline.unwrap_or(i64::MAX));
+        let keys: Vec<(usize, Vec<u8>)> = req.keys.into_iter().map(|k| (db, k)).collect();
         let conn = c.conn;
+        if again.is_none() {
+            // Tell the reactor first (earlier replies, deadline): any serve of this client
+            // happens after it is in the registry, so its reply is queued after this.
+            let out = std::mem::take(&mut c.out);
+            let _ = self.tx.send(Done { conn, session: None, out, spare: Vec::new(), blocked_until: Some(deadline) });
+        }
+        let recheck = keys.clone();
         let b = Blocked {
             conn,
             session: c.session,
@@ -143,11 +151,12 @@ impl Worker<'_> {
             on_timeout: req.on_timeout,
             deadline,
         };
-        self.shared.blocked.lock().add(b, front);
+        self.shared.blocked.lock().add(b, again.is_some());
         self.shared.nblocked.fetch_add(1, Ordering::AcqRel);
-        if !front {
-            // First time: the reactor flushes earlier replies and arms the deadline.
-            let _ = self.tx.send(Done { conn, session: None, out, spare: Vec::new(), blocked_until: Some(deadline) });
+        if again.is_none() {
+            // A write that landed between our stripe unlock and the registration saw no
+            // waiter: look at the keys once more now that we are registered.
+            self.effects.ready.extend(recheck);
         }
     }
 
@@ -187,9 +196,10 @@ impl Worker<'_> {
                     )
                 };
                 if b.session.block.is_some() {
-                    // Still nothing for it: back to the head of its queues.
+                    // Still nothing for it: back to the head of its queues, same deadline.
+                    let deadline = b.deadline;
                     let c = Cursor { conn: b.conn, session: b.session, batch: b.batch, next: b.index, out: Vec::new() };
-                    self.park(c, true);
+                    self.park(c, Some(deadline));
                     break;
                 }
                 self.resume_with(b, reply);

@@ -140,48 +140,54 @@ impl List {
     /// Removes up to `count` elements equal to `elem` (0: all), scanning from the head,
     /// or from the tail when `from_tail`. Returns how many were removed.
     pub fn remove(&mut self, elem: &[u8], count: u64, from_tail: bool) -> usize {
-        let len = self.items.len();
         let limit = if count == 0 { u64::MAX } else { count };
-        // Find the position of the last match to remove, then drop every match on its
-        // side in one compacting pass: O(n) however many match.
-        let mut hits = 0u64;
-        let (mut lo, mut hi) = (0, len);
+        let is = |e: &CompactBytes| e.as_slice() == elem;
+        let mut hits: Vec<usize> = Vec::new();
         if from_tail {
-            for i in (0..len).rev() {
-                if self.items[i].as_slice() == elem {
-                    hits += 1;
-                    if hits == limit {
-                        lo = i;
+            for (i, e) in self.items.iter().enumerate().rev() {
+                if is(e) {
+                    hits.push(i);
+                    if hits.len() as u64 == limit {
                         break;
                     }
+                }
+            }
+            hits.reverse();
+        } else {
+            for (i, e) in self.items.iter().enumerate() {
+                if is(e) {
+                    hits.push(i);
+                    if hits.len() as u64 == limit {
+                        break;
+                    }
+                }
+            }
+        }
+        let (Some(&lo), Some(&hi)) = (hits.first(), hits.last()) else {
+            return 0;
+        };
+        if hits.len() <= 8 {
+            // A few hits: shift the shorter side for each (memmove, no scan).
+            for &p in hits.iter().rev() {
+                if let Some(e) = self.items.remove(p) {
+                    self.heap -= e.heap_size();
                 }
             }
         } else {
-            for i in 0..len {
-                if self.items[i].as_slice() == elem {
-                    hits += 1;
-                    if hits == limit {
-                        hi = i + 1;
-                        break;
-                    }
+            // Many: one compacting pass over the span they cover.
+            let (mut i, mut freed) = (0, 0);
+            self.items.retain(|e| {
+                let gone = i >= lo && i <= hi && is(e);
+                if gone {
+                    freed += e.heap_size();
                 }
-            }
+                i += 1;
+                !gone
+            });
+            self.heap -= freed;
         }
-        if hits == 0 {
-            return 0;
-        }
-        let (mut i, mut freed) = (0, 0);
-        self.items.retain(|e| {
-            let gone = i >= lo && i < hi && e.as_slice() == elem;
-            if gone {
-                freed += e.heap_size();
-            }
-            i += 1;
-            !gone
-        });
-        self.heap -= freed;
         self.maybe_shrink();
-        hits as usize
+        hits.len()
     }
 
     /// Removes `ltrim` elements from the head and `rtrim` from the tail.
