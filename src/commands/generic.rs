@@ -36,6 +36,12 @@ pub static COMMANDS: &[Command] = &[
     Command::new("touch", G, -2, READONLY | FAST, touch).ks("RO").tips("request_policy:multi_shard response_policy:agg_sum").keys(1, -1, 1).doc("Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", "O(N) where N is the number of keys that will be touched.").args("key [key ...]"),
     Command::new("copy", G, -3, WRITE | DENYOOM, copy).ks("RO access; OW update").keys(1, 2, 1).plan(copy_plan).doc("Copy a key", "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.").args("source destination [DB destination-db] [REPLACE]"),
     Command::new("move", G, 3, WRITE | FAST, move_cmd).ks("RW access update").keys(1, 1, 1).plan(move_plan).doc("Move a key to another database", "1.0.0", "O(1)").args("key db"),
+    Command::new("sort", G, -2, WRITE | DENYOOM, sort).keys(1, 1, 1).ks("RO access").plan(sort_plan).acl("@set @sortedset @list @dangerous")
+        .doc("Sort the elements in a list, set or sorted set", "1.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).")
+        .args("key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA] [STORE destination]"),
+    Command::new("sort_ro", G, -2, READONLY, sort_ro).keys(1, 1, 1).ks("RO access").plan(sort_plan).acl("@set @sortedset @list @dangerous")
+        .doc("Sort the elements in a list, set or sorted set. Read-only variant of SORT.", "7.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).")
+        .args("key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA]"),
     Command::container("object", G, OBJECT_SUBS).doc("A container for object introspection commands", "2.2.3", "Depends on subcommand."),
 ];
 
@@ -471,6 +477,264 @@ fn move_cmd(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
             Reply::Int(1)
         }
         None => Reply::Int(0),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// SORT / SORT_RO (Redis's sort.c semantics)
+// ---------------------------------------------------------------------------------------
+
+/// SORT's options.
+struct SortOpts<'a> {
+    desc: bool,
+    alpha: bool,
+    limit: Option<(i64, i64)>,
+    by: Option<&'a [u8]>,
+    dontsort: bool,
+    gets: Vec<&'a [u8]>,
+    store: Option<&'a [u8]>,
+}
+
+fn parse_sort<'a>(argv: &[&'a [u8]], readonly: bool) -> Result<SortOpts<'a>, Reply> {
+    let mut o =
+        SortOpts { desc: false, alpha: false, limit: None, by: None, dontsort: false, gets: vec![], store: None };
+    let mut j = 2;
+    while j < argv.len() {
+        let left = argv.len() - j - 1;
+        let a = argv[j];
+        if eq_ic(a, "asc") {
+            o.desc = false;
+        } else if eq_ic(a, "desc") {
+            o.desc = true;
+        } else if eq_ic(a, "alpha") {
+            o.alpha = true;
+        } else if eq_ic(a, "limit") && left >= 2 {
+            o.limit = Some((parse_int(argv[j + 1])?, parse_int(argv[j + 2])?));
+            j += 2;
+        } else if !readonly && eq_ic(a, "store") && left >= 1 {
+            o.store = Some(argv[j + 1]);
+            j += 1;
+        } else if eq_ic(a, "by") && left >= 1 {
+            o.by = Some(argv[j + 1]);
+            o.dontsort = !argv[j + 1].contains(&b'*');
+            j += 1;
+        } else if eq_ic(a, "get") && left >= 1 {
+            o.gets.push(argv[j + 1]);
+            j += 1;
+        } else {
+            return Err(Reply::err(SYNTAX));
+        }
+        j += 1;
+    }
+    Ok(o)
+}
+
+/// SORT locks its key and STORE key; with BY/GET patterns it reads keys it cannot name
+/// in advance, so it takes every stripe of the db.
+fn sort_plan(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<(usize, usize)>) {
+    let db = ctx.session.db;
+    let readonly = ctx.cmd.name == "sort_ro";
+    let Ok(o) = parse_sort(argv, readonly) else {
+        out.push(plan_key(ctx, db, argv[1]));
+        return;
+    };
+    let patterns = (o.by.is_some() && !o.dontsort) || o.gets.iter().any(|g| *g != b"#");
+    if patterns {
+        for s in 0..ctx.shared.keyspace.nstripes() {
+            out.push((db, s));
+        }
+        return;
+    }
+    out.push(plan_key(ctx, db, argv[1]));
+    if let Some(st) = o.store {
+        out.push(plan_key(ctx, db, st));
+    }
+}
+
+/// Redis's lookupKeyByPattern: `#` is the element; `*` is replaced by it; `->field`
+/// reads a hash field. Only string (or hash field) values count.
+fn lookup_by_pattern(ctx: &Ctx, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>> {
+    if pattern == b"#" {
+        return Some(elem.to_vec());
+    }
+    let star = pattern.iter().position(|&c| c == b'*')?;
+    let arrow = pattern[star + 1..].windows(2).position(|w| w == b"->").map(|p| p + star + 1);
+    let (keypat, field) = match arrow {
+        Some(a) if a + 2 < pattern.len() => (&pattern[..a], Some(&pattern[a + 2..])),
+        _ => (pattern, None),
+    };
+    let mut key = keypat[..star].to_vec();
+    key.extend_from_slice(elem);
+    key.extend_from_slice(&keypat[star + 1..]);
+    let it = ctx.get(&key)?;
+    match (field, &it.val) {
+        (Some(f), Value::Hash(h)) => h.get(f).map(|v| v.to_vec()),
+        (None, v) if v.is_string() => v.as_bytes().map(|b| b.into_owned()),
+        _ => None,
+    }
+}
+
+fn sort(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    sort_generic(ctx, argv, false)
+}
+
+fn sort_ro(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    sort_generic(ctx, argv, true)
+}
+
+fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> Reply {
+    let mut o = match parse_sort(argv, readonly) {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    let (mut start, mut end);
+    // Load the elements (in Redis's order for each type and the dontsort shortcuts).
+    let mut elems: Vec<Vec<u8>> = Vec::new();
+    let kind;
+    {
+        let it = ctx.get(argv[1]);
+        let val = it.map(|i| &i.val);
+        kind = match val {
+            None => "list",
+            Some(Value::List(_)) => "list",
+            Some(Value::Set(_)) => "set",
+            Some(Value::ZSet(_)) => "zset",
+            Some(_) => return Reply::err(super::errors::WRONGTYPE),
+        };
+        if o.dontsort && kind == "set" && o.store.is_some() {
+            // Redis forces an ALPHA sort so stored results are deterministic.
+            o.dontsort = false;
+            o.alpha = true;
+            o.by = None;
+        }
+        let len = match val {
+            Some(Value::List(l)) => l.len(),
+            Some(Value::Set(s)) => s.len(),
+            Some(Value::ZSet(z)) => z.len(),
+            _ => 0,
+        } as i64;
+        let (ls, lc) = o.limit.unwrap_or((0, -1));
+        start = ls.max(0);
+        end = if lc < 0 { len - 1 } else { start + lc - 1 };
+        if start >= len {
+            start = len - 1;
+            end = len - 2;
+        }
+        if end >= len {
+            end = len - 1;
+        }
+        let ranged = o.dontsort && (kind == "list" || kind == "zset");
+        match val {
+            Some(Value::List(l)) if ranged => {
+                if end >= start {
+                    let n = (end - start + 1) as usize;
+                    if o.desc {
+                        elems.extend(l.iter().rev().skip(start as usize).take(n).map(|e| e.to_vec()));
+                    } else {
+                        elems.extend(l.iter().skip(start as usize).take(n).map(|e| e.to_vec()));
+                    }
+                    end -= start;
+                    start = 0;
+                }
+            }
+            Some(Value::ZSet(z)) if ranged => {
+                if end >= start {
+                    let n = (end - start + 1) as usize;
+                    // Descending starts `start` ranks below the top (iter_from takes an ascending rank).
+                    let from = if o.desc { z.len() - 1 - start as usize } else { start as usize };
+                    elems.extend(z.iter_from(from, o.desc).take(n).map(|(m, _)| m.to_vec()));
+                    end -= start;
+                    start = 0;
+                }
+            }
+            Some(Value::List(l)) => elems.extend(l.iter().map(|e| e.to_vec())),
+            Some(Value::Set(s)) => elems.extend(s.iter().map(|m| m.to_vec())),
+            Some(Value::ZSet(z)) => elems.extend(z.iter().map(|(m, _)| m.to_vec())),
+            _ => {}
+        }
+    }
+    if !o.dontsort {
+        // Sort keys: numeric (strtod) or alpha, from the element or the BY pattern.
+        let mut bad_number = false;
+        let mut keyed: Vec<(Vec<u8>, f64, Option<Vec<u8>>)> = Vec::with_capacity(elems.len());
+        for e in elems.drain(..) {
+            let by = match o.by {
+                Some(p) => lookup_by_pattern(ctx, p, &e),
+                None => Some(e.clone()),
+            };
+            let mut score = 0.0;
+            if !o.alpha {
+                if let Some(b) = &by {
+                    let (v, used, erange) = super::sorted_set::c_strtod(b);
+                    if used != b.len() || erange || v.is_nan() {
+                        bad_number = true;
+                    }
+                    score = v;
+                }
+            }
+            keyed.push((e, score, if o.alpha && o.by.is_some() { by } else { None }));
+        }
+        if bad_number {
+            return Reply::err("ERR One or more scores can't be converted into double");
+        }
+        let alpha = o.alpha;
+        let bypattern = o.by.is_some();
+        keyed.sort_by(|a, b| {
+            let c = if !alpha {
+                a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.0.cmp(&b.0))
+            } else if bypattern {
+                match (&a.2, &b.2) {
+                    (None, None) => std::cmp::Ordering::Equal,
+                    (None, Some(_)) => std::cmp::Ordering::Less,
+                    (Some(_), None) => std::cmp::Ordering::Greater,
+                    (Some(x), Some(y)) => x.cmp(y),
+                }
+            } else {
+                a.0.cmp(&b.0)
+            };
+            if o.desc {
+                c.reverse()
+            } else {
+                c
+            }
+        });
+        elems = keyed.into_iter().map(|k| k.0).collect();
+    }
+    let end = end.min(elems.len() as i64 - 1);
+    let range: &[Vec<u8>] = if end >= start && start >= 0 { &elems[start as usize..=(end as usize)] } else { &[] };
+    match o.store {
+        None => {
+            let mut out = Vec::new();
+            for e in range {
+                if o.gets.is_empty() {
+                    out.push(Reply::Bulk(e.clone()));
+                }
+                for g in &o.gets {
+                    out.push(lookup_by_pattern(ctx, g, e).map(Reply::Bulk).unwrap_or(Reply::Nil));
+                }
+            }
+            Reply::Array(out)
+        }
+        Some(dst) => {
+            let mut list = crate::store::list::List::default();
+            for e in range {
+                if o.gets.is_empty() {
+                    list.push(e, false);
+                }
+                for g in &o.gets {
+                    list.push(&lookup_by_pattern(ctx, g, e).unwrap_or_default(), false);
+                }
+            }
+            let n = list.len();
+            let now = ctx.now;
+            let st = ctx.stripe_mut(dst);
+            if n > 0 {
+                st.set(dst, Value::List(Box::new(list)), None, now);
+            } else {
+                st.remove(dst);
+            }
+            Reply::Int(n as i64)
+        }
     }
 }
 

@@ -181,7 +181,7 @@ fn is_c_space(c: u8) -> bool {
 }
 
 /// C strtod over the bytes before the first NUL: (value, bytes consumed, ERANGE set).
-fn c_strtod(a: &[u8]) -> (f64, usize, bool) {
+pub fn c_strtod(a: &[u8]) -> (f64, usize, bool) {
     let end = a.iter().position(|&c| c == 0).unwrap_or(a.len());
     let mut buf = Vec::with_capacity(end + 1);
     buf.extend_from_slice(&a[..end]);

@@ -187,11 +187,14 @@ const MIN_BUCKETS: usize = 4;
 pub struct Dict<T> {
     table: Box<[Link<T>]>,
     len: usize,
+    /// An upper bound on any chain's length (exact after a resize, raised by inserts,
+    /// never lowered by removals): bounds uniform random sampling.
+    max_chain: usize,
 }
 
 impl<T> Default for Dict<T> {
     fn default() -> Self {
-        Dict { table: Box::new([]), len: 0 }
+        Dict { table: Box::new([]), len: 0, max_chain: 0 }
     }
 }
 
@@ -225,7 +228,7 @@ fn empty_table<T>(n: usize) -> Box<[Link<T>]> {
 
 impl<T: Keyed> Dict<T> {
     pub fn with_capacity(n: usize) -> Self {
-        Dict { table: empty_table(n.max(MIN_BUCKETS).next_power_of_two()), len: 0 }
+        Dict { table: empty_table(n.max(MIN_BUCKETS).next_power_of_two()), len: 0, max_chain: 0 }
     }
     pub fn len(&self) -> usize {
         self.len
@@ -281,6 +284,17 @@ impl<T: Keyed> Dict<T> {
         let next = self.table[i].take();
         self.table[i] = Some(Box::new(Node { item, next }));
         self.len += 1;
+        self.max_chain = self.max_chain.max(self.chain_len(i));
+    }
+
+    fn chain_len(&self, i: usize) -> usize {
+        let mut n = self.table[i].as_deref();
+        let mut len = 0;
+        while let Some(node) = n {
+            len += 1;
+            n = node.next.as_deref();
+        }
+        len
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<T> {
@@ -313,35 +327,33 @@ impl<T: Keyed> Dict<T> {
                 self.table[i] = Some(node);
             }
         }
+        self.max_chain = (0..n).map(|i| self.chain_len(i)).max().unwrap_or(0);
     }
 
     pub fn iter(&self) -> DictIter<'_, T> {
         DictIter { table: &self.table, bucket: 0, node: None }
     }
 
-    /// A random element: a random non-empty bucket, then a random element of its chain
-    /// (Redis's dictGetRandomKey). The load factor stays above 1/8, so few probes.
+    /// A uniformly random element: draw (bucket, position below the chain bound) and
+    /// retry when that slot is empty. Every element has the same chance (picking a
+    /// random chain first, as Redis's dictGetRandomKey does, favours short chains).
     pub fn random(&self, rng: &mut u64) -> Option<&T> {
         if self.len == 0 {
             return None;
         }
         let mask = self.table.len() - 1;
+        let bound = self.max_chain.max(1) as u64;
         loop {
-            let head = self.table[(xorshift(rng) as usize) & mask].as_deref();
-            let Some(first) = head else { continue };
-            let mut chain = 0usize;
-            let mut n = Some(first);
+            let r = xorshift(rng);
+            let mut pick = (xorshift(rng) % bound) as usize;
+            let mut n = self.table[(r as usize) & mask].as_deref();
             while let Some(node) = n {
-                chain += 1;
+                if pick == 0 {
+                    return Some(&node.item);
+                }
+                pick -= 1;
                 n = node.next.as_deref();
             }
-            let mut pick = (xorshift(rng) % chain as u64) as usize;
-            let mut n = first;
-            while pick > 0 {
-                n = n.next.as_deref().expect("within chain");
-                pick -= 1;
-            }
-            return Some(&n.item);
         }
     }
 
