@@ -624,28 +624,25 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> Reply {
             end = len - 1;
         }
         let ranged = o.dontsort && (kind == "list" || kind == "zset");
+        let n = (end - start + 1).max(0) as usize;
         match val {
+            // An empty LIMIT window of a dontsort range loads nothing.
+            Some(Value::List(_) | Value::ZSet(_)) if ranged && end < start => {}
             Some(Value::List(l)) if ranged => {
-                if end >= start {
-                    let n = (end - start + 1) as usize;
-                    if o.desc {
-                        elems.extend(l.iter().rev().skip(start as usize).take(n).map(|e| e.to_vec()));
-                    } else {
-                        elems.extend(l.iter().skip(start as usize).take(n).map(|e| e.to_vec()));
-                    }
-                    end -= start;
-                    start = 0;
+                if o.desc {
+                    elems.extend(l.iter().rev().skip(start as usize).take(n).map(|e| e.to_vec()));
+                } else {
+                    elems.extend(l.iter().skip(start as usize).take(n).map(|e| e.to_vec()));
                 }
+                end -= start;
+                start = 0;
             }
             Some(Value::ZSet(z)) if ranged => {
-                if end >= start {
-                    let n = (end - start + 1) as usize;
-                    // Descending starts `start` ranks below the top (iter_from takes an ascending rank).
-                    let from = if o.desc { z.len() - 1 - start as usize } else { start as usize };
-                    elems.extend(z.iter_from(from, o.desc).take(n).map(|(m, _)| m.to_vec()));
-                    end -= start;
-                    start = 0;
-                }
+                // Descending starts `start` ranks below the top (iter_from takes an ascending rank).
+                let from = if o.desc { z.len() - 1 - start as usize } else { start as usize };
+                elems.extend(z.iter_from(from, o.desc).take(n).map(|(m, _)| m.to_vec()));
+                end -= start;
+                start = 0;
             }
             Some(Value::List(l)) => elems.extend(l.iter().map(|e| e.to_vec())),
             Some(Value::Set(s)) => elems.extend(s.iter().map(|m| m.to_vec())),
