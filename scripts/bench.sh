@@ -9,7 +9,9 @@ Usage: scripts/bench.sh [options]
   -n REQUESTS       requests per redis-benchmark run        (default 200000)
   -r ROUNDS         rounds per cell; the median is reported (default 3)
   -c CLIENTS        parallel connections                    (default 50)
-  -t TESTS          comma-separated redis-benchmark tests   (default set,get,incr,mset)
+  -t TESTS          comma-separated redis-benchmark tests   (default set,get,incr,mset);
+                    also lpush,rpop,lrange_100,sadd,hset,zadd, and zrangebyscore (custom:
+                    ZRANGEBYSCORE myzset 100 200 LIMIT 0 10 on 1,000 members)
   --pipelines "..." pipeline depths (-P)                    (default "1 16")
   --workers N       pass --workers N to rustis-server
   --out FILE        also write the Markdown report to FILE
@@ -126,6 +128,31 @@ load() { # load server count keyfmt size
         || { cat "$tmp/pipe.log" >&2; echo "error: loading $1 failed" >&2; return 1; }
 }
 
+load_cmds() { # load_cmds server: RESP commands on stdin through redis-cli --pipe
+    timeout "$bench_timeout" redis-cli -h 127.0.0.1 -p "${port[$1]}" --pipe >"$tmp/pipe.log" 2>&1 \
+        || { cat "$tmp/pipe.log" >&2; echo "error: loading $1 failed" >&2; return 1; }
+}
+
+# Preloads so pops and range reads hit: mylist gets enough elements for every RPOP of all
+# rounds; myzset gets 1,000 members scored 0..999.
+load_list() { # load_list server elements
+    awk -v n="$2" 'BEGIN { for (i = 0; i < n; i += 100) { m = (n - i < 100) ? n - i : 100;
+        printf "*%d\r\n$5\r\nRPUSH\r\n$6\r\nmylist\r\n", m + 2;
+        for (j = 0; j < m; j++) { v = sprintf("%d", i + j); printf "$%d\r\n%s\r\n", length(v), v } } }' | load_cmds "$1"
+}
+load_zset() { # load_zset server members
+    awk -v n="$2" 'BEGIN { for (i = 0; i < n; i++) { v = sprintf("m%d", i); s = sprintf("%d", i);
+        printf "*4\r\n$4\r\nZADD\r\n$6\r\nmyzset\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(s), s, length(v), v } }' | load_cmds "$1"
+}
+
+# The redis-benchmark arguments for a test: built-in -t tests, or a custom command.
+test_args() {
+    case "$1" in
+        zrangebyscore) echo "ZRANGEBYSCORE myzset 100 200 LIMIT 0 10" ;;
+        *) echo "-t $1" ;;
+    esac
+}
+
 cpu_ticks() { # utime+stime of the whole process (fields 14, 15 of /proc/PID/stat)
     local rest
     rest=$(<"/proc/$1/stat")
@@ -191,8 +218,9 @@ run_one() { # run_one server test depth round
     local s=$1 t=$2 d=$3 r=$4 c0 c1 csv line
     kill -0 "${pid[$s]}" 2>/dev/null || { echo "error: $s is no longer running" >&2; return 1; }
     c0=$(cpu_ticks "${pid[$s]}")
+    # shellcheck disable=SC2046  # test_args expands to several words on purpose
     if ! csv=$(timeout "$bench_timeout" redis-benchmark -h 127.0.0.1 -p "${port[$s]}" -c "$clients" \
-        -n "$requests" -r "$keyspace" -P "$d" -t "$t" --csv 2>"$tmp/bench.err"); then
+        -n "$requests" -r "$keyspace" -P "$d" $(test_args "$t") --csv 2>"$tmp/bench.err"); then
         echo "warning: redis-benchmark failed or timed out: $s $t -P $d round $r" >&2
         return 0
     fi
@@ -211,7 +239,11 @@ IFS=',' read -r -a test_list <<<"$tests"
 for t in "${test_list[@]}"; do
     for s in redis rustis; do
         cli "$s" flushall >/dev/null
-        [ "$t" = get ] && load "$s" "$keyspace" "key:%012d" 3
+        case "$t" in
+            get) load "$s" "$keyspace" "key:%012d" 3 ;;
+            rpop) load_list "$s" $((requests * rounds * 2 + 1000)) ;;
+            zrangebyscore) load_zset "$s" 1000 ;;
+        esac
     done
     for d in $pipelines; do
         echo "==> $t -P $d" >&2
