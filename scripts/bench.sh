@@ -220,7 +220,7 @@ run_one() { # run_one server test depth round
     c0=$(cpu_ticks "${pid[$s]}")
     # shellcheck disable=SC2046  # test_args expands to several words on purpose
     if ! csv=$(timeout "$bench_timeout" redis-benchmark -h 127.0.0.1 -p "${port[$s]}" -c "$clients" \
-        -n "$requests" -r "$keyspace" -P "$d" $(test_args "$t") --csv 2>"$tmp/bench.err"); then
+        -n "$requests" -r "$keyspace" -P "$d" --csv $(test_args "$t") 2>"$tmp/bench.err"); then
         echo "warning: redis-benchmark failed or timed out: $s $t -P $d round $r" >&2
         return 0
     fi
