@@ -6,7 +6,7 @@
 //! order of HGETALL/HKEYS/HVALS/HSCAN on small hashes agree with Redis; a hash left empty
 //! is deleted.
 
-use super::errors::{self, OVERFLOW, SYNTAX, WRONGTYPE};
+use super::errors::{self, OVERFLOW, SYNTAX};
 use super::flags::*;
 use super::set::{random_distinct, random_repeat, with_rng, MAX_RANDOM_REPLY, RANGE_ERR};
 use super::state::EncLimits;
@@ -15,7 +15,6 @@ use crate::protocol::{Proto, Reply};
 use crate::store::glob_match;
 use crate::store::hash::{Hash, HashLimits};
 use crate::store::num::{ld_incr, LdError};
-use crate::store::Value;
 
 const G: &str = "hash";
 
@@ -119,49 +118,14 @@ fn limits(ctx: &Ctx) -> HashLimits {
 /// Runs `f` on the hash at `key` for reading (Redis's lookupKeyRead: counts a keyspace
 /// hit or miss); `missing` answers for a missing key, WRONGTYPE for another type.
 fn read(ctx: &mut Ctx, key: &[u8], missing: impl FnOnce() -> Reply, f: impl FnOnce(&Hash) -> Reply) -> Reply {
-    let now = ctx.now;
-    let (found, r) = match ctx.get(key) {
-        None => (false, missing()),
-        Some(it) => {
-            it.touch(now);
-            match &it.val {
-                Value::Hash(h) => (true, f(h)),
-                _ => (true, Reply::err(WRONGTYPE)),
-            }
-        }
-    };
-    ctx.hit(found);
-    r
+    super::read_coll(ctx, key, missing, f)
 }
 
 /// Runs `f` on the hash at `key` for writing. A missing key answers `missing` if given,
 /// else `f` runs on a new hash that is stored if it ends up non-empty. A hash left empty
 /// is deleted.
 fn write(ctx: &mut Ctx, key: &[u8], missing: Option<Reply>, f: impl FnOnce(&mut Hash) -> Reply) -> Reply {
-    let now = ctx.now;
-    let st = ctx.stripe_mut(key);
-    match st.get_mut(key, now) {
-        Some(it) => {
-            it.touch(now);
-            let Value::Hash(h) = &mut it.val else { return Reply::err(WRONGTYPE) };
-            let r = f(h);
-            if h.is_empty() {
-                st.remove(key);
-            }
-            r
-        }
-        None => match missing {
-            Some(r) => r,
-            None => {
-                let mut h = Hash::default();
-                let r = f(&mut h);
-                if !h.is_empty() {
-                    st.set(key, Value::Hash(Box::new(h)), None, now);
-                }
-                r
-            }
-        },
-    }
+    super::write_coll(ctx, key, missing, f)
 }
 
 fn hset_generic(ctx: &mut Ctx, argv: &[&[u8]]) -> Result<i64, Reply> {

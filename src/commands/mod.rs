@@ -731,6 +731,64 @@ fn count_error(stats: &mut WorkerStats, e: &str) {
     }
 }
 
+/// Runs `f` on the collection at `key` for reading (Redis's lookupKeyRead: counts a
+/// keyspace hit or miss); `missing` answers for a missing key, WRONGTYPE for another type.
+pub fn read_coll<T: crate::store::value::Collection>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    missing: impl FnOnce() -> Reply,
+    f: impl FnOnce(&T) -> Reply,
+) -> Reply {
+    let now = ctx.now;
+    let (found, r) = match ctx.get(key) {
+        None => (false, missing()),
+        Some(it) => {
+            it.touch(now);
+            match T::of(&it.val) {
+                Some(c) => (true, f(c)),
+                None => (true, Reply::err(errors::WRONGTYPE)),
+            }
+        }
+    };
+    ctx.hit(found);
+    r
+}
+
+/// Runs `f` on the collection at `key` for writing. A missing key answers `missing` if
+/// given, else `f` runs on a new collection that is stored if it ends up non-empty. A
+/// collection left empty is deleted (Redis never keeps empty collections).
+pub fn write_coll<T: crate::store::value::Collection>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    missing: Option<Reply>,
+    f: impl FnOnce(&mut T) -> Reply,
+) -> Reply {
+    let now = ctx.now;
+    let st = ctx.stripe_mut(key);
+    match st.get_mut(key, now) {
+        Some(it) => {
+            it.touch(now);
+            let Some(c) = T::of_mut(&mut it.val) else { return Reply::err(errors::WRONGTYPE) };
+            let r = f(c);
+            if c.is_empty_coll() {
+                st.remove(key);
+            }
+            r
+        }
+        None => match missing {
+            Some(r) => r,
+            None => {
+                let mut c = T::default();
+                let r = f(&mut c);
+                if !c.is_empty_coll() {
+                    st.set(key, c.into_value(), None, now);
+                }
+                r
+            }
+        },
+    }
+}
+
 /// Case-insensitive ASCII comparison of an argument with an option name.
 #[inline]
 pub fn eq_ic(a: &[u8], b: &str) -> bool {

@@ -226,47 +226,12 @@ fn member_reply(m: Member) -> Reply {
 
 /// Runs `f` on the set at `key` for reading (counts a keyspace hit or miss).
 fn read(ctx: &mut Ctx, key: &[u8], missing: impl FnOnce() -> Reply, f: impl FnOnce(&Set) -> Reply) -> Reply {
-    let now = ctx.now;
-    let (found, r) = match ctx.get(key) {
-        None => (false, missing()),
-        Some(it) => {
-            it.touch(now);
-            match &it.val {
-                Value::Set(s) => (true, f(s)),
-                _ => (true, Reply::err(WRONGTYPE)),
-            }
-        }
-    };
-    ctx.hit(found);
-    r
+    super::read_coll(ctx, key, missing, f)
 }
 
 /// Runs `f` on the set at `key` for writing; see `hash::write`.
 fn write(ctx: &mut Ctx, key: &[u8], missing: Option<Reply>, f: impl FnOnce(&mut Set) -> Reply) -> Reply {
-    let now = ctx.now;
-    let st = ctx.stripe_mut(key);
-    match st.get_mut(key, now) {
-        Some(it) => {
-            it.touch(now);
-            let Value::Set(s) = &mut it.val else { return Reply::err(WRONGTYPE) };
-            let r = f(s);
-            if s.is_empty() {
-                st.remove(key);
-            }
-            r
-        }
-        None => match missing {
-            Some(r) => r,
-            None => {
-                let mut s = Set::default();
-                let r = f(&mut s);
-                if !s.is_empty() {
-                    st.set(key, Value::Set(Box::new(s)), None, now);
-                }
-                r
-            }
-        },
-    }
+    super::write_coll(ctx, key, missing, f)
 }
 
 /// The sets at `keys` (None for missing keys), or WRONGTYPE if any key holds another

@@ -382,17 +382,6 @@ pub fn parse_i64_strict(s: &[u8]) -> Option<i64> {
     }
 }
 
-/// Number of characters in the decimal form of i.
-pub fn fmt_i64_len(i: i64, _buf: &mut [u8; 20]) -> usize {
-    let mut n = i.unsigned_abs();
-    let mut len = if i < 0 { 2 } else { 1 };
-    while n >= 10 {
-        n /= 10;
-        len += 1;
-    }
-    len
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,37 @@ extern "C" {
     ) -> c_int;
 }
 
+/// Formats an i64 into `buf` without allocating; returns the digits. (protocol/reply.rs
+/// has the same 12 lines: the layering rule keeps protocol and store independent.)
+pub fn fmt_i64(i: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = i.unsigned_abs();
+    let mut pos = buf.len();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        pos -= 1;
+        buf[pos] = b'-';
+    }
+    &buf[pos..]
+}
+
+/// Number of characters in the decimal form of `i`.
+pub fn i64_len(i: i64) -> usize {
+    let mut n = i.unsigned_abs();
+    let mut len = if i < 0 { 2 } else { 1 };
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum LdError {
     /// The stored value is not a float.

@@ -11,6 +11,7 @@
 
 use super::bytes::CompactBytes;
 use super::hash::{xorshift, Dict, DictIter};
+use super::num::fmt_i64;
 use super::parse_i64_strict;
 
 #[derive(Clone, Debug)]
@@ -56,25 +57,6 @@ impl Member<'_> {
             Member::Str(s) => f(s),
         }
     }
-}
-
-/// Formats an i64 into `buf`, returning the digits.
-fn fmt_i64(i: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut n = i.unsigned_abs();
-    let mut pos = buf.len();
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if i < 0 {
-        pos -= 1;
-        buf[pos] = b'-';
-    }
-    &buf[pos..]
 }
 
 impl Set {

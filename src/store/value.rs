@@ -81,10 +81,7 @@ impl Value {
     /// Length of the string form.
     pub fn str_len(&self) -> usize {
         match self {
-            Value::Int(i) => {
-                let mut buf = [0u8; 20];
-                crate::store::fmt_i64_len(*i, &mut buf)
-            }
+            Value::Int(i) => crate::store::num::i64_len(*i),
             Value::Emb(b) => b.len(),
             Value::Raw(v) => v.len(),
             _ => 0,
@@ -129,3 +126,41 @@ mod tests {
         assert_eq!(std::mem::size_of::<Value>(), 24);
     }
 }
+
+/// A collection type held in a `Value`: lets commands share the lookup / create /
+/// delete-when-empty logic (see `commands::read_coll` and `commands::write_coll`).
+pub trait Collection: Default {
+    fn of(v: &Value) -> Option<&Self>;
+    fn of_mut(v: &mut Value) -> Option<&mut Self>;
+    fn into_value(self) -> Value;
+    fn is_empty_coll(&self) -> bool;
+}
+
+macro_rules! collection {
+    ($t:ty, $variant:ident) => {
+        impl Collection for $t {
+            fn of(v: &Value) -> Option<&Self> {
+                match v {
+                    Value::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+            fn of_mut(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+            fn into_value(self) -> Value {
+                Value::$variant(Box::new(self))
+            }
+            fn is_empty_coll(&self) -> bool {
+                self.is_empty()
+            }
+        }
+    };
+}
+collection!(List, List);
+collection!(Hash, Hash);
+collection!(Set, Set);
+collection!(ZSet, ZSet);
