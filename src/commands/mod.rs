@@ -12,10 +12,12 @@
 //! - stripes are locked in ascending (db, stripe) order and released before the reply
 //!   is encoded.
 
+pub mod bitmap;
 pub mod connection;
 pub mod docs;
 pub mod errors;
 pub mod generic;
+pub mod geo;
 pub mod hash;
 pub mod list;
 pub mod server;
@@ -345,9 +347,10 @@ pub struct Table {
     pub top: Vec<usize>,
 }
 
-fn groups() -> [&'static [Command]; 8] {
+fn groups() -> [&'static [Command]; 10] {
     [
         string::COMMANDS,
+        bitmap::COMMANDS,
         list::COMMANDS,
         hash::COMMANDS,
         set::COMMANDS,
@@ -355,6 +358,7 @@ fn groups() -> [&'static [Command]; 8] {
         generic::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
+        geo::COMMANDS,
     ]
 }
 
