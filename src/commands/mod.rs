@@ -19,11 +19,13 @@ pub mod errors;
 pub mod generic;
 pub mod geo;
 pub mod hash;
+pub mod hyperloglog;
 pub mod list;
 pub mod server;
 pub mod set;
 pub mod sorted_set;
 pub mod state;
+pub mod stream;
 pub mod string;
 
 use crate::protocol::{Proto, Reply};
@@ -306,6 +308,7 @@ impl Command {
             "hash" => push(&mut cats, "@hash"),
             "set" => push(&mut cats, "@set"),
             "sorted-set" => push(&mut cats, "@sortedset"),
+            "stream" => push(&mut cats, "@stream"),
             _ => {}
         }
         push(&mut cats, if self.has(flags::FAST) { "@fast" } else { "@slow" });
@@ -347,7 +350,7 @@ pub struct Table {
     pub top: Vec<usize>,
 }
 
-fn groups() -> [&'static [Command]; 10] {
+fn groups() -> [&'static [Command]; 12] {
     [
         string::COMMANDS,
         bitmap::COMMANDS,
@@ -359,6 +362,8 @@ fn groups() -> [&'static [Command]; 10] {
         connection::COMMANDS,
         server::COMMANDS,
         geo::COMMANDS,
+        stream::COMMANDS,
+        hyperloglog::COMMANDS,
     ]
 }
 

@@ -5,7 +5,7 @@
 //! and anything modified in place (APPEND, SETRANGE), as `Raw`.
 
 use super::bytes::CompactBytes;
-use super::{hash::Hash, list::List, set::Set, zset::ZSet};
+use super::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 use std::borrow::Cow;
 
 /// Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
@@ -21,6 +21,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -53,6 +54,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
     pub fn encoding(&self) -> &'static str {
@@ -64,6 +66,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
     pub fn is_string(&self) -> bool {
@@ -108,6 +111,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => z.heap_size(),
+            Value::Stream(x) => x.heap_size(),
         }
     }
 }
