@@ -219,3 +219,31 @@ fn list_producers_and_blocked_consumers_lose_and_duplicate_nothing() {
     assert_eq!(uniq.len(), got.len(), "an element was delivered twice");
     assert_eq!(got.len(), total, "an element was lost");
 }
+
+#[test]
+fn xread_block_dollar_sees_only_entries_added_after_it_blocked() {
+    let srv = support::start(&[]);
+    let port = srv.port;
+    let mut con = support::client(port);
+    let _: String = redis::cmd("XADD").arg("xs").arg("1-1").arg("f").arg("before").query(&mut con).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut c = support::client(port);
+        let r: redis::Value =
+            redis::cmd("XREAD").arg("BLOCK").arg(5000).arg("STREAMS").arg("xs").arg("$").query(&mut c).unwrap();
+        r
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    // A write to another key must not wake it with nothing; then the real entry.
+    let _: String = redis::cmd("XADD").arg("other").arg("1-1").arg("f").arg("x").query(&mut con).unwrap();
+    let _: String = redis::cmd("XADD").arg("xs").arg("2-1").arg("f").arg("after").query(&mut con).unwrap();
+    let got = format!("{:?}", reader.join().unwrap());
+    assert!(got.contains("2-1") && got.contains("after"), "{got}");
+    assert!(!got.contains("before"), "{got}");
+
+    // Timeout: a null reply after about the requested time.
+    let t = Instant::now();
+    let r: redis::Value =
+        redis::cmd("XREAD").arg("BLOCK").arg(200).arg("STREAMS").arg("xs").arg("$").query(&mut con).unwrap();
+    assert_eq!(r, redis::Value::Nil);
+    assert!(t.elapsed() >= Duration::from_millis(180), "{:?}", t.elapsed());
+}

@@ -541,7 +541,18 @@ impl<'a> Ctx<'a> {
     /// Parks this client until one of `keys` (current db) is written or the deadline
     /// passes; the command's reply is then produced by re-running it, or `on_timeout`.
     pub fn block(&mut self, keys: Vec<Vec<u8>>, deadline: Option<i64>, on_timeout: Reply) {
-        self.session.block = Some(BlockRequest { keys, deadline, on_timeout });
+        self.session.block = Some(BlockRequest { keys, deadline, on_timeout, rewrite: None });
+    }
+
+    /// Like [`Ctx::block`], but the command re-run when a key is written is `argv`.
+    pub fn block_rewritten(
+        &mut self,
+        keys: Vec<Vec<u8>>,
+        deadline: Option<i64>,
+        on_timeout: Reply,
+        argv: Vec<Vec<u8>>,
+    ) {
+        self.session.block = Some(BlockRequest { keys, deadline, on_timeout, rewrite: Some(argv) });
     }
 
     pub fn proto(&self) -> Proto {

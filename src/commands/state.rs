@@ -76,6 +76,9 @@ pub struct BlockRequest {
     pub deadline: Option<i64>,
     /// The reply on timeout (a null of the command's shape).
     pub on_timeout: Reply,
+    /// The command to re-run when a key is written, if not the original (XREAD's `$`
+    /// must mean the last ID at block time, so it is re-run with resolved IDs).
+    pub rewrite: Option<Vec<Vec<u8>>>,
 }
 
 /// A parked client: its session and the rest of its batch.
@@ -89,6 +92,8 @@ pub struct Blocked {
     pub on_timeout: Reply,
     /// Unix ms (i64::MAX: none); a timeout applies only to the block it was armed for.
     pub deadline: i64,
+    /// See [`BlockRequest::rewrite`].
+    pub rewrite: Option<Vec<Vec<u8>>>,
 }
 
 /// Blocked clients by id, and per (db, key) the FIFO of clients waiting on it.

@@ -483,7 +483,7 @@ fn xread_plan(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<(usize, usize)>) {
 
 fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     let mut count: i64 = 0;
-    let mut block = false;
+    let mut block: Option<i64> = None;
     let mut streams_arg = 0;
     let mut i = 1;
     while i < argv.len() {
@@ -496,7 +496,7 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
                 None => return Reply::err("ERR timeout is not an integer or out of range"),
                 Some(t) if t < 0 => return Reply::err("ERR timeout is negative"),
                 Some(t) if t > 0 && t > i64::MAX - ctx.now => return Reply::err("ERR timeout is out of range"),
-                Some(_) => block = true,
+                Some(t) => block = Some(t),
             }
         } else if eq_ic(o, "count") && moreargs > 0 {
             i += 1;
@@ -526,7 +526,7 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     }
     let n = (argv.len() - streams_arg) / 2;
     let keys = &argv[streams_arg..streams_arg + n];
-    let mut ids = Vec::with_capacity(n);
+    let mut ids: Vec<StreamId> = Vec::with_capacity(n);
     for (k, arg) in keys.iter().zip(&argv[streams_arg + n..]) {
         let now = ctx.now;
         let last = match ctx.get(k) {
@@ -553,7 +553,7 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         }
     }
     let mut out: Vec<(Reply, Reply)> = Vec::new();
-    for (k, gt) in keys.iter().zip(ids) {
+    for (k, &gt) in keys.iter().zip(&ids) {
         let found = ctx.get(k).is_some();
         ctx.hit(found);
         let Some(Value::Stream(s)) = ctx.get(k).map(|it| &it.val) else { continue };
@@ -569,10 +569,21 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
             _ => Reply::Map(out),
         };
     }
-    if block {
-        // BLOCK is not implemented yet: when Redis would park the client (nothing to
-        // serve synchronously) we answer with an error instead of blocking.
-        return Reply::err("ERR XREAD with BLOCK is not supported yet when no data is available");
+    if let Some(ms) = block {
+        // Park on the keys. The re-run uses the IDs resolved now, so `$` keeps meaning
+        // "entries added after the block started" (the deadline stays the original one).
+        let deadline = (ms > 0).then(|| ctx.now + ms);
+        let mut re: Vec<Vec<u8>> = vec![b"XREAD".to_vec()];
+        if count > 0 {
+            re.push(b"COUNT".to_vec());
+            re.push(count.to_string().into_bytes());
+        }
+        re.push(b"BLOCK".to_vec());
+        re.push(ms.to_string().into_bytes());
+        re.push(b"STREAMS".to_vec());
+        re.extend(keys.iter().map(|k| k.to_vec()));
+        re.extend(ids.iter().map(|id| id.to_bytes()));
+        ctx.block_rewritten(keys.iter().map(|k| k.to_vec()).collect(), deadline, Reply::NilArray, re);
     }
     Reply::NilArray
 }

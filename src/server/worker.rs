@@ -150,6 +150,7 @@ impl Worker<'_> {
             keys,
             on_timeout: req.on_timeout,
             deadline,
+            rewrite: req.rewrite,
         };
         self.shared.blocked.lock().add(b, again.is_some());
         self.shared.nblocked.fetch_add(1, Ordering::AcqRel);
@@ -184,7 +185,10 @@ impl Worker<'_> {
                 let Some(mut b) = self.unpark(id) else { break };
                 let reply = {
                     let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
-                    b.batch.argv(b.index, &mut argv);
+                    match &b.rewrite {
+                        Some(r) => argv.extend(r.iter().map(|a| a.as_slice())),
+                        None => b.batch.argv(b.index, &mut argv),
+                    }
                     commands::execute(
                         self.shared,
                         &mut b.session,
