@@ -344,8 +344,12 @@ impl<T: Keyed> Dict<T> {
         let mask = self.table.len() - 1;
         let bound = self.max_chain.max(1) as u64;
         loop {
+            // Bucket from the low bits; position from the high bits of a multiplicative
+            // mix of the same draw. (Taking it from the next xorshift output instead ties
+            // it to the bucket: xorshift's next low bits are a function of these low bits,
+            // so each bucket would always yield the same chain position.)
             let r = xorshift(rng);
-            let mut pick = (xorshift(rng) % bound) as usize;
+            let mut pick = ((r.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % bound) as usize;
             let mut n = self.table[(r as usize) & mask].as_deref();
             while let Some(node) = n {
                 if pick == 0 {
@@ -616,6 +620,24 @@ mod tests {
     use super::*;
 
     const LIM: HashLimits = HashLimits { max_entries: 4, max_value: 8 };
+
+    #[test]
+    fn random_reaches_every_element() {
+        // Every element of a chained table must be drawable (regression: the chain
+        // position used to be a function of the bucket, so most chains were cut short).
+        let mut d: Dict<CompactBytes> = Dict::with_capacity(16);
+        for i in 0..1000 {
+            d.insert_new(CompactBytes::new(format!("m{i}").as_bytes()));
+        }
+        for seed in [1u64, 12345, 0x9e37_79b9, 987_654_321] {
+            let mut rng = seed;
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..40_000 {
+                seen.insert(d.random(&mut rng).expect("non-empty").as_slice().to_vec());
+            }
+            assert_eq!(seen.len(), 1000, "seed {seed}");
+        }
+    }
 
     #[test]
     fn pack_keeps_insertion_order_and_updates_in_place() {
