@@ -238,39 +238,37 @@ impl Command {
     }
     /// Key argument positions for argv (range keys, then keynum keys).
     pub fn key_positions_argv(&self, argv: &[&[u8]], out: &mut Vec<usize>) {
-        self.key_positions(argv.len(), out);
+        self.for_each_key_pos(argv, |p| out.push(p));
+    }
+
+    /// Calls `f` with each key argument position (no allocation: used per command by
+    /// the lock planner).
+    pub fn for_each_key_pos(&self, argv: &[&[u8]], mut f: impl FnMut(usize)) {
+        if let Some(k) = self.keys {
+            if k.first > 0 && argv.len() > k.first as usize {
+                let last = if k.last < 0 { argv.len() as i32 + k.last } else { k.last.min(argv.len() as i32 - 1) };
+                let mut i = k.first;
+                while i <= last {
+                    f(i as usize);
+                    i += k.step.max(1);
+                }
+            }
+        }
         if let Some(kn) = self.keynum {
             let at = (kn.index + kn.keynumidx) as usize;
             let Some(n) = argv.get(at).and_then(|a| crate::store::parse_i64_strict(a)) else { return };
             // A count larger than the arguments left is not a key list (GETKEYS errors).
             let first = kn.index as usize + kn.firstkey as usize;
-            if n <= 0 || first + (n as usize - 1) * kn.keystep.max(1) as usize >= argv.len() {
+            let step = kn.keystep.max(1) as usize;
+            if n <= 0 || first + (n as usize - 1) * step >= argv.len() {
                 return;
             }
-            let mut p = kn.index as usize + kn.firstkey as usize;
-            for _ in 0..n.max(0) {
-                if p >= argv.len() {
-                    break;
-                }
-                out.push(p);
-                p += kn.keystep.max(1) as usize;
+            for j in 0..n as usize {
+                f(first + j * step);
             }
         }
     }
 
-    /// Key argument positions for argv (legacy range only).
-    pub fn key_positions(&self, argc: usize, out: &mut Vec<usize>) {
-        let Some(k) = self.keys else { return };
-        if k.first <= 0 || argc <= k.first as usize {
-            return;
-        }
-        let last = if k.last < 0 { argc as i32 + k.last } else { k.last.min(argc as i32 - 1) };
-        let mut i = k.first;
-        while i <= last {
-            out.push(i as usize);
-            i += k.step.max(1);
-        }
-    }
     /// Redis ACL categories: declared ones plus those implied by group and flags.
     pub fn acl_categories(&self) -> Vec<String> {
         let mut cats: Vec<String> = Vec::new();
@@ -617,12 +615,8 @@ fn lock_plan<'a>(ctx: &mut Ctx<'a>, argv: &[&[u8]], scratch: &mut Vec<(usize, us
             scratch.push((d, k));
         }
     } else if cmd.keys.is_some() || cmd.keynum.is_some() {
-        let mut pos = Vec::new();
-        cmd.key_positions_argv(argv, &mut pos);
         let d = ctx.session.db;
-        for p in pos {
-            scratch.push((d, ks.dbs[d].stripe_of(argv[p])));
-        }
+        cmd.for_each_key_pos(argv, |p| scratch.push((d, ks.dbs[d].stripe_of(argv[p]))));
     }
     if scratch.is_empty() {
         return;
@@ -705,12 +699,9 @@ pub fn execute(
                 && ctx.session.block.is_none()
                 && ctx.shared.nblocked.load(std::sync::atomic::Ordering::Acquire) > 0
             {
-                let mut pos = Vec::new();
-                cmd.key_positions_argv(argv, &mut pos);
                 let db = ctx.session.db;
-                for p in pos {
-                    ctx.effects.ready.push_back((db, argv[p].to_vec()));
-                }
+                let ready = &mut ctx.effects.ready;
+                cmd.for_each_key_pos(argv, |p| ready.push_back((db, argv[p].to_vec())));
             }
             for (db, key) in ctx.stale.get_mut().drain(..) {
                 let d = &ctx.shared.keyspace.dbs[db];

@@ -91,13 +91,13 @@ impl Worker<'_> {
     /// Runs a cursor until its batch ends or it blocks.
     fn drive(&mut self, mut c: Cursor) {
         c.session.info.last_interaction_ms.store(now_ms(), Ordering::Relaxed);
+        // One argv buffer for the whole batch (it borrows the batch's bytes).
+        let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
         while c.next < c.batch.len() {
-            let reply = {
-                let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
-                c.batch.argv(c.next, &mut argv);
-                self.exec(&mut c.session, &argv)
-            };
+            c.batch.argv(c.next, &mut argv);
+            let reply = self.exec(&mut c.session, &argv);
             if c.session.block.is_some() {
+                drop(argv);
                 self.park(c, None);
                 self.serve_effects();
                 return;
@@ -109,6 +109,7 @@ impl Worker<'_> {
                 break;
             }
         }
+        drop(argv);
         self.finish(c);
     }
 
