@@ -37,6 +37,8 @@ pub struct Config {
     pub set_max_intset_entries: u64,
     pub zset_max_listpack_entries: u64,
     pub zset_max_listpack_value: u64,
+    pub stream_node_max_bytes: u64,
+    pub stream_node_max_entries: u64,
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub active_expire_effort: u32,
@@ -75,6 +77,8 @@ impl Default for Config {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             active_expire_effort: 1,
@@ -292,6 +296,16 @@ pub static OPTIONS: &[Opt] = &[
     opt_num!("set-max-intset-entries", set_max_intset_entries, u64, 0, i64::MAX, false),
     opt_num!("zset-max-listpack-entries", zset_max_listpack_entries, u64, 0, i64::MAX, false),
     opt_num!("zset-max-listpack-value", zset_max_listpack_value, u64, 0, i64::MAX, false),
+    Opt {
+        name: "stream-node-max-bytes",
+        immutable: false,
+        get: |c| c.stream_node_max_bytes.to_string(),
+        set: |c, a| {
+            c.stream_node_max_bytes = parse_memory(one(a)?)?;
+            Ok(())
+        },
+    },
+    opt_num!("stream-node-max-entries", stream_node_max_entries, u64, 0, i64::MAX, false),
     Opt {
         name: "maxmemory",
         immutable: false,

@@ -21,7 +21,7 @@ pub fn info(cmd: &Command) -> Reply {
         .filter(|(f, _)| cmd.has(*f) && flags::reported(*f))
         .map(|(_, n)| Reply::Status(n.to_string()))
         .collect();
-    if cmd.keynum.is_some() {
+    if cmd.movable_keys() {
         // Redis lists movablekeys before allow_busy.
         let at = fl.iter().position(|f| *f == Reply::Status("allow_busy".into())).unwrap_or(fl.len());
         fl.insert(at, Reply::Status("movablekeys".into()));
@@ -98,6 +98,39 @@ fn key_specs(cmd: &Command) -> Vec<Reply> {
             Reply::Map(m)
         })
         .collect();
+    if let Some(kw) = cmd.keyword {
+        let fl = kw.flags.split_whitespace().map(|f| Reply::Status(f.to_string())).collect();
+        specs.push(Reply::Map(vec![
+            (b("flags"), Reply::Set(fl)),
+            (
+                b("begin_search"),
+                Reply::Map(vec![
+                    (b("type"), b("keyword")),
+                    (
+                        b("spec"),
+                        Reply::Map(vec![
+                            (b("keyword"), b(kw.keyword)),
+                            (b("startfrom"), Reply::Int(kw.startfrom as i64)),
+                        ]),
+                    ),
+                ]),
+            ),
+            (
+                b("find_keys"),
+                Reply::Map(vec![
+                    (b("type"), b("range")),
+                    (
+                        b("spec"),
+                        Reply::Map(vec![
+                            (b("lastkey"), Reply::Int(-1)),
+                            (b("keystep"), Reply::Int(1)),
+                            (b("limit"), Reply::Int(2)),
+                        ]),
+                    ),
+                ]),
+            ),
+        ]));
+    }
     if let Some(kn) = cmd.keynum {
         let fl = kn.flags.split_whitespace().map(|f| Reply::Status(f.to_string())).collect();
         specs.push(Reply::Map(vec![

@@ -26,6 +26,7 @@ pub mod set;
 pub mod sorted_set;
 pub mod state;
 pub mod stream;
+pub mod stream_cg;
 pub mod string;
 
 use crate::protocol::{Proto, Reply};
@@ -108,6 +109,28 @@ pub struct KeyNum {
     pub flags: &'static str,
 }
 
+/// A keyword key spec: keys follow `keyword` (searched from argument `startfrom` on) and
+/// take the first half of the remaining arguments (XREAD / XREADGROUP `STREAMS`; Redis's
+/// begin_search keyword + find_keys range lastkey -1 limit 2).
+#[derive(Clone, Copy)]
+pub struct KeyWord {
+    pub keyword: &'static str,
+    pub startfrom: i32,
+    pub flags: &'static str,
+}
+
+impl KeyWord {
+    /// Positions of the keys in `argv` (Redis's getKeysUsingKeySpecs for this spec).
+    fn positions(&self, argv: &[&[u8]]) -> std::ops::Range<usize> {
+        let argc = argv.len();
+        let start = self.startfrom.max(1) as usize;
+        let Some(kw) = (start..argc.saturating_sub(1)).find(|&i| eq_ic(argv[i], self.keyword)) else { return 0..0 };
+        let first = kw + 1;
+        let n = (argc - first) / 2;
+        first..first + n
+    }
+}
+
 pub struct Command {
     /// Lower-case name; subcommands are `parent|sub`.
     pub name: &'static str,
@@ -117,6 +140,7 @@ pub struct Command {
     pub keys: Option<KeyRange>,
     /// A counted run of keys after the range keys (makes the command `movablekeys`).
     pub keynum: Option<KeyNum>,
+    pub keyword: Option<KeyWord>,
     pub plan: Option<PlanFn>,
     pub run: Option<Handler>,
     pub summary: &'static str,
@@ -144,6 +168,7 @@ impl Command {
             flags,
             keys: None,
             keynum: None,
+            keyword: None,
             plan: None,
             run: Some(run),
             summary: "",
@@ -166,6 +191,7 @@ impl Command {
             flags: 0,
             keys: None,
             keynum: None,
+            keyword: None,
             plan: None,
             run: None,
             summary: "",
@@ -206,6 +232,14 @@ impl Command {
     ) -> Command {
         self.keynum = Some(KeyNum { index, keynumidx, firstkey, keystep, flags });
         self
+    }
+    pub const fn keyword(mut self, keyword: &'static str, startfrom: i32, flags: &'static str) -> Command {
+        self.keyword = Some(KeyWord { keyword, startfrom, flags });
+        self
+    }
+    /// True when key positions depend on the arguments (COMMAND INFO `movablekeys`).
+    pub fn movable_keys(&self) -> bool {
+        self.keynum.is_some() || self.keyword.is_some()
     }
     pub const fn plan(mut self, f: PlanFn) -> Command {
         self.plan = Some(f);
@@ -253,6 +287,9 @@ impl Command {
                     i += k.step.max(1);
                 }
             }
+        }
+        if let Some(kw) = self.keyword {
+            kw.positions(argv).for_each(&mut f);
         }
         if let Some(kn) = self.keynum {
             let at = (kn.index + kn.keynumidx) as usize;
@@ -348,7 +385,7 @@ pub struct Table {
     pub top: Vec<usize>,
 }
 
-fn groups() -> [&'static [Command]; 12] {
+fn groups() -> [&'static [Command]; 13] {
     [
         string::COMMANDS,
         bitmap::COMMANDS,
@@ -361,6 +398,7 @@ fn groups() -> [&'static [Command]; 12] {
         server::COMMANDS,
         geo::COMMANDS,
         stream::COMMANDS,
+        stream_cg::COMMANDS,
         hyperloglog::COMMANDS,
     ]
 }
@@ -614,7 +652,7 @@ fn lock_plan<'a>(ctx: &mut Ctx<'a>, argv: &[&[u8]], scratch: &mut Vec<(usize, us
         for (d, k) in keys {
             scratch.push((d, k));
         }
-    } else if cmd.keys.is_some() || cmd.keynum.is_some() {
+    } else if cmd.keys.is_some() || cmd.movable_keys() {
         let d = ctx.session.db;
         cmd.for_each_key_pos(argv, |p| scratch.push((d, ks.dbs[d].stripe_of(argv[p]))));
     }

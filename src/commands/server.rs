@@ -423,7 +423,7 @@ fn getkeys(argv: &[&[u8]]) -> Result<(&'static Command, Vec<usize>), Reply> {
         cmd =
             t.lookup(full.as_bytes()).map(|i| t.cmds[i]).ok_or_else(|| Reply::err("ERR Invalid command specified"))?;
     }
-    if cmd.keys.is_none() && cmd.keynum.is_none() && cmd.plan.is_none() {
+    if cmd.keys.is_none() && !cmd.movable_keys() && cmd.plan.is_none() {
         return Err(Reply::err("ERR The command has no key arguments"));
     }
     let argc = args.len() as i32;
@@ -456,6 +456,9 @@ fn command_getkeysandflags(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
         let in_keynum = cmd.keynum.is_some_and(|kn| p >= (kn.index + kn.firstkey) as usize);
         if let (true, Some(kn)) = (in_keynum, cmd.keynum) {
             return kn.flags.split_whitespace().collect();
+        }
+        if let Some(kw) = cmd.keyword {
+            return kw.flags.split_whitespace().collect();
         }
         let f = specs.iter().rev().find(|s| s.0 as usize <= p).map(|s| s.3.clone()).unwrap_or_default();
         if f.contains(&"variable_flags") {

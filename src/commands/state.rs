@@ -60,11 +60,22 @@ pub struct Session {
     /// Set by a blocking command that found nothing to serve: the worker parks the
     /// client (see [`BlockRegistry`]) instead of replying.
     pub block: Option<BlockRequest>,
+    /// True while a parked client's command is re-run because a key it waits on was
+    /// written (XREADGROUP then reports a destroyed group as Redis's serve path does).
+    pub serving_block: bool,
 }
 
 impl Session {
     pub fn new(info: Arc<ClientInfo>) -> Session {
-        Session { id: info.id, db: 0, proto: Proto::Resp2, info, close_after_reply: false, block: None }
+        Session {
+            id: info.id,
+            db: 0,
+            proto: Proto::Resp2,
+            info,
+            close_after_reply: false,
+            block: None,
+            serving_block: false,
+        }
     }
 }
 
@@ -208,6 +219,8 @@ pub struct EncLimits {
     pub set_max_intset_entries: AtomicU64,
     pub zset_max_listpack_entries: AtomicU64,
     pub zset_max_listpack_value: AtomicU64,
+    pub stream_node_max_bytes: AtomicU64,
+    pub stream_node_max_entries: AtomicU64,
 }
 
 impl EncLimits {
@@ -219,6 +232,8 @@ impl EncLimits {
         self.set_max_intset_entries.store(c.set_max_intset_entries, r);
         self.zset_max_listpack_entries.store(c.zset_max_listpack_entries, r);
         self.zset_max_listpack_value.store(c.zset_max_listpack_value, r);
+        self.stream_node_max_bytes.store(c.stream_node_max_bytes, r);
+        self.stream_node_max_entries.store(c.stream_node_max_entries, r);
     }
     pub fn get(a: &AtomicU64) -> usize {
         a.load(Ordering::Relaxed) as usize

@@ -1,5 +1,6 @@
 //! Stream commands (COMMAND DOCS group `stream`): XADD XRANGE XREVRANGE XLEN XDEL XTRIM
-//! XSETID XREAD. Consumer groups (XGROUP, XREADGROUP, XACK, ...) are not implemented.
+//! XSETID XREAD, and the id parsing and entry replies the consumer-group commands
+//! (`stream_cg.rs`: XGROUP XREADGROUP XACK XPENDING XCLAIM XAUTOCLAIM XINFO) share.
 //!
 //! Must hold: replies and errors are Redis 7.0's byte for byte, including the order in
 //! which arguments and the key are checked; a stream is never deleted for being empty;
@@ -7,14 +8,15 @@
 
 use super::errors::{self, WRONGTYPE};
 use super::flags::*;
+use super::state::EncLimits;
 use super::{eq_ic, parse_int, plan_key, read_coll, Command, Ctx};
 use crate::protocol::{Proto, Reply};
-use crate::store::stream::{Stream, StreamId, Trim};
+use crate::store::stream::{NodeLimits, Stream, StreamId, Trim};
 use crate::store::Value;
 
 const G: &str = "stream";
 
-const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
+pub(super) const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
 
 pub static COMMANDS: &[Command] = &[
     Command::new("xadd", G, -5, WRITE | DENYOOM | FAST, xadd).ks("RW update").keys(1, 1, 1).notes("UPDATE instead of INSERT because of the optional trimming feature").tips("nondeterministic_output").doc("Appends a new entry to a stream", "5.0.0", "O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.").args("key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value [field value ...]"),
@@ -24,9 +26,8 @@ pub static COMMANDS: &[Command] = &[
     Command::new("xdel", G, -3, WRITE | FAST, xdel).ks("RW delete").keys(1, 1, 1).doc("Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.", "5.0.0", "O(1) for each single item to delete in the stream, regardless of the stream size.").args("key id [id ...]"),
     Command::new("xtrim", G, -4, WRITE, xtrim).ks("RW delete").keys(1, 1, 1).tips("nondeterministic_output").doc("Trims the stream to (approximately if '~' is passed) a certain size", "5.0.0", "O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.").args("key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]"),
     Command::new("xsetid", G, -3, WRITE | DENYOOM | FAST, xsetid).ks("RW update").keys(1, 1, 1).doc("An internal command for replicating stream values", "5.0.0", "O(1)").args("key last-id [ENTRIESADDED entries_added] [MAXDELETEDID max_deleted_entry_id]"),
-    // Keys follow the STREAMS keyword (a keyword key spec the table cannot express):
-    // `xread_plan` locks them.
-    Command::new("xread", G, -4, READONLY | BLOCKING, xread).plan(xread_plan).doc("Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", "5.0.0", "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is not used, the command is synchronous, and can be considered O(1).").args("[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]"),
+    // Keys follow the STREAMS keyword; `xread_plan` locks them after parsing the options.
+    Command::new("xread", G, -4, READONLY | BLOCKING, xread).keyword("STREAMS", 1, "RO access").plan(xread_plan).doc("Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", "5.0.0", "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is not used, the command is synchronous, and can be considered O(1).").args("[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]"),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -110,16 +111,16 @@ fn parse_id_generic(
     Ok(StreamId::new(ms, seq))
 }
 
-fn parse_id(arg: &[u8], missing_seq: u64) -> Result<StreamId, Reply> {
+pub(super) fn parse_id(arg: &[u8], missing_seq: u64) -> Result<StreamId, Reply> {
     parse_id_generic(arg, missing_seq, false, None)
 }
 
-fn parse_strict_id(arg: &[u8], missing_seq: u64) -> Result<StreamId, Reply> {
+pub(super) fn parse_strict_id(arg: &[u8], missing_seq: u64) -> Result<StreamId, Reply> {
     parse_id_generic(arg, missing_seq, true, None)
 }
 
 /// Redis's streamParseIntervalIdOrReply: `(id` is exclusive (strict id after the paren).
-fn parse_interval_id(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), Reply> {
+pub(super) fn parse_interval_id(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), Reply> {
     if arg.len() > 1 && arg[0] == b'(' {
         Ok((parse_strict_id(&arg[1..], missing_seq)?, true))
     } else {
@@ -131,15 +132,21 @@ fn parse_interval_id(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), R
 // Replies
 // ---------------------------------------------------------------------------------------
 
-fn entry_reply(id: StreamId, fields: &[Vec<u8>]) -> Reply {
-    Reply::Array(vec![
-        Reply::Bulk(id.to_bytes()),
-        Reply::Array(fields.iter().map(|f| Reply::Bulk(f.clone())).collect()),
-    ])
+pub(super) fn entry_reply(id: StreamId, fields: Vec<Vec<u8>>) -> Reply {
+    Reply::Array(vec![Reply::Bulk(id.to_bytes()), Reply::Array(fields.into_iter().map(Reply::Bulk).collect())])
 }
 
-fn range_reply(s: &Stream, start: StreamId, end: StreamId, rev: bool, count: usize) -> Reply {
+pub(super) fn range_reply(s: &Stream, start: StreamId, end: StreamId, rev: bool, count: usize) -> Reply {
     Reply::Array(s.range(start, end, rev, count).into_iter().map(|(id, f)| entry_reply(id, f)).collect())
+}
+
+/// The node limits XADD appends with (`stream-node-max-bytes/entries`).
+pub(super) fn node_limits(ctx: &Ctx) -> NodeLimits {
+    let e = &ctx.shared.enc;
+    NodeLimits {
+        max_bytes: e.stream_node_max_bytes.load(std::sync::atomic::Ordering::Relaxed),
+        max_entries: EncLimits::get(&e.stream_node_max_entries) as u64,
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -250,6 +257,7 @@ fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     }
     let now = ctx.now;
     let key = argv[1];
+    let lim = node_limits(ctx);
     let st = ctx.stripe_mut(key);
     match st.get_mut(key, now) {
         Some(it) => {
@@ -296,7 +304,7 @@ fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     if id <= s.last_id {
         return Reply::err("ERR The ID specified in XADD is equal or smaller than the target stream top item");
     }
-    s.append(id, argv[field_pos..].iter().map(|f| f.to_vec()).collect());
+    s.append(id, &argv[field_pos..], lim);
     if let Some(how) = a.trim {
         s.trim(how, a.approx, a.limit);
     }
@@ -458,6 +466,9 @@ fn xread_streams_pos(argv: &[&[u8]]) -> Option<usize> {
         let o = argv[i];
         if (eq_ic(o, "block") || eq_ic(o, "count")) && moreargs > 0 {
             i += 1;
+        } else if eq_ic(o, "group") && moreargs >= 2 {
+            i += 2;
+        } else if eq_ic(o, "noack") {
         } else if eq_ic(o, "streams") && moreargs > 0 {
             return Some(i + 1);
         } else {
@@ -469,7 +480,7 @@ fn xread_streams_pos(argv: &[&[u8]]) -> Option<usize> {
 }
 
 /// Locks the keys after STREAMS (Redis's keyword key spec: first half of the rest).
-fn xread_plan(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<(usize, usize)>) {
+pub(super) fn xread_plan(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<(usize, usize)>) {
     let Some(pos) = xread_streams_pos(argv) else { return };
     let rest = argv.len() - pos;
     if rest % 2 != 0 {
@@ -481,9 +492,22 @@ fn xread_plan(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<(usize, usize)>) {
     }
 }
 
-fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    let mut count: i64 = 0;
-    let mut block: Option<i64> = None;
+/// XREAD / XREADGROUP options (Redis's xreadCommand option loop).
+pub(super) struct ReadArgs<'a> {
+    /// 0: no limit.
+    pub count: i64,
+    /// BLOCK milliseconds (0: forever).
+    pub block: Option<i64>,
+    /// GROUP name and consumer (XREADGROUP).
+    pub group: Option<(&'a [u8], &'a [u8])>,
+    pub noack: bool,
+    pub keys: &'a [&'a [u8]],
+    pub ids: &'a [&'a [u8]],
+}
+
+/// Redis's XREAD/XREADGROUP option parsing, with its errors in its order.
+pub(super) fn parse_read_args<'a>(ctx: &Ctx, argv: &'a [&'a [u8]], xreadgroup: bool) -> Result<ReadArgs<'a>, Reply> {
+    let mut a = ReadArgs { count: 0, block: None, group: None, noack: false, keys: &[], ids: &[] };
     let mut streams_arg = 0;
     let mut i = 1;
     while i < argv.len() {
@@ -493,41 +517,73 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
             i += 1;
             // Redis's getTimeoutFromObjectOrReply in milliseconds.
             match crate::store::parse_i64_strict(argv[i]) {
-                None => return Reply::err("ERR timeout is not an integer or out of range"),
-                Some(t) if t < 0 => return Reply::err("ERR timeout is negative"),
-                Some(t) if t > 0 && t > i64::MAX - ctx.now => return Reply::err("ERR timeout is out of range"),
-                Some(t) => block = Some(t),
+                None => return Err(Reply::err("ERR timeout is not an integer or out of range")),
+                Some(t) if t < 0 => return Err(Reply::err("ERR timeout is negative")),
+                Some(t) if t > 0 && t > i64::MAX - ctx.now => return Err(Reply::err("ERR timeout is out of range")),
+                Some(t) => a.block = Some(t),
             }
         } else if eq_ic(o, "count") && moreargs > 0 {
             i += 1;
-            count = match parse_int(argv[i]) {
-                Ok(c) => c.max(0),
-                Err(e) => return e,
-            };
+            a.count = parse_int(argv[i])?.max(0);
         } else if eq_ic(o, "streams") && moreargs > 0 {
             streams_arg = i + 1;
             if (argv.len() - streams_arg) % 2 != 0 {
-                return Reply::err(
+                return Err(Reply::err(
                     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
-                );
+                ));
             }
             break;
         } else if eq_ic(o, "group") && moreargs >= 2 {
-            return Reply::err("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
+            if !xreadgroup {
+                return Err(Reply::err(
+                    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            a.group = Some((argv[i + 1], argv[i + 2]));
+            i += 2;
         } else if eq_ic(o, "noack") {
-            return Reply::err("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
+            if !xreadgroup {
+                return Err(Reply::err(
+                    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            a.noack = true;
         } else {
-            return Reply::err(errors::SYNTAX);
+            return Err(Reply::err(errors::SYNTAX));
         }
         i += 1;
     }
     if streams_arg == 0 {
-        return Reply::err(errors::SYNTAX);
+        return Err(Reply::err(errors::SYNTAX));
+    }
+    if xreadgroup && a.group.is_none() {
+        return Err(Reply::err("ERR Missing GROUP option for XREADGROUP"));
     }
     let n = (argv.len() - streams_arg) / 2;
-    let keys = &argv[streams_arg..streams_arg + n];
-    let mut ids: Vec<StreamId> = Vec::with_capacity(n);
-    for (k, arg) in keys.iter().zip(&argv[streams_arg + n..]) {
+    a.keys = &argv[streams_arg..streams_arg + n];
+    a.ids = &argv[streams_arg + n..];
+    Ok(a)
+}
+
+/// Wraps per-stream replies: `[[key, entries], ...]` in RESP2, a map in RESP3.
+pub(super) fn streams_reply(ctx: &Ctx, out: Vec<(Reply, Reply)>) -> Reply {
+    match ctx.proto() {
+        Proto::Resp2 => Reply::Array(out.into_iter().map(|(k, v)| Reply::Array(vec![k, v])).collect()),
+        _ => Reply::Map(out),
+    }
+}
+
+/// Redis's XREAD_BLOCKED_DEFAULT_COUNT: the COUNT a blocked read without one is served with.
+pub(super) const BLOCKED_DEFAULT_COUNT: i64 = 1000;
+
+fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let a = match parse_read_args(ctx, argv, false) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let (keys, count) = (a.keys, a.count);
+    let mut ids: Vec<StreamId> = Vec::with_capacity(keys.len());
+    for (k, arg) in keys.iter().zip(a.ids) {
         let now = ctx.now;
         let last = match ctx.get(k) {
             None => None,
@@ -535,6 +591,8 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
                 it.touch(now);
                 match &it.val {
                     Value::Stream(s) => Some(s.last_id),
+                    // A parked client whose key was replaced keeps waiting, as in Redis.
+                    _ if ctx.session.serving_block => None,
                     _ => return Reply::err(WRONGTYPE),
                 }
             }
@@ -564,20 +622,14 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         out.push((Reply::Bulk(k.to_vec()), range_reply(s, start, StreamId::MAX, false, count as usize)));
     }
     if !out.is_empty() {
-        return match ctx.proto() {
-            Proto::Resp2 => Reply::Array(out.into_iter().map(|(k, v)| Reply::Array(vec![k, v])).collect()),
-            _ => Reply::Map(out),
-        };
+        return streams_reply(ctx, out);
     }
-    if let Some(ms) = block {
+    if let Some(ms) = a.block {
         // Park on the keys. The re-run uses the IDs resolved now, so `$` keeps meaning
         // "entries added after the block started" (the deadline stays the original one).
         let deadline = (ms > 0).then(|| ctx.now + ms);
-        let mut re: Vec<Vec<u8>> = vec![b"XREAD".to_vec()];
-        if count > 0 {
-            re.push(b"COUNT".to_vec());
-            re.push(count.to_string().into_bytes());
-        }
+        let count = if count > 0 { count } else { BLOCKED_DEFAULT_COUNT };
+        let mut re: Vec<Vec<u8>> = vec![b"XREAD".to_vec(), b"COUNT".to_vec(), count.to_string().into_bytes()];
         re.push(b"BLOCK".to_vec());
         re.push(ms.to_string().into_bytes());
         re.push(b"STREAMS".to_vec());

@@ -190,7 +190,8 @@ impl Worker<'_> {
                         Some(r) => argv.extend(r.iter().map(|a| a.as_slice())),
                         None => b.batch.argv(b.index, &mut argv),
                     }
-                    commands::execute(
+                    b.session.serving_block = true;
+                    let r = commands::execute(
                         self.shared,
                         &mut b.session,
                         self.stats,
@@ -198,7 +199,9 @@ impl Worker<'_> {
                         now_ms(),
                         &argv,
                         &mut self.scratch,
-                    )
+                    );
+                    b.session.serving_block = false;
+                    r
                 };
                 if b.session.block.is_some() {
                     // Still nothing for it: back to the head of its queues, same deadline.

@@ -22,6 +22,7 @@
 //! Imports only from `crate::store`.
 
 use super::bytes::CompactBytes;
+use super::num::{get_varint, put_varint};
 use super::Hasher;
 use hashbrown::HashTable;
 use std::cmp::Ordering;
@@ -338,33 +339,6 @@ impl<'a> Iterator for PackIter<'a> {
         let (s, m, next) = decode(self.buf, at);
         self.off = next;
         Some((at, s, m))
-    }
-}
-
-#[inline]
-fn get_varint(buf: &[u8], mut p: usize) -> (u64, usize) {
-    let mut v = 0u64;
-    let mut shift = 0;
-    loop {
-        let b = buf[p];
-        p += 1;
-        v |= ((b & 0x7f) as u64) << shift;
-        if b & 0x80 == 0 {
-            return (v, p);
-        }
-        shift += 7;
-    }
-}
-
-fn put_varint(mut v: u64, out: &mut Vec<u8>) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
     }
 }
 
