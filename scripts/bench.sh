@@ -16,7 +16,8 @@ Usage: scripts/bench.sh [options]
   --workers N       pass --workers N to rustis-server
   --out FILE        also write the Markdown report to FILE
   --memory          instead: load 1,000,000 keys (32-byte values) into each
-                    server and compare RSS
+                    server and compare RSS; then, on fresh servers, 1,000,000
+                    small stream entries (XADD s * f v) in one key
   --self-test       use redis-server on both sides (checks this script)
 Env: BENCH_RUSTIS_BIN=path  use this binary instead of building rustis-server;
      BENCH_TIMEOUT=seconds  limit for each redis-benchmark run (default 300).
@@ -195,6 +196,31 @@ if [ "$memory" -eq 1 ]; then
         done
         awk -v a="${rss1[redis]}" -v b="${rss1[rustis]}" \
             'BEGIN { printf "\nRSS ratio rustis/redis (loaded): %.2f\n", b / a }'
+    } >>"$report"
+    declare -A xlen
+    for s in redis rustis; do
+        start_server "$s"
+        rss0[$s]=$(awk '/^VmRSS:/ { print $2 }' "/proc/${pid[$s]}/status")
+        echo "==> adding 1,000,000 stream entries to $s" >&2
+        timeout "$bench_timeout" redis-benchmark -h 127.0.0.1 -p "${port[$s]}" -c 1 -P 100 -n 1000000 \
+            XADD s '*' f v >/dev/null 2>&1
+        sleep 1
+        rss1[$s]=$(awk '/^VmRSS:/ { print $2 }' "/proc/${pid[$s]}/status")
+        xlen[$s]=$(cli "$s" xlen s)
+        stop_server "$s"
+    done
+    {
+        echo
+        echo "- stream: 1,000,000 x XADD s * f v (redis-benchmark -c 1 -P 100)"
+        echo
+        echo "| server | XLEN | RSS empty MB | RSS loaded MB | growth MB |"
+        echo "|---|---:|---:|---:|---:|"
+        for s in redis rustis; do
+            awk -v s="$s" -v d="${xlen[$s]}" -v a="${rss0[$s]}" -v b="${rss1[$s]}" \
+                'BEGIN { printf "| %s | %s | %.1f | %.1f | %.1f |\n", s, d, a / 1024, b / 1024, (b - a) / 1024 }'
+        done
+        awk -v a="$((rss1[redis] - rss0[redis]))" -v b="$((rss1[rustis] - rss0[rustis]))" \
+            'BEGIN { printf "\nStream growth ratio rustis/redis: %.2f\n", b / a }'
     } >>"$report"
     cat "$report"
     [ -n "$out" ] && cp "$report" "$out"
