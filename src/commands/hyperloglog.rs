@@ -7,11 +7,8 @@
 //! writes, and strings produced by Redis are read back here. Replies and errors are
 //! Redis's byte for byte.
 //!
-//! Known difference: PFCOUNT is declared read-only (as in Redis), so the planner gives it
-//! read locks and it stores the cardinality it computed in the cache bytes only when it
-//! happens to hold a write lock on the key's stripe; Redis always does. The reply is the
-//! same; only the cache bytes of the string (GET, STRLEN is unchanged) differ until the
-//! next write that invalidates the cache.
+//! PFCOUNT is read-only for Redis (COMMAND INFO) but takes write locks (`LOCK_WRITE`):
+//! like Redis, a single-key PFCOUNT stores the cardinality it computed in the cache bytes.
 
 use super::errors::WRONGTYPE;
 use super::flags::*;
@@ -31,7 +28,7 @@ pub static COMMANDS: &[Command] = &[
         .ks("RW insert")
         .doc("Adds the specified elements to the specified HyperLogLog.", "2.8.9", "O(1) to add every element.")
         .args("key [element [element ...]]"),
-    Command::new("pfcount", G, -2, READONLY, pfcount)
+    Command::new("pfcount", G, -2, READONLY | LOCK_WRITE, pfcount)
         .acl("@hyperloglog")
         .keys(1, -1, 1)
         .ks("RW access")
@@ -615,8 +612,7 @@ fn pfcount(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         Ok(c) => c,
         Err(()) => return Reply::err(INVALID_HLL),
     };
-    // Redis stores the result in the cache; only possible when the key's stripe is
-    // write-locked (the planner gives this read-only command read locks: see top).
+    // Redis stores the result in the cache (the stripe is write-locked: LOCK_WRITE).
     if write_locked(ctx, argv[1]) {
         if let Ok(Some((s, _))) = write_hll(ctx, argv[1], false) {
             s[8..16].copy_from_slice(&c.to_le_bytes());

@@ -62,6 +62,9 @@ pub mod flags {
     pub const ALL_STRIPES: u32 = 1 << 24;
     /// Locks every stripe of the current db only.
     pub const DB_STRIPES: u32 = 1 << 25;
+    /// Takes write locks on its keys although Redis flags it read-only (PFCOUNT stores
+    /// the cardinality it computed in the HLL's cache bytes).
+    pub const LOCK_WRITE: u32 = 1 << 26;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -632,7 +635,7 @@ impl<'a> Ctx<'a> {
 /// Computes the command's lock plan and takes the locks, in ascending order.
 fn lock_plan<'a>(ctx: &mut Ctx<'a>, argv: &[&[u8]], scratch: &mut Vec<(usize, usize)>) {
     let cmd = ctx.cmd;
-    let write = cmd.has(flags::WRITE);
+    let write = cmd.has(flags::WRITE) || cmd.has(flags::LOCK_WRITE);
     let ks = &ctx.shared.keyspace;
     scratch.clear();
     if cmd.has(flags::ALL_STRIPES) {
