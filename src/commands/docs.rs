@@ -98,38 +98,47 @@ fn key_specs(cmd: &Command) -> Vec<Reply> {
             Reply::Map(m)
         })
         .collect();
-    if let Some(kw) = cmd.keyword {
-        let fl = kw.flags.split_whitespace().map(|f| Reply::Status(f.to_string())).collect();
-        specs.push(Reply::Map(vec![
-            (b("flags"), Reply::Set(fl)),
-            (
-                b("begin_search"),
-                Reply::Map(vec![
-                    (b("type"), b("keyword")),
-                    (
-                        b("spec"),
-                        Reply::Map(vec![
-                            (b("keyword"), b(kw.keyword)),
-                            (b("startfrom"), Reply::Int(kw.startfrom as i64)),
-                        ]),
-                    ),
-                ]),
-            ),
-            (
-                b("find_keys"),
-                Reply::Map(vec![
-                    (b("type"), b("range")),
-                    (
-                        b("spec"),
-                        Reply::Map(vec![
-                            (b("lastkey"), Reply::Int(-1)),
-                            (b("keystep"), Reply::Int(1)),
-                            (b("limit"), Reply::Int(2)),
-                        ]),
-                    ),
-                ]),
-            ),
-        ]));
+    for spec in cmd.specs {
+        let fl = Reply::Set(spec.flags().split_whitespace().map(|f| Reply::Status(f.to_string())).collect());
+        let unknown = || Reply::Map(vec![(b("type"), b("unknown")), (b("spec"), Reply::Map(vec![]))]);
+        specs.push(Reply::Map(match *spec {
+            super::ExtraSpec::Keyword { keyword, startfrom, lastkey, limit, .. } => vec![
+                (b("flags"), fl),
+                (
+                    b("begin_search"),
+                    Reply::Map(vec![
+                        (b("type"), b("keyword")),
+                        (
+                            b("spec"),
+                            Reply::Map(vec![
+                                (b("keyword"), b(keyword)),
+                                (b("startfrom"), Reply::Int(startfrom as i64)),
+                            ]),
+                        ),
+                    ]),
+                ),
+                (
+                    b("find_keys"),
+                    Reply::Map(vec![
+                        (b("type"), b("range")),
+                        (
+                            b("spec"),
+                            Reply::Map(vec![
+                                (b("lastkey"), Reply::Int(lastkey as i64)),
+                                (b("keystep"), Reply::Int(1)),
+                                (b("limit"), Reply::Int(limit as i64)),
+                            ]),
+                        ),
+                    ]),
+                ),
+            ],
+            super::ExtraSpec::Unknown { notes, .. } => vec![
+                (b("notes"), b(notes)),
+                (b("flags"), fl),
+                (b("begin_search"), unknown()),
+                (b("find_keys"), unknown()),
+            ],
+        }));
     }
     if let Some(kn) = cmd.keynum {
         let fl = kn.flags.split_whitespace().map(|f| Reply::Status(f.to_string())).collect();

@@ -8,11 +8,21 @@
 
 use super::errors::{self, SYNTAX};
 use super::flags::*;
-use super::{eq_ic, parse_int, plan_key, Command, Ctx};
+use super::{eq_ic, parse_int, plan_key, Command, Ctx, ExtraSpec};
 use crate::protocol::Reply;
 use crate::store::{glob_match, Value};
 
 const G: &str = "generic";
+
+/// SORT's key specs that Redis marks `unknown` (the keys are found by `sort_plan`).
+const SORT_BY_GET: ExtraSpec = ExtraSpec::Unknown {
+    notes: "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort",
+    flags: "RO access",
+};
+const SORT_STORE: ExtraSpec = ExtraSpec::Unknown {
+    notes: "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array",
+    flags: "OW update",
+};
 
 pub static COMMANDS: &[Command] = &[
     Command::new("del", G, -2, WRITE, del).ks("RM delete").tips("request_policy:multi_shard response_policy:agg_sum").keys(1, -1, 1).doc("Delete a key", "1.0.0", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).").args("key [key ...]"),
@@ -36,10 +46,10 @@ pub static COMMANDS: &[Command] = &[
     Command::new("touch", G, -2, READONLY | FAST, touch).ks("RO").tips("request_policy:multi_shard response_policy:agg_sum").keys(1, -1, 1).doc("Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", "O(N) where N is the number of keys that will be touched.").args("key [key ...]"),
     Command::new("copy", G, -3, WRITE | DENYOOM, copy).ks("RO access; OW update").keys(1, 2, 1).plan(copy_plan).doc("Copy a key", "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.").args("source destination [DB destination-db] [REPLACE]"),
     Command::new("move", G, 3, WRITE | FAST, move_cmd).ks("RW access update").keys(1, 1, 1).plan(move_plan).doc("Move a key to another database", "1.0.0", "O(1)").args("key db"),
-    Command::new("sort", G, -2, WRITE | DENYOOM, sort).keys(1, 1, 1).ks("RO access").plan(sort_plan).acl("@set @sortedset @list @dangerous")
+    Command::new("sort", G, -2, WRITE | DENYOOM, sort).keys(1, 1, 1).ks("RO access").specs(&[SORT_BY_GET, SORT_STORE]).plan(sort_plan).acl("@set @sortedset @list @dangerous -@keyspace")
         .doc("Sort the elements in a list, set or sorted set", "1.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).")
         .args("key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA] [STORE destination]"),
-    Command::new("sort_ro", G, -2, READONLY, sort_ro).keys(1, 1, 1).ks("RO access").plan(sort_plan).acl("@set @sortedset @list @dangerous")
+    Command::new("sort_ro", G, -2, READONLY, sort_ro).keys(1, 1, 1).ks("RO access").specs(&[SORT_BY_GET]).plan(sort_plan).acl("@set @sortedset @list @dangerous -@keyspace")
         .doc("Sort the elements in a list, set or sorted set. Read-only variant of SORT.", "7.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).")
         .args("key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA]"),
     Command::container("object", G, OBJECT_SUBS).doc("A container for object introspection commands", "2.2.3", "Depends on subcommand."),

@@ -112,25 +112,43 @@ pub struct KeyNum {
     pub flags: &'static str,
 }
 
-/// A keyword key spec: keys follow `keyword` (searched from argument `startfrom` on) and
-/// take the first half of the remaining arguments (XREAD / XREADGROUP `STREAMS`; Redis's
-/// begin_search keyword + find_keys range lastkey -1 limit 2).
+/// A key spec beyond the `keys` range and `keynum` (Redis's key-spec forms).
 #[derive(Clone, Copy)]
-pub struct KeyWord {
-    pub keyword: &'static str,
-    pub startfrom: i32,
-    pub flags: &'static str,
+pub enum ExtraSpec {
+    /// Keys follow `keyword` (searched from argument `startfrom` on), found like Redis's
+    /// range find_keys: `lastkey` >= 0 keys after the keyword, or to the end (`lastkey` < 0),
+    /// of which only the first 1/`limit` when `limit` > 0 (XREAD STREAMS, GEORADIUS STORE).
+    Keyword { keyword: &'static str, startfrom: i32, lastkey: i32, limit: i32, flags: &'static str },
+    /// Redis's `unknown` begin_search / find_keys (SORT's BY/GET/STORE): reported in
+    /// COMMAND INFO only; the command's `plan` finds those keys.
+    Unknown { notes: &'static str, flags: &'static str },
 }
 
-impl KeyWord {
-    /// Positions of the keys in `argv` (Redis's getKeysUsingKeySpecs for this spec).
-    fn positions(&self, argv: &[&[u8]]) -> std::ops::Range<usize> {
+impl ExtraSpec {
+    pub const fn keyword(keyword: &'static str, startfrom: i32, lastkey: i32, limit: i32, flags: &'static str) -> Self {
+        ExtraSpec::Keyword { keyword, startfrom, lastkey, limit, flags }
+    }
+    pub fn flags(&self) -> &'static str {
+        match self {
+            ExtraSpec::Keyword { flags, .. } | ExtraSpec::Unknown { flags, .. } => flags,
+        }
+    }
+    /// Positions of this spec's keys in `argv` (Redis's getKeysUsingKeySpecs).
+    pub fn positions(&self, argv: &[&[u8]]) -> std::ops::Range<usize> {
+        let ExtraSpec::Keyword { keyword, startfrom, lastkey, limit, .. } = *self else { return 0..0 };
         let argc = argv.len();
-        let start = self.startfrom.max(1) as usize;
-        let Some(kw) = (start..argc.saturating_sub(1)).find(|&i| eq_ic(argv[i], self.keyword)) else { return 0..0 };
+        let start = startfrom.max(1) as usize;
+        let Some(kw) = (start..argc.saturating_sub(1)).find(|&i| eq_ic(argv[i], keyword)) else { return 0..0 };
         let first = kw + 1;
-        let n = (argc - first) / 2;
-        first..first + n
+        let last = if lastkey >= 0 {
+            first as i64 + lastkey as i64
+        } else if limit == 0 {
+            argc as i64 + lastkey as i64
+        } else {
+            first as i64 + ((argc - first) as i64 / limit as i64 + lastkey as i64)
+        };
+        let end = (last + 1).clamp(first as i64, argc as i64) as usize;
+        first..end
     }
 }
 
@@ -143,7 +161,7 @@ pub struct Command {
     pub keys: Option<KeyRange>,
     /// A counted run of keys after the range keys (makes the command `movablekeys`).
     pub keynum: Option<KeyNum>,
-    pub keyword: Option<KeyWord>,
+    pub specs: &'static [ExtraSpec],
     pub plan: Option<PlanFn>,
     pub run: Option<Handler>,
     pub summary: &'static str,
@@ -171,7 +189,7 @@ impl Command {
             flags,
             keys: None,
             keynum: None,
-            keyword: None,
+            specs: &[],
             plan: None,
             run: Some(run),
             summary: "",
@@ -194,7 +212,7 @@ impl Command {
             flags: 0,
             keys: None,
             keynum: None,
-            keyword: None,
+            specs: &[],
             plan: None,
             run: None,
             summary: "",
@@ -236,13 +254,13 @@ impl Command {
         self.keynum = Some(KeyNum { index, keynumidx, firstkey, keystep, flags });
         self
     }
-    pub const fn keyword(mut self, keyword: &'static str, startfrom: i32, flags: &'static str) -> Command {
-        self.keyword = Some(KeyWord { keyword, startfrom, flags });
+    pub const fn specs(mut self, specs: &'static [ExtraSpec]) -> Command {
+        self.specs = specs;
         self
     }
     /// True when key positions depend on the arguments (COMMAND INFO `movablekeys`).
     pub fn movable_keys(&self) -> bool {
-        self.keynum.is_some() || self.keyword.is_some()
+        self.keynum.is_some() || !self.specs.is_empty()
     }
     pub const fn plan(mut self, f: PlanFn) -> Command {
         self.plan = Some(f);
@@ -291,8 +309,8 @@ impl Command {
                 }
             }
         }
-        if let Some(kw) = self.keyword {
-            kw.positions(argv).for_each(&mut f);
+        for spec in self.specs {
+            spec.positions(argv).for_each(&mut f);
         }
         if let Some(kn) = self.keynum {
             let at = (kn.index + kn.keynumidx) as usize;
@@ -333,7 +351,7 @@ impl Command {
         if self.has(flags::BLOCKING) {
             push(&mut cats, "@blocking");
         }
-        for c in self.acl.split_whitespace() {
+        for c in self.acl.split_whitespace().filter(|c| !c.starts_with('-')) {
             push(&mut cats, c);
         }
         let container = self.run.is_none() && !self.subs.is_empty();
@@ -350,6 +368,10 @@ impl Command {
             _ => {}
         }
         push(&mut cats, if self.has(flags::FAST) { "@fast" } else { "@slow" });
+        // `-@cat` in `acl` drops a category the group would add (SORT is not @keyspace).
+        for c in self.acl.split_whitespace().filter_map(|c| c.strip_prefix('-')) {
+            cats.retain(|x| x != c);
+        }
         cats.sort_by_key(|c| ACL_ORDER.iter().position(|o| o == c).unwrap_or(usize::MAX));
         cats
     }

@@ -457,8 +457,8 @@ fn command_getkeysandflags(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
         if let (true, Some(kn)) = (in_keynum, cmd.keynum) {
             return kn.flags.split_whitespace().collect();
         }
-        if let Some(kw) = cmd.keyword {
-            return kw.flags.split_whitespace().collect();
+        if let Some(spec) = cmd.specs.iter().find(|sp| sp.positions(&argv[2..]).contains(&p)) {
+            return spec.flags().split_whitespace().collect();
         }
         let f = specs.iter().rev().find(|s| s.0 as usize <= p).map(|s| s.3.clone()).unwrap_or_default();
         if f.contains(&"variable_flags") {

@@ -9,7 +9,7 @@
 use super::errors::{self, WRONGTYPE};
 use super::flags::*;
 use super::state::EncLimits;
-use super::{eq_ic, parse_int, plan_key, read_coll, Command, Ctx};
+use super::{eq_ic, parse_int, plan_key, read_coll, Command, Ctx, ExtraSpec};
 use crate::protocol::{Proto, Reply};
 use crate::store::stream::{NodeLimits, Stream, StreamId, Trim};
 use crate::store::Value;
@@ -27,7 +27,7 @@ pub static COMMANDS: &[Command] = &[
     Command::new("xtrim", G, -4, WRITE, xtrim).ks("RW delete").keys(1, 1, 1).tips("nondeterministic_output").doc("Trims the stream to (approximately if '~' is passed) a certain size", "5.0.0", "O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.").args("key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]"),
     Command::new("xsetid", G, -3, WRITE | DENYOOM | FAST, xsetid).ks("RW update").keys(1, 1, 1).doc("An internal command for replicating stream values", "5.0.0", "O(1)").args("key last-id [ENTRIESADDED entries_added] [MAXDELETEDID max_deleted_entry_id]"),
     // Keys follow the STREAMS keyword; `xread_plan` locks them after parsing the options.
-    Command::new("xread", G, -4, READONLY | BLOCKING, xread).keyword("STREAMS", 1, "RO access").plan(xread_plan).doc("Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", "5.0.0", "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is not used, the command is synchronous, and can be considered O(1).").args("[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]"),
+    Command::new("xread", G, -4, READONLY | BLOCKING, xread).specs(&[ExtraSpec::keyword("STREAMS", 1, -1, 2, "RO access")]).plan(xread_plan).doc("Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", "5.0.0", "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is not used, the command is synchronous, and can be considered O(1).").args("[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]"),
 ];
 
 // ---------------------------------------------------------------------------------------
