@@ -18,11 +18,32 @@ const G: &str = "generic";
 const SORT_BY_GET: ExtraSpec = ExtraSpec::Unknown {
     notes: "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort",
     flags: "RO access",
+    find: |_| 0..0,
 };
 const SORT_STORE: ExtraSpec = ExtraSpec::Unknown {
     notes: "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array",
     flags: "OW update",
+    find: sort_store_pos,
 };
+
+/// The STORE destination's position (Redis's sortGetKeys: the last STORE wins; LIMIT,
+/// GET and BY arguments are skipped).
+fn sort_store_pos(argv: &[&[u8]]) -> std::ops::Range<usize> {
+    let mut found = 0..0;
+    let mut i = 2;
+    while i < argv.len() {
+        let a = argv[i];
+        if eq_ic(a, "limit") {
+            i += 2;
+        } else if eq_ic(a, "get") || eq_ic(a, "by") {
+            i += 1;
+        } else if eq_ic(a, "store") && i + 1 < argv.len() {
+            found = i + 1..i + 2;
+        }
+        i += 1;
+    }
+    found
+}
 
 pub static COMMANDS: &[Command] = &[
     Command::new("del", G, -2, WRITE, del).ks("RM delete").tips("request_policy:multi_shard response_policy:agg_sum").keys(1, -1, 1).doc("Delete a key", "1.0.0", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).").args("key [key ...]"),

@@ -119,9 +119,10 @@ pub enum ExtraSpec {
     /// range find_keys: `lastkey` >= 0 keys after the keyword, or to the end (`lastkey` < 0),
     /// of which only the first 1/`limit` when `limit` > 0 (XREAD STREAMS, GEORADIUS STORE).
     Keyword { keyword: &'static str, startfrom: i32, lastkey: i32, limit: i32, flags: &'static str },
-    /// Redis's `unknown` begin_search / find_keys (SORT's BY/GET/STORE): reported in
-    /// COMMAND INFO only; the command's `plan` finds those keys.
-    Unknown { notes: &'static str, flags: &'static str },
+    /// Redis's `unknown` begin_search / find_keys (SORT's BY/GET/STORE): `find` gives
+    /// the positions COMMAND GETKEYS reports (Redis's getkeys_proc); locking is the
+    /// command's `plan`.
+    Unknown { notes: &'static str, flags: &'static str, find: fn(&[&[u8]]) -> std::ops::Range<usize> },
 }
 
 impl ExtraSpec {
@@ -135,7 +136,10 @@ impl ExtraSpec {
     }
     /// Positions of this spec's keys in `argv` (Redis's getKeysUsingKeySpecs).
     pub fn positions(&self, argv: &[&[u8]]) -> std::ops::Range<usize> {
-        let ExtraSpec::Keyword { keyword, startfrom, lastkey, limit, .. } = *self else { return 0..0 };
+        let (keyword, startfrom, lastkey, limit) = match *self {
+            ExtraSpec::Keyword { keyword, startfrom, lastkey, limit, .. } => (keyword, startfrom, lastkey, limit),
+            ExtraSpec::Unknown { find, .. } => return find(argv),
+        };
         let argc = argv.len();
         let start = startfrom.max(1) as usize;
         let Some(kw) = (start..argc.saturating_sub(1)).find(|&i| eq_ic(argv[i], keyword)) else { return 0..0 };
