@@ -207,29 +207,31 @@ fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
             return Reply::err(SYNTAX);
         }
     }
-    let db = ctx.db();
-    let n = db.stripes.len() as u64;
+    let dbi = ctx.session.db;
+    let n = ctx.db().stripes.len() as u64;
     let now = ctx.now;
     let mut keys = Vec::new();
     let mut s = cursor;
     while s < n && (keys.len() as i64) < count {
-        let st = db.stripes[s as usize].read();
-        for it in st.iter() {
-            if it.is_expired(now) {
-                continue;
-            }
-            if let Some(p) = pattern {
-                if !glob_match(p, it.key.as_slice(), false) {
+        // The stripe's own lock, or the one EXEC already holds.
+        ctx.with_stripe(dbi, s as usize, |st| {
+            for it in st.iter() {
+                if it.is_expired(now) {
                     continue;
                 }
-            }
-            if let Some(t) = &typ {
-                if it.val.type_name().as_bytes() != &t[..] {
-                    continue;
+                if let Some(p) = pattern {
+                    if !glob_match(p, it.key.as_slice(), false) {
+                        continue;
+                    }
                 }
+                if let Some(t) = &typ {
+                    if it.val.type_name().as_bytes() != &t[..] {
+                        continue;
+                    }
+                }
+                keys.push(Reply::bulk(it.key.as_slice()));
             }
-            keys.push(Reply::bulk(it.key.as_slice()));
-        }
+        });
         s += 1;
     }
     let next = if s >= n { 0 } else { s };

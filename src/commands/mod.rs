@@ -28,6 +28,7 @@ pub mod state;
 pub mod stream;
 pub mod stream_cg;
 pub mod string;
+pub mod transaction;
 
 use crate::protocol::{Proto, Reply};
 use crate::store::{Db, Stripe};
@@ -414,7 +415,7 @@ pub struct Table {
     pub top: Vec<usize>,
 }
 
-fn groups() -> [&'static [Command]; 13] {
+fn groups() -> [&'static [Command]; 14] {
     [
         string::COMMANDS,
         bitmap::COMMANDS,
@@ -428,6 +429,7 @@ fn groups() -> [&'static [Command]; 13] {
         geo::COMMANDS,
         stream::COMMANDS,
         stream_cg::COMMANDS,
+        transaction::COMMANDS,
         hyperloglog::COMMANDS,
     ]
 }
@@ -662,62 +664,172 @@ impl<'a> Ctx<'a> {
 fn lock_plan<'a>(ctx: &mut Ctx<'a>, argv: &[&[u8]], scratch: &mut Vec<(usize, usize)>) {
     let cmd = ctx.cmd;
     let write = cmd.has(flags::WRITE) || cmd.has(flags::LOCK_WRITE);
-    let ks = &ctx.shared.keyspace;
     scratch.clear();
-    if cmd.has(flags::ALL_STRIPES) {
-        for (d, db) in ks.dbs.iter().enumerate() {
-            for s in 0..db.stripes.len() {
-                scratch.push((d, s));
-            }
-        }
-    } else if cmd.has(flags::DB_STRIPES) {
-        let d = ctx.session.db;
-        for s in 0..ks.dbs[d].stripes.len() {
-            scratch.push((d, s));
-        }
-    } else if let Some(plan) = cmd.plan {
-        let mut keys = Vec::new();
-        plan(ctx, argv, &mut keys);
-        for (d, k) in keys {
-            scratch.push((d, k));
-        }
-    } else if cmd.keys.is_some() || cmd.movable_keys() {
-        let d = ctx.session.db;
-        cmd.for_each_key_pos(argv, |p| scratch.push((d, ks.dbs[d].stripe_of(argv[p]))));
-    }
+    plan_stripes(ctx, argv, scratch);
     if scratch.is_empty() {
         return;
     }
     scratch.sort_unstable();
     scratch.dedup();
-    let shared: &'a Shared = ctx.shared;
     for &(d, s) in scratch.iter() {
-        let lock = &shared.keyspace.dbs[d].stripes[s];
-        let fast = if write { lock.try_write().map(Guard::W) } else { lock.try_read().map(Guard::R) };
-        let g = match fast {
-            Some(g) => g,
-            None => {
-                // Contended: count it, time the wait, warn when it is slow.
-                let t = std::time::Instant::now();
-                let g = if write { Guard::W(lock.write()) } else { Guard::R(lock.read()) };
-                let waited = t.elapsed();
-                ctx.stats.lock_contended += 1;
-                ctx.stats.lock_wait_ns += waited.as_nanos() as u64;
-                let warn_us = shared.config.read().slowlock_log_slower_than;
-                if warn_us >= 0 && waited.as_micros() as i64 > warn_us {
-                    log::warn!(
-                        "conn={} slow lock wait: {} us for db {} stripe {} ({})",
-                        ctx.session.id,
-                        waited.as_micros(),
-                        d,
-                        s,
-                        cmd.name
-                    );
-                }
-                g
+        acquire(ctx, d, s, write);
+    }
+}
+
+/// The (db, stripe) pairs `ctx.cmd` needs for `argv` (unsorted, may repeat).
+fn plan_stripes(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<(usize, usize)>) {
+    let cmd = ctx.cmd;
+    let ks = &ctx.shared.keyspace;
+    if cmd.has(flags::ALL_STRIPES) {
+        for (d, db) in ks.dbs.iter().enumerate() {
+            for s in 0..db.stripes.len() {
+                out.push((d, s));
             }
-        };
-        ctx.locks.held.push((d, s, g));
+        }
+    } else if cmd.has(flags::DB_STRIPES) {
+        let d = ctx.session.db;
+        for s in 0..ks.dbs[d].stripes.len() {
+            out.push((d, s));
+        }
+    } else if let Some(plan) = cmd.plan {
+        plan(ctx, argv, out);
+    } else if cmd.keys.is_some() || cmd.movable_keys() {
+        let d = ctx.session.db;
+        cmd.for_each_key_pos(argv, |p| out.push((d, ks.dbs[d].stripe_of(argv[p]))));
+    }
+}
+
+/// Takes one stripe lock (callers go in ascending (db, stripe) order), counting and
+/// timing contention and warning about slow waits.
+fn acquire<'a>(ctx: &mut Ctx<'a>, d: usize, s: usize, write: bool) {
+    let shared: &'a Shared = ctx.shared;
+    let lock = &shared.keyspace.dbs[d].stripes[s];
+    let fast = if write { lock.try_write().map(Guard::W) } else { lock.try_read().map(Guard::R) };
+    let g = match fast {
+        Some(g) => g,
+        None => {
+            let t = std::time::Instant::now();
+            let g = if write { Guard::W(lock.write()) } else { Guard::R(lock.read()) };
+            let waited = t.elapsed();
+            ctx.stats.lock_contended += 1;
+            ctx.stats.lock_wait_ns += waited.as_nanos() as u64;
+            let warn_us = shared.config.read().slowlock_log_slower_than;
+            if warn_us >= 0 && waited.as_micros() as i64 > warn_us {
+                log::warn!(
+                    "conn={} slow lock wait: {} us for db {} stripe {} ({})",
+                    ctx.session.id,
+                    waited.as_micros(),
+                    d,
+                    s,
+                    ctx.cmd.name
+                );
+            }
+            g
+        }
+    };
+    ctx.locks.held.push((d, s, g));
+}
+
+/// Locks the union of the stripes `cmds` need (EXEC): write where any of them writes.
+/// `everything` locks every stripe of every db for writing (a queued SELECT, MOVE, ...
+/// makes the plan depend on state the commands change).
+pub fn lock_union(ctx: &mut Ctx, cmds: &[(&'static Command, Vec<&[u8]>)], everything: bool) {
+    let mut want: Vec<(usize, usize, bool)> = Vec::new();
+    if everything {
+        for (d, db) in ctx.shared.keyspace.dbs.iter().enumerate() {
+            for s in 0..db.stripes.len() {
+                want.push((d, s, true));
+            }
+        }
+    } else {
+        let saved = ctx.cmd;
+        let mut tmp = Vec::new();
+        for (cmd, argv) in cmds {
+            ctx.cmd = cmd;
+            tmp.clear();
+            plan_stripes(ctx, argv, &mut tmp);
+            let w = cmd.has(flags::WRITE) || cmd.has(flags::LOCK_WRITE);
+            want.extend(tmp.iter().map(|&(d, s)| (d, s, w)));
+        }
+        ctx.cmd = saved;
+    }
+    want.sort_unstable();
+    let mut i = 0;
+    while i < want.len() {
+        let (d, s, _) = want[i];
+        let mut w = false;
+        while i < want.len() && want[i].0 == d && want[i].1 == s {
+            w |= want[i].2;
+            i += 1;
+        }
+        acquire(ctx, d, s, w);
+    }
+}
+
+/// Watched keys in stripes this command holds, with their state before it runs
+/// (None when nobody watches anything).
+pub struct WatchSnap(Vec<(usize, Vec<u8>, usize, u64, bool)>);
+
+impl Ctx<'_> {
+    /// Before a write: records, for every watched key in a held stripe, the stripe's
+    /// modification counter and whether the key exists.
+    pub fn watch_snapshot(&self) -> Option<WatchSnap> {
+        let cmd = self.cmd;
+        if !(cmd.has(flags::WRITE) || cmd.has(flags::LOCK_WRITE))
+            || self.shared.nwatching.load(std::sync::atomic::Ordering::Acquire) == 0
+        {
+            return None;
+        }
+        let reg = self.shared.watches.lock();
+        let mut v = Vec::new();
+        for (db, key) in reg.keys() {
+            let s = self.shared.keyspace.dbs[*db].stripe_of(key);
+            if let Some(i) = self.locks.find(*db, s) {
+                let st = self.held_stripe(i);
+                let exists = st.get(key, self.now).is_some();
+                v.push((*db, key.clone(), i, st.mods, exists));
+            }
+        }
+        Some(WatchSnap(v))
+    }
+
+    /// After a write (locks still held): flags the watchers of every key it modified
+    /// (Redis's signalModifiedKey -> touchWatchedKey).
+    pub fn watch_touch(&self, snap: Option<WatchSnap>, argv: &[&[u8]]) {
+        let Some(WatchSnap(v)) = snap else { return };
+        let cmd = self.cmd;
+        let wide = cmd.has(flags::ALL_STRIPES) || cmd.has(flags::DB_STRIPES);
+        let reg = self.shared.watches.lock();
+        for (db, key, i, mods, existed) in v {
+            let st = self.held_stripe(i);
+            if st.mods == mods {
+                continue;
+            }
+            let exists = st.get(&key, self.now).is_some();
+            let mut named = false;
+            if db == self.session.db {
+                cmd.for_each_key_pos(argv, |p| named |= argv[p] == key.as_slice());
+            }
+            if existed != exists || (named && !wide) || (wide && (existed || exists)) {
+                reg.touch(db, &key);
+            }
+        }
+    }
+
+    fn held_stripe(&self, i: usize) -> &Stripe {
+        match &self.locks.held[i].2 {
+            Guard::R(g) => g,
+            Guard::W(g) => g,
+        }
+    }
+
+    /// Runs `f` on stripe `s` of `db`, using the lock this command already holds on it
+    /// or taking a read lock for the call (SCAN, INFO: never deadlocks inside EXEC).
+    pub fn with_stripe<R>(&self, db: usize, s: usize, f: impl FnOnce(&Stripe) -> R) -> R {
+        match self.locks.find(db, s) {
+            Some(i) => f(self.held_stripe(i)),
+            None => f(&self.shared.keyspace.dbs[db].stripes[s].read()),
+        }
     }
 }
 
@@ -744,6 +856,10 @@ pub fn execute(
                 stats.cmd[id].rejected += 1;
             }
             count_error(stats, &e);
+            // A command that cannot be queued dooms the transaction (EXECABORT).
+            if session.multi.is_some() {
+                session.multi_error = true;
+            }
             return Reply::Error(e);
         }
     };
@@ -751,6 +867,9 @@ pub fn execute(
     let Some(run) = cmd.run else {
         return Reply::Error(errors::arity(cmd.name));
     };
+    if session.multi.is_some() && !transaction::runs_in_multi(cmd) {
+        return transaction::queue(session, cmd, argv);
+    }
     session.info.last_cmd.store(id + 1, std::sync::atomic::Ordering::Relaxed);
     let start = std::time::Instant::now();
     let reply = {
@@ -758,7 +877,9 @@ pub fn execute(
             Ctx { shared, session, stats, now, cmd, locks: Locks::default(), effects, stale: Default::default() };
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             lock_plan(&mut ctx, argv, scratch);
+            let snap = ctx.watch_snapshot();
             let r = run(&mut ctx, argv);
+            ctx.watch_touch(snap, argv);
             ctx.locks.release();
             // Written keys may serve parked clients (checked only while any are parked).
             // A command that parked its client wrote nothing (and must not re-signal itself).

@@ -704,9 +704,9 @@ fn info_section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                 wait_ns += s.lock_wait_ns;
             });
             let mut expired = 0u64;
-            for db in sh.keyspace.dbs.iter() {
-                for s in db.stripes.iter() {
-                    expired += s.read().expired;
+            for (d, db) in sh.keyspace.dbs.iter().enumerate() {
+                for s in 0..db.stripes.len() {
+                    expired += ctx.with_stripe(d, s, |st| st.expired);
                 }
             }
             let n = &sh.net;
@@ -782,10 +782,11 @@ fn info_section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             o.push_str("# Keyspace\r\n");
             for (i, db) in sh.keyspace.dbs.iter().enumerate() {
                 let (mut keys, mut vol) = (0usize, 0usize);
-                for s in db.stripes.iter() {
-                    let g = s.read();
-                    keys += g.len();
-                    vol += g.volatile_len();
+                for s in 0..db.stripes.len() {
+                    ctx.with_stripe(i, s, |g| {
+                        keys += g.len();
+                        vol += g.volatile_len();
+                    });
                 }
                 if keys > 0 {
                     let _ = write!(o, "db{i}:keys={keys},expires={vol},avg_ttl=0\r\n");

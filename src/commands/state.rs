@@ -63,6 +63,14 @@ pub struct Session {
     /// True while a parked client's command is re-run because a key it waits on was
     /// written (XREADGROUP then reports a destroyed group as Redis's serve path does).
     pub serving_block: bool,
+    /// Commands queued since MULTI (None: not in a transaction).
+    pub multi: Option<Vec<Vec<Vec<u8>>>>,
+    /// A command failed to queue (unknown, arity, not allowed): EXEC answers EXECABORT.
+    pub multi_error: bool,
+    /// Watched keys: (db, key, the key's expiry time when WATCH ran, if it had one).
+    pub watched: Vec<(usize, Vec<u8>, Option<i64>)>,
+    /// Set (by any worker, through [`WatchRegistry`]) when a watched key is modified.
+    pub watch_dirty: Arc<AtomicBool>,
 }
 
 impl Session {
@@ -73,6 +81,10 @@ impl Session {
             proto: Proto::Resp2,
             info,
             close_after_reply: false,
+            multi: None,
+            multi_error: false,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
             block: None,
             serving_block: false,
         }
@@ -265,6 +277,65 @@ pub struct Shared {
     /// waiters is written (`nblocked > 0`), and on timeouts.
     pub blocked: Mutex<BlockRegistry>,
     pub nblocked: AtomicUsize,
+    /// WATCHed keys of all clients. Looked at by write commands only while
+    /// `nwatching > 0` (clients with at least one watched key).
+    pub watches: Mutex<WatchRegistry>,
+    pub nwatching: AtomicUsize,
+}
+
+/// Which clients watch which keys (Redis's db->watched_keys), so a write on any worker
+/// can flag the watchers' transactions as dirty (Redis's touchWatchedKey).
+#[derive(Default)]
+pub struct WatchRegistry {
+    keys: HashMap<(usize, Vec<u8>), Vec<u64>>,
+    clients: HashMap<u64, Watcher>,
+}
+
+/// One watching client: its dirty flag and its watched (db, key)s.
+type Watcher = (Arc<AtomicBool>, Vec<(usize, Vec<u8>)>);
+
+impl WatchRegistry {
+    /// Registers `client`'s watch of `key`; returns true when the client had no watch.
+    pub fn watch(&mut self, client: u64, dirty: &Arc<AtomicBool>, db: usize, key: &[u8]) -> bool {
+        let first = !self.clients.contains_key(&client);
+        let entry = self.clients.entry(client).or_insert_with(|| (dirty.clone(), Vec::new()));
+        if entry.1.iter().any(|(d, k)| *d == db && k == key) {
+            return first;
+        }
+        entry.1.push((db, key.to_vec()));
+        self.keys.entry((db, key.to_vec())).or_default().push(client);
+        first
+    }
+
+    /// Drops every watch of `client`; true if it had any.
+    pub fn unwatch(&mut self, client: u64) -> bool {
+        let Some((_, keys)) = self.clients.remove(&client) else { return false };
+        for k in keys {
+            if let Some(v) = self.keys.get_mut(&k) {
+                v.retain(|c| *c != client);
+                if v.is_empty() {
+                    self.keys.remove(&k);
+                }
+            }
+        }
+        true
+    }
+
+    /// Flags every client watching `key` in `db`.
+    pub fn touch(&self, db: usize, key: &[u8]) {
+        if let Some(v) = self.keys.get(&(db, key.to_vec())) {
+            for c in v {
+                if let Some((flag, _)) = self.clients.get(c) {
+                    flag.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
+
+    /// Every watched (db, key).
+    pub fn keys(&self) -> impl Iterator<Item = &(usize, Vec<u8>)> {
+        self.keys.keys()
+    }
 }
 
 impl Shared {
@@ -292,6 +363,18 @@ impl Shared {
             enc,
             blocked: Mutex::new(BlockRegistry::default()),
             nblocked: AtomicUsize::new(0),
+            watches: Mutex::new(WatchRegistry::default()),
+            nwatching: AtomicUsize::new(0),
+        }
+    }
+
+    /// Drops every watch of a client (UNWATCH, EXEC, DISCARD, RESET, disconnect).
+    pub fn unwatch_client(&self, client: u64) {
+        if self.nwatching.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        if self.watches.lock().unwatch(client) {
+            self.nwatching.fetch_sub(1, Ordering::AcqRel);
         }
     }
 

@@ -473,6 +473,7 @@ impl Reactor {
         }
         let _ = self.poll.registry().deregister(&mut c.stream);
         self.shared.clients.lock().remove(&c.info.id);
+        self.shared.unwatch_client(c.info.id);
         self.shared.net.connected_clients.fetch_sub(1, Ordering::Relaxed);
         log::debug!("conn={} closed ({})", c.info.id, c.info.addr);
     }

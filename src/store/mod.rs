@@ -76,11 +76,14 @@ pub struct Stripe {
     hasher: Hasher,
     /// Keys removed because their TTL passed (lazy or active).
     pub expired: u64,
+    /// Bumped by every change to the stripe (and by `get_mut`, which hands out a value to
+    /// modify): WATCH compares it before and after a write command to find touched keys.
+    pub mods: u64,
 }
 
 impl Stripe {
     fn new(hasher: Hasher) -> Stripe {
-        Stripe { table: HashTable::new(), volatile: Vec::new(), hasher, expired: 0 }
+        Stripe { table: HashTable::new(), volatile: Vec::new(), hasher, expired: 0, mods: 0 }
     }
 
     pub fn len(&self) -> usize {
@@ -124,6 +127,7 @@ impl Stripe {
             self.expired += 1;
             return None;
         }
+        self.mods += 1;
         self.table.find_mut(h, |it| it.key.as_slice() == key).map(|b| &mut **b)
     }
 
@@ -143,6 +147,7 @@ impl Stripe {
     /// Sets key to val with the given expiry (None: no TTL), replacing any old entry.
     pub fn set(&mut self, key: &[u8], val: Value, expire_at: Option<i64>, now: i64) {
         let h = self.hash(key);
+        self.mods += 1;
         if let Some(it) = self.table.find_mut(h, |it| it.key.as_slice() == key) {
             it.val = val;
             it.touch(now);
@@ -171,6 +176,7 @@ impl Stripe {
             return false;
         };
         let it: *mut Item = &mut **it;
+        self.mods += 1;
         // SAFETY: `it` points into a box owned by the table, which we hold mutably.
         let item = unsafe { &mut *it };
         match (item.expire_at != NO_EXPIRE, expire_at) {
@@ -206,6 +212,7 @@ impl Stripe {
     fn remove_hashed(&mut self, key: &[u8], h: u64) -> Option<Box<Item>> {
         let entry = self.table.find_entry(h, |it| it.key.as_slice() == key).ok()?;
         let (item, _) = entry.remove();
+        self.mods += 1;
         if item.expire_at != NO_EXPIRE {
             self.unindex(item.vidx as usize);
         }
@@ -232,12 +239,15 @@ impl Stripe {
     /// Empties the stripe, returning the old contents so they can be dropped elsewhere.
     pub fn take(&mut self) -> StripeContents {
         self.volatile.clear();
+        self.mods += 1;
         StripeContents(std::mem::replace(&mut self.table, HashTable::new()))
     }
 
     /// Swaps contents with another stripe (SWAPDB).
     pub fn swap_contents(&mut self, other: &mut Stripe) {
         std::mem::swap(&mut self.table, &mut other.table);
+        self.mods += 1;
+        other.mods += 1;
         std::mem::swap(&mut self.volatile, &mut other.volatile);
     }
 
