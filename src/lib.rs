@@ -16,6 +16,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod metrics;
 pub mod protocol;
 pub mod server;
 pub mod store;

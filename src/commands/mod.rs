@@ -35,6 +35,7 @@ use crate::store::{Db, Stripe};
 use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
 use state::{BlockRequest, Effects, Session, Shared, WorkerStats};
 use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::OnceLock;
 
 pub type Handler = fn(&mut Ctx, &[&[u8]]) -> Reply;
@@ -517,6 +518,9 @@ impl<'a> Locks<'a> {
     pub fn release(&mut self) {
         self.held.clear();
     }
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
     pub fn count(&self) -> usize {
         self.held.len()
     }
@@ -713,6 +717,7 @@ fn acquire<'a>(ctx: &mut Ctx<'a>, d: usize, s: usize, write: bool) {
             let waited = t.elapsed();
             ctx.stats.lock_contended += 1;
             ctx.stats.lock_wait_ns += waited.as_nanos() as u64;
+            ctx.stats.lock_wait_hist.observe_ns(waited.as_nanos() as u64);
             let warn_us = shared.config.read().slowlock_log_slower_than;
             if warn_us >= 0 && waited.as_micros() as i64 > warn_us {
                 log::warn!(
@@ -728,6 +733,7 @@ fn acquire<'a>(ctx: &mut Ctx<'a>, d: usize, s: usize, write: bool) {
         }
     };
     ctx.locks.held.push((d, s, g));
+    ctx.shared.worker_live[ctx.stats.idx].active_locks.store(ctx.locks.held.len() as u64, Relaxed);
 }
 
 /// Locks the union of the stripes `cmds` need (EXEC): write where any of them writes.
@@ -880,7 +886,10 @@ pub fn execute(
             let snap = ctx.watch_snapshot();
             let r = run(&mut ctx, argv);
             ctx.watch_touch(snap, argv);
-            ctx.locks.release();
+            if !ctx.locks.is_empty() {
+                ctx.locks.release();
+                ctx.shared.worker_live[ctx.stats.idx].active_locks.store(0, Relaxed);
+            }
             // Written keys may serve parked clients (checked only while any are parked).
             // A command that parked its client wrote nothing (and must not re-signal itself).
             if cmd.has(flags::WRITE)
@@ -911,8 +920,10 @@ pub fn execute(
         }
     };
     let st = &mut stats.cmd[id];
+    let ns = start.elapsed().as_nanos() as u64;
     st.calls += 1;
-    st.usec += start.elapsed().as_micros() as u64;
+    st.usec += ns / 1000;
+    st.hist.observe_ns(ns);
     stats.commands += 1;
     if let Reply::Error(e) = &reply {
         stats.cmd[id].failed += 1;

@@ -348,12 +348,17 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 
 fn config_resetstat(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     let n = ctx.stats.cmd.len();
-    *ctx.stats = super::state::WorkerStats::new(n);
+    *ctx.stats = super::state::WorkerStats::new(n, ctx.stats.idx);
     let own = ctx.stats as *const super::state::WorkerStats;
     for w in ctx.shared.workers.iter() {
         if !std::ptr::eq(w.data_ptr() as *const _, own) {
-            *w.lock() = super::state::WorkerStats::new(n);
+            let mut g = w.lock();
+            let idx = g.idx;
+            *g = super::state::WorkerStats::new(n, idx);
         }
+    }
+    for l in ctx.shared.worker_live.iter() {
+        l.busy_ns.store(0, Ordering::Relaxed);
     }
     let net = &ctx.shared.net;
     net.connections_received.store(0, Ordering::Relaxed);

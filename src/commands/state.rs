@@ -182,6 +182,8 @@ pub struct CmdStat {
     pub usec: u64,
     pub rejected: u64,
     pub failed: u64,
+    /// Run time distribution (Prometheus rustis_command_duration_seconds).
+    pub hist: crate::metrics::Hist,
 }
 
 /// Counters kept by one worker without synchronisation; summed when read.
@@ -195,11 +197,26 @@ pub struct WorkerStats {
     /// Stripe locks that were not free at the first try, and the time spent waiting.
     pub lock_contended: u64,
     pub lock_wait_ns: u64,
+    pub lock_wait_hist: crate::metrics::Hist,
+    /// This worker's index (its [`WorkerLive`] slot).
+    pub idx: usize,
+}
+
+/// What a worker publishes for scrapes without taking its stats lock: plain stores by
+/// the worker, loads by the metrics thread.
+#[derive(Default)]
+pub struct WorkerLive {
+    /// Stripe locks the worker's current command holds.
+    pub active_locks: AtomicU64,
+    /// Nanoseconds spent running job batches.
+    pub busy_ns: AtomicU64,
 }
 
 impl WorkerStats {
-    pub fn new(ncmds: usize) -> WorkerStats {
+    pub fn new(ncmds: usize, idx: usize) -> WorkerStats {
         WorkerStats {
+            idx,
+            lock_wait_hist: Default::default(),
             commands: 0,
             hits: 0,
             misses: 0,
@@ -260,6 +277,7 @@ pub struct Shared {
     pub next_client_id: AtomicU64,
     /// Per-worker stats; each worker locks only its own (uncontended) slot.
     pub workers: Box<[CachePadded<Mutex<WorkerStats>>]>,
+    pub worker_live: Box<[CachePadded<WorkerLive>]>,
     pub net: NetStats,
     pub start_ms: i64,
     pub run_id: String,
@@ -349,7 +367,8 @@ impl Shared {
             config: RwLock::new(config),
             clients: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
-            workers: (0..nworkers).map(|_| CachePadded::new(Mutex::new(WorkerStats::new(ncmds)))).collect(),
+            workers: (0..nworkers).map(|i| CachePadded::new(Mutex::new(WorkerStats::new(ncmds, i)))).collect(),
+            worker_live: (0..nworkers).map(|_| CachePadded::new(WorkerLive::default())).collect(),
             net: NetStats::default(),
             start_ms: now_ms,
             run_id: random_hex(40),

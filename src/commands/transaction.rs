@@ -158,6 +158,7 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     let expired = ctx.session.watched.iter().any(|(_, _, exp)| exp.is_some_and(|at| at <= now));
     if ctx.session.watch_dirty.load(Ordering::Acquire) || expired {
         ctx.locks.release();
+        ctx.shared.worker_live[ctx.stats.idx].active_locks.store(0, Ordering::Relaxed);
         reset(ctx.shared, ctx.session);
         return Reply::NilArray;
     }
@@ -200,6 +201,7 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     }
     ctx.cmd = exec_cmd;
     ctx.locks.release();
+    ctx.shared.worker_live[ctx.stats.idx].active_locks.store(0, Ordering::Relaxed);
     ctx.effects.ready.extend(written);
     reset(ctx.shared, ctx.session);
     Reply::Array(replies)

@@ -93,6 +93,7 @@ pub fn start(cfg: Config) -> io::Result<Handle> {
         let sh = shared.clone();
         std::thread::Builder::new().name("rustis-expire".into()).spawn(move || expire_loop(sh))?
     };
+    let metrics = start_metrics(&shared, jobs_tx.clone());
     let mut r = reactor::Reactor::new(poll, listeners, shared.clone(), jobs_tx, done_rx, wake, nworkers)?;
     let sh = shared.clone();
     let thread = std::thread::Builder::new().name("rustis-reactor".into()).spawn(move || {
@@ -104,9 +105,109 @@ pub fn start(cfg: Config) -> io::Result<Handle> {
             let _ = w.join();
         }
         let _ = expiry.join();
+        if let Some(m) = metrics {
+            let _ = m.join();
+        }
         res
     })?;
     Ok(Handle { addrs, shared, thread: Some(thread) })
+}
+
+/// Starts the Prometheus endpoint (`metrics-port`, `metrics-bind`; port 0: none). A bind
+/// failure is logged and the server runs without it.
+fn start_metrics<T: Send + 'static>(
+    shared: &Arc<Shared>,
+    queue: crossbeam_channel::Sender<T>,
+) -> Option<std::thread::JoinHandle<()>> {
+    let (bind, port) = {
+        let c = shared.config.read();
+        (c.metrics_bind.clone(), c.metrics_port)
+    };
+    if port == 0 {
+        return None;
+    }
+    let host = if bind.contains(':') && !bind.starts_with('[') { format!("[{bind}]") } else { bind };
+    let addr = match format!("{host}:{port}").to_socket_addrs().ok().and_then(|mut a| a.next()) {
+        Some(a) => a,
+        None => {
+            log::error!("metrics endpoint disabled: cannot resolve metrics-bind {host}");
+            return None;
+        }
+    };
+    let sh = shared.clone();
+    let render: crate::metrics::http::Render =
+        Arc::new(move || crate::metrics::render(&metrics_snapshot(&sh, queue.len() as u64)));
+    let stop = Arc::new(AtomicBool::new(false));
+    // The endpoint stops with the server: a watcher flips `stop` once shutdown is set.
+    let (sh, st) = (shared.clone(), stop.clone());
+    match crate::metrics::http::spawn(addr, render, stop) {
+        Ok((local, t)) => {
+            log::info!("metrics endpoint listening on http://{local}/metrics");
+            let watcher = std::thread::Builder::new().name("rustis-metrics-stop".into()).spawn(move || {
+                while !sh.shutdown.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                st.store(true, Ordering::Release);
+                let _ = t.join();
+            });
+            watcher.ok()
+        }
+        Err(e) => {
+            log::error!("metrics endpoint disabled: cannot listen on {addr}: {e}");
+            None
+        }
+    }
+}
+
+/// One scrape's numbers, from the same counters INFO reads.
+fn metrics_snapshot(shared: &Shared, queue_depth: u64) -> crate::metrics::Snapshot {
+    use crate::metrics::{CommandSnap, Hist, Snapshot};
+    let t = commands::table();
+    let mut cmds: Vec<CommandSnap> =
+        t.cmds.iter().map(|c| CommandSnap { name: c.name.to_string(), ..Default::default() }).collect();
+    let mut s = Snapshot::default();
+    let mut lock_wait = Hist::default();
+    for w in shared.workers.iter() {
+        let g = w.lock();
+        s.commands_processed += g.commands;
+        s.lock_acquire_failures += g.lock_contended;
+        lock_wait.merge(&g.lock_wait_hist);
+        for (c, st) in cmds.iter_mut().zip(g.cmd.iter()) {
+            c.calls += st.calls;
+            c.failed += st.failed;
+            c.rejected += st.rejected;
+            c.duration.merge(&st.hist);
+        }
+    }
+    s.lock_wait = lock_wait;
+    s.commands = cmds;
+    let n = &shared.net;
+    s.bytes_read = n.bytes_read.load(Ordering::Relaxed);
+    s.bytes_written = n.bytes_written.load(Ordering::Relaxed);
+    s.connected_clients = n.connected_clients.load(Ordering::Relaxed) as u64;
+    s.connections_received = n.connections_received.load(Ordering::Relaxed);
+    s.rejected_connections = n.rejected_connections.load(Ordering::Relaxed);
+    for (i, db) in shared.keyspace.dbs.iter().enumerate() {
+        let mut keys = 0u64;
+        for st in db.stripes.iter() {
+            let g = st.read();
+            keys += g.len() as u64;
+            s.expired_keys += g.expired;
+        }
+        if keys > 0 {
+            s.keys.push((i, keys));
+        }
+    }
+    s.memory_used = {
+        use tikv_jemalloc_ctl::{epoch, stats};
+        let _ = epoch::advance();
+        stats::allocated::read().unwrap_or(0) as u64
+    };
+    s.blocked_clients = shared.nblocked.load(Ordering::Relaxed) as u64;
+    s.active_locks = shared.worker_live.iter().map(|l| l.active_locks.load(Ordering::Relaxed)).sum();
+    s.worker_busy_seconds = shared.worker_live.iter().map(|l| l.busy_ns.load(Ordering::Relaxed) as f64 / 1e9).collect();
+    s.worker_queue_depth = queue_depth;
+    s
 }
 
 /// Active expiry: Redis's sampled cycle, per stripe, time-boxed so no stripe is held for

@@ -249,6 +249,7 @@ pub fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Vec<Job>>, tx: Sender<D
     let mut scratch = Vec::with_capacity(16);
     let mut effects = Effects::default();
     while let Ok(jobs) = rx.recv() {
+        let busy = std::time::Instant::now();
         let mut stats = shared.workers[idx].lock();
         let mut w = Worker {
             shared: &shared,
@@ -264,6 +265,7 @@ pub fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Vec<Job>>, tx: Sender<D
         scratch = std::mem::take(&mut w.scratch);
         effects = std::mem::take(&mut w.effects);
         drop(stats);
+        shared.worker_live[idx].busy_ns.fetch_add(busy.elapsed().as_nanos() as u64, Ordering::Relaxed);
         wake.wake_if_sleeping();
     }
 }
