@@ -396,7 +396,7 @@ fn round_secs(ms: i64) -> i64 {
 fn persist(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     let now = ctx.now;
     let st = ctx.stripe_mut(argv[1]);
-    match st.get_mut(argv[1], now) {
+    match st.get(argv[1], now) {
         Some(it) if it.expire_at().is_some() => {
             st.set_expire(argv[1], None);
             Reply::Int(1)

@@ -801,8 +801,12 @@ impl Ctx<'_> {
 
     /// After a write (locks still held): flags the watchers of every key it modified
     /// (Redis's signalModifiedKey -> touchWatchedKey).
-    pub fn watch_touch(&self, snap: Option<WatchSnap>, argv: &[&[u8]]) {
+    pub fn watch_touch(&self, snap: Option<WatchSnap>, argv: &[&[u8]], reply: &Reply) {
         let Some(WatchSnap(v)) = snap else { return };
+        // Redis checks before it writes: a command answering an error changed nothing.
+        if matches!(reply, Reply::Error(_)) {
+            return;
+        }
         let cmd = self.cmd;
         let wide = cmd.has(flags::ALL_STRIPES) || cmd.has(flags::DB_STRIPES);
         let reg = self.shared.watches.lock();
@@ -862,6 +866,12 @@ pub fn execute(
                 stats.cmd[id].rejected += 1;
             }
             count_error(stats, &e);
+            // EXEC refused (arity) aborts the transaction (Redis's execCommandAbort).
+            if t.lookup(argv[0]).is_some_and(|i| t.cmds[i].name == "exec") {
+                transaction::reset(shared, session);
+                let why = e.strip_prefix("ERR ").unwrap_or(&e);
+                return Reply::Error(format!("EXECABORT Transaction discarded because of: {why}"));
+            }
             // A command that cannot be queued dooms the transaction (EXECABORT).
             if session.multi.is_some() {
                 session.multi_error = true;
@@ -885,7 +895,7 @@ pub fn execute(
             lock_plan(&mut ctx, argv, scratch);
             let snap = ctx.watch_snapshot();
             let r = run(&mut ctx, argv);
-            ctx.watch_touch(snap, argv);
+            ctx.watch_touch(snap, argv, &r);
             if !ctx.locks.is_empty() {
                 ctx.locks.release();
                 ctx.shared.worker_live[ctx.stats.idx].active_locks.store(0, Relaxed);

@@ -159,10 +159,11 @@ fn expire_from_flags(ctx: &Ctx, flags: u32, expire: Option<&[u8]>) -> Result<Opt
 fn set_generic(ctx: &mut Ctx, key: &[u8], val: &[u8], flags: u32, at: Option<i64>) -> Reply {
     let now = ctx.now;
     let st = ctx.stripe_mut(key);
-    let existing = st.get_mut(key, now);
+    // Look only (no `get_mut`): a SET NX/XX that does nothing must not touch WATCHers.
+    let existing = st.get(key, now);
     let mut old = None;
     if flags & F_GET != 0 {
-        match existing.as_deref() {
+        match existing {
             Some(it) if !it.val.is_string() => return Reply::err(WRONGTYPE),
             Some(it) => old = Some(bulk_of(&it.val)),
             None => old = Some(Reply::Nil),
@@ -195,7 +196,7 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 fn setnx(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     let now = ctx.now;
     let st = ctx.stripe_mut(argv[1]);
-    if st.get_mut(argv[1], now).is_some() {
+    if st.get(argv[1], now).is_some() {
         return Reply::Int(0);
     }
     st.set(argv[1], Value::string(argv[2]), None, now);

@@ -181,10 +181,11 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
                 Reply::Error(format!("ERR internal error while running '{}'", cmd.name))
             }
         };
-        ctx.watch_touch(snap, argv);
+        ctx.watch_touch(snap, argv, &reply);
         if let Some(req) = ctx.session.block.take() {
-            // Blocking commands do not block in a transaction: they time out at once.
-            reply = req.on_timeout;
+            // Blocking commands do not block in a transaction: they time out at once
+            // (BLMOVE / BRPOPLPUSH answer a null bulk there, as in Redis).
+            reply = if matches!(cmd.name, "blmove" | "brpoplpush") { Reply::Nil } else { req.on_timeout };
         } else if cmd.has(WRITE) && ctx.shared.nblocked.load(Ordering::Acquire) > 0 {
             let db = ctx.session.db;
             cmd.for_each_key_pos(argv, |p| written.push((db, argv[p].to_vec())));

@@ -176,9 +176,11 @@ impl Stripe {
             return false;
         };
         let it: *mut Item = &mut **it;
-        self.mods += 1;
         // SAFETY: `it` points into a box owned by the table, which we hold mutably.
         let item = unsafe { &mut *it };
+        if !(item.expire_at == NO_EXPIRE && expire_at.is_none()) {
+            self.mods += 1;
+        }
         match (item.expire_at != NO_EXPIRE, expire_at) {
             (false, Some(at)) => {
                 item.expire_at = at;
@@ -221,6 +223,7 @@ impl Stripe {
 
     /// Inserts a whole item (MOVE, COPY, RENAME), replacing any existing one.
     pub fn insert_item(&mut self, mut item: Box<Item>) {
+        self.mods += 1;
         let key = item.key.clone();
         self.remove(key.as_slice());
         let at = item.expire_at();
