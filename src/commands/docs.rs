@@ -65,6 +65,21 @@ pub fn spec_list(cmd: &Command) -> Vec<(i32, i32, i32, Vec<&'static str>)> {
         .collect()
 }
 
+/// A key spec's `find_keys` of type range.
+fn range_find_keys(lastkey: i32, keystep: i32, limit: i32) -> Reply {
+    Reply::Map(vec![
+        (b("type"), b("range")),
+        (
+            b("spec"),
+            Reply::Map(vec![
+                (b("lastkey"), Reply::Int(lastkey as i64)),
+                (b("keystep"), Reply::Int(keystep as i64)),
+                (b("limit"), Reply::Int(limit as i64)),
+            ]),
+        ),
+    ])
+}
+
 fn key_specs(cmd: &Command) -> Vec<Reply> {
     let mut specs: Vec<Reply> = spec_list(cmd)
         .into_iter()
@@ -81,20 +96,7 @@ fn key_specs(cmd: &Command) -> Vec<Reply> {
                     (b("spec"), Reply::Map(vec![(b("index"), Reply::Int(index as i64))])),
                 ]),
             ));
-            m.push((
-                b("find_keys"),
-                Reply::Map(vec![
-                    (b("type"), b("range")),
-                    (
-                        b("spec"),
-                        Reply::Map(vec![
-                            (b("lastkey"), Reply::Int(lastkey as i64)),
-                            (b("keystep"), Reply::Int(step as i64)),
-                            (b("limit"), Reply::Int(0)),
-                        ]),
-                    ),
-                ]),
-            ));
+            m.push((b("find_keys"), range_find_keys(lastkey, step, 0)));
             Reply::Map(m)
         })
         .collect();
@@ -117,20 +119,7 @@ fn key_specs(cmd: &Command) -> Vec<Reply> {
                         ),
                     ]),
                 ),
-                (
-                    b("find_keys"),
-                    Reply::Map(vec![
-                        (b("type"), b("range")),
-                        (
-                            b("spec"),
-                            Reply::Map(vec![
-                                (b("lastkey"), Reply::Int(lastkey as i64)),
-                                (b("keystep"), Reply::Int(1)),
-                                (b("limit"), Reply::Int(limit as i64)),
-                            ]),
-                        ),
-                    ]),
-                ),
+                (b("find_keys"), range_find_keys(lastkey, 1, limit)),
             ],
             super::ExtraSpec::Unknown { notes, .. } => vec![
                 (b("notes"), b(notes)),
