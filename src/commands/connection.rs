@@ -85,6 +85,10 @@ fn set_proto(ctx: &mut Ctx, p: Proto) {
 
 fn reset(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     super::transaction::reset(ctx.shared, ctx.session);
+    if ctx.session.subs > 0 {
+        ctx.shared.pubsub.write().remove_client(ctx.session.id);
+        ctx.session.subs = 0;
+    }
     ctx.session.db = 0;
     ctx.session.info.db.store(0, Ordering::Relaxed);
     set_proto(ctx, Proto::Resp2);

@@ -21,6 +21,7 @@ pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod list;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sorted_set;
@@ -416,7 +417,7 @@ pub struct Table {
     pub top: Vec<usize>,
 }
 
-fn groups() -> [&'static [Command]; 14] {
+fn groups() -> [&'static [Command]; 15] {
     [
         string::COMMANDS,
         bitmap::COMMANDS,
@@ -431,6 +432,7 @@ fn groups() -> [&'static [Command]; 14] {
         stream::COMMANDS,
         stream_cg::COMMANDS,
         transaction::COMMANDS,
+        pubsub::COMMANDS,
         hyperloglog::COMMANDS,
     ]
 }
@@ -883,8 +885,17 @@ pub fn execute(
     let Some(run) = cmd.run else {
         return Reply::Error(errors::arity(cmd.name));
     };
+    if session.subs > 0 && session.proto == Proto::Resp2 && !pubsub::allowed_when_subscribed(cmd) {
+        let name = cmd.name;
+        return Reply::Error(format!(
+            "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        ));
+    }
     if session.multi.is_some() && !transaction::runs_in_multi(cmd) {
         return transaction::queue(session, cmd, argv);
+    }
+    if session.subs > 0 && session.proto == Proto::Resp2 && cmd.name == "ping" {
+        return pubsub::subscribed_ping(argv);
     }
     session.info.last_cmd.store(id + 1, std::sync::atomic::Ordering::Relaxed);
     let start = std::time::Instant::now();
@@ -1066,7 +1077,8 @@ mod tests {
             }
             if let Some(k) = c.keys {
                 assert!(k.first > 0 && k.step > 0, "{}", c.name);
-                assert!(c.arity.abs() > k.first, "{}: key beyond arity", c.name);
+                // A variadic command may take no key at all (SUNSUBSCRIBE: arity -1, keys 1..).
+                assert!(c.arity.abs() > k.first || c.arity == -1, "{}: key beyond arity", c.name);
             }
             assert!(!c.summary.is_empty(), "{} has no summary", c.name);
             assert!(!c.group.is_empty());

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize,
 use std::sync::Arc;
 
 /// Identifies a connection slot and its generation (slot reuse is detected by gen).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ConnId {
     pub slot: usize,
     pub gen: u64,
@@ -71,6 +71,10 @@ pub struct Session {
     pub watched: Vec<(usize, Vec<u8>, Option<i64>)>,
     /// Set (by any worker, through [`WatchRegistry`]) when a watched key is modified.
     pub watch_dirty: Arc<AtomicBool>,
+    /// The connection (set by the reactor): where pub/sub messages for this client go.
+    pub conn: ConnId,
+    /// Channels + patterns + shard channels subscribed (RESP2 subscribed mode when > 0).
+    pub subs: usize,
 }
 
 impl Session {
@@ -85,6 +89,8 @@ impl Session {
             multi_error: false,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
+            conn: ConnId::default(),
+            subs: 0,
             block: None,
             serving_block: false,
         }
@@ -173,6 +179,8 @@ pub struct Effects {
     pub ready: VecDeque<(usize, Vec<u8>)>,
     /// CLIENT UNBLOCK requests.
     pub unblock: Vec<(u64, Unblock)>,
+    /// Pub/sub frames for other connections (PUBLISH), handed to the reactor.
+    pub pushes: Vec<(ConnId, Vec<u8>)>,
 }
 
 /// Per-command counters of one worker (INFO commandstats).
@@ -299,6 +307,7 @@ pub struct Shared {
     /// `nwatching > 0` (clients with at least one watched key).
     pub watches: Mutex<WatchRegistry>,
     pub nwatching: AtomicUsize,
+    pub pubsub: RwLock<super::pubsub::PubSub>,
 }
 
 /// Which clients watch which keys (Redis's db->watched_keys), so a write on any worker
@@ -384,6 +393,7 @@ impl Shared {
             nblocked: AtomicUsize::new(0),
             watches: Mutex::new(WatchRegistry::default()),
             nwatching: AtomicUsize::new(0),
+            pubsub: RwLock::new(Default::default()),
         }
     }
 

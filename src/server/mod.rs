@@ -204,6 +204,7 @@ fn metrics_snapshot(shared: &Shared, queue_depth: u64) -> crate::metrics::Snapsh
         stats::allocated::read().unwrap_or(0) as u64
     };
     s.blocked_clients = shared.nblocked.load(Ordering::Relaxed) as u64;
+    s.pubsub_channels = shared.pubsub.read().counts().0 as u64;
     s.active_locks = shared.worker_live.iter().map(|l| l.active_locks.load(Ordering::Relaxed)).sum();
     s.worker_busy_seconds = shared.worker_live.iter().map(|l| l.busy_ns.load(Ordering::Relaxed) as f64 / 1e9).collect();
     s.worker_queue_depth = queue_depth;

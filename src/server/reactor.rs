@@ -25,6 +25,9 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Stop reading from a connection while this much output waits to be written.
 const OUTPUT_SOFT_LIMIT: usize = 8 * 1024 * 1024;
 
+/// client-output-buffer-limit pubsub hard limit (Redis's default 32mb).
+const PUBSUB_HARD_LIMIT: usize = 32 * 1024 * 1024;
+
 /// Set by SIGINT/SIGTERM.
 pub static SIGNALLED: AtomicBool = AtomicBool::new(false);
 
@@ -46,6 +49,8 @@ struct Conn {
     peer_closed: bool,
     /// Parked on a blocking command (its session is in the block registry).
     parked: bool,
+    /// Pub/sub frames that arrived while a batch was in flight: written after its replies.
+    pushes: Vec<u8>,
 }
 
 pub struct Reactor {
@@ -197,11 +202,16 @@ impl Reactor {
                 rpos: 0,
                 wbuf: Vec::new(),
                 wpos: 0,
-                session: Some(Box::new(Session::new(info.clone()))),
+                session: Some(Box::new({
+                    let mut se = Session::new(info.clone());
+                    se.conn = ConnId { slot, gen };
+                    se
+                })),
                 closing: false,
                 read_pending: false,
                 peer_closed: false,
                 parked: false,
+                pushes: Vec::new(),
             };
             if let Err(e) =
                 self.poll.registry().register(&mut conn.stream, Token(slot), Interest::READABLE | Interest::WRITABLE)
@@ -342,9 +352,13 @@ impl Reactor {
 
     fn drain_completions(&mut self) {
         while let Ok(done) = self.done_rx.try_recv() {
-            let Done { conn, session, out, spare, blocked_until } = done;
+            let Done { conn, session, out, spare, blocked_until, push } = done;
             let Some(c) = self.conns.get_mut(conn.slot) else { continue };
             if c.gen != conn.gen {
+                continue;
+            }
+            if push {
+                self.deliver(conn.slot, out);
                 continue;
             }
             c.parked = blocked_until.is_some();
@@ -370,6 +384,10 @@ impl Reactor {
             } else {
                 c.wbuf.extend_from_slice(&out);
             }
+            if !c.pushes.is_empty() {
+                let p = std::mem::take(&mut c.pushes);
+                c.wbuf.extend_from_slice(&p);
+            }
             if c.rbuf.is_empty() && c.rbuf.capacity() < spare.capacity() {
                 c.rbuf = recycle(spare);
             }
@@ -390,6 +408,25 @@ impl Reactor {
         }
         if self.shared.kills_pending.swap(false, Ordering::AcqRel) {
             self.tick();
+        }
+    }
+
+    /// Queues a pub/sub frame: written now if the client is idle or parked, after the
+    /// replies of its in-flight batch otherwise. A subscriber whose unsent output passes
+    /// the pubsub hard limit (client-output-buffer-limit pubsub, 32 MB) is disconnected.
+    fn deliver(&mut self, slot: usize, frame: Vec<u8>) {
+        let Some(c) = self.conns.get_mut(slot) else { return };
+        let pending = c.wbuf.len() - c.wpos + c.pushes.len() + frame.len();
+        if pending > PUBSUB_HARD_LIMIT {
+            log::warn!("conn={} closing subscriber: output over the pubsub hard limit", c.info.id);
+            self.close(slot);
+            return;
+        }
+        if c.session.is_some() || c.parked {
+            c.wbuf.extend_from_slice(&frame);
+            self.flush(slot);
+        } else {
+            c.pushes.extend_from_slice(&frame);
         }
     }
 
@@ -474,6 +511,7 @@ impl Reactor {
         let _ = self.poll.registry().deregister(&mut c.stream);
         self.shared.clients.lock().remove(&c.info.id);
         self.shared.unwatch_client(c.info.id);
+        self.shared.pubsub.write().remove_client(c.info.id);
         self.shared.net.connected_clients.fetch_sub(1, Ordering::Relaxed);
         log::debug!("conn={} closed ({})", c.info.id, c.info.addr);
     }

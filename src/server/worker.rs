@@ -37,6 +37,8 @@ pub struct Done {
     pub spare: Vec<u8>,
     /// When parked: its deadline (unix ms), i64::MAX for none.
     pub blocked_until: Option<i64>,
+    /// A pub/sub frame for `conn` (not a batch completion): `out` is the frame.
+    pub push: bool,
 }
 
 pub struct Wake {
@@ -124,7 +126,14 @@ impl Worker<'_> {
             }
             session.close_after_reply = true;
         }
-        let _ = self.tx.send(Done { conn, session: Some(session), out, spare: batch.data, blocked_until: None });
+        let _ = self.tx.send(Done {
+            conn,
+            session: Some(session),
+            out,
+            spare: batch.data,
+            blocked_until: None,
+            push: false,
+        });
     }
 
     /// Parks a cursor whose current command asked to block. `again` is the original
@@ -140,7 +149,14 @@ impl Worker<'_> {
             // Tell the reactor first (earlier replies, deadline): any serve of this client
             // happens after it is in the registry, so its reply is queued after this.
             let out = std::mem::take(&mut c.out);
-            let _ = self.tx.send(Done { conn, session: None, out, spare: Vec::new(), blocked_until: Some(deadline) });
+            let _ = self.tx.send(Done {
+                conn,
+                session: None,
+                out,
+                spare: Vec::new(),
+                blocked_until: Some(deadline),
+                push: false,
+            });
         }
         let recheck = keys.clone();
         let b = Blocked {
@@ -171,6 +187,9 @@ impl Worker<'_> {
     /// Serves parked clients on keys the last command wrote, FIFO per key; handles
     /// CLIENT UNBLOCK requests.
     fn serve_effects(&mut self) {
+        for (conn, out) in std::mem::take(&mut self.effects.pushes) {
+            let _ = self.tx.send(Done { conn, session: None, out, spare: Vec::new(), blocked_until: None, push: true });
+        }
         for (client, how) in std::mem::take(&mut self.effects.unblock) {
             if let Some(b) = self.unpark(client) {
                 let reply = match how {
