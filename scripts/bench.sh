@@ -18,6 +18,8 @@ Usage: scripts/bench.sh [options]
   --memory          instead: load 1,000,000 keys (32-byte values) into each
                     server and compare RSS; then, on fresh servers, 1,000,000
                     small stream entries (XADD s * f v) in one key
+  --pubsub          instead: pub/sub delivery (1 channel x 100 subscribers, 1,000
+                    channels x 1 subscriber; benches/pubsub.rs), messages/s, -r rounds
   --self-test       use redis-server on both sides (checks this script)
 Env: BENCH_RUSTIS_BIN=path  use this binary instead of building rustis-server;
      BENCH_TIMEOUT=seconds  limit for each redis-benchmark run (default 300).
@@ -28,7 +30,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 requests=200000 rounds=3 clients=50 tests="set,get,incr,mset" pipelines="1 16"
-workers="" out="" memory=0 keyspace=100000 bench_timeout=${BENCH_TIMEOUT:-300}
+workers="" out="" memory=0 pubsub=0 keyspace=100000 bench_timeout=${BENCH_TIMEOUT:-300}
 rustis_bin=${BENCH_RUSTIS_BIN:-}
 while [ $# -gt 0 ]; do
     case $1 in
@@ -40,6 +42,7 @@ while [ $# -gt 0 ]; do
         --workers) workers=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --memory) memory=1; shift ;;
+        --pubsub) pubsub=1; shift ;;
         --self-test) rustis_bin=$(command -v redis-server); shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -171,6 +174,37 @@ header() {
         echo "- redis: $(redis-server --version | awk '{ print $3 }'), rustis: $rustis_bin${workers:+ --workers $workers}"
     } >"$report"
 }
+
+if [ "$pubsub" -eq 1 ]; then
+    header "pubsub"
+    echo "- benches/pubsub.rs: 100,000 PUBLISH (16-byte payload, pipelined by 100) per case; delivered messages/s; median of $rounds rounds, alternating servers" >>"$report"
+    cargo bench --bench pubsub --no-run >&2
+    declare -A res
+    for r in $(seq 1 "$rounds"); do
+        for s in redis rustis; do
+            start_server "$s"
+            while read -r name rate; do
+                res[$s,$name]="${res[$s,$name]:-} $rate"
+                echo "  $s round $r: $name $rate msg/s" >&2
+            done < <(timeout "$bench_timeout" cargo bench -q --bench pubsub -- "${port[$s]}" 100000 2>/dev/null)
+            stop_server "$s"
+        done
+    done
+    median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print 0 }'; }
+    {
+        echo
+        echo "| case | redis msg/s | rustis msg/s | ratio |"
+        echo "|---|---:|---:|---:|"
+        for name in fanout_1x100 channels_1000x1; do
+            a=$(echo "${res[redis,$name]:-}" | median)
+            b=$(echo "${res[rustis,$name]:-}" | median)
+            awk -v n="$name" -v a="$a" -v b="$b" 'BEGIN { printf "| %s | %.0f | %.0f | %.2f |\n", n, a, b, (a > 0 ? b / a : 0) }'
+        done
+    } >>"$report"
+    cat "$report"
+    [ -n "$out" ] && cp "$report" "$out"
+    exit 0
+fi
 
 if [ "$memory" -eq 1 ]; then
     header "memory"

@@ -3,9 +3,10 @@
 //! SHARDNUMSUB HELP), and the subscription registry they share.
 //!
 //! Delivery: PUBLISH runs on a worker, looks the receivers up in [`PubSub`] and queues
-//! one encoded frame per receiver in `Effects::pushes`; the worker hands them to the
-//! reactor, which appends them to the receiver's output (after the reply of a batch the
-//! receiver has in flight, so a subscribe confirmation always precedes its messages).
+//! the frame (encoded once per protocol, shared) per receiver in `Effects::pushes`; the
+//! worker hands a job batch's frames to the reactor in one message, which appends them to
+//! each receiver's output and writes every touched connection once (after the reply of a
+//! batch the receiver has in flight, so a subscribe confirmation precedes its messages).
 //!
 //! Must hold: a client's subscriptions are in the registry exactly while its session
 //! counts them (`Session::subs`); a disconnect drops them (`PubSub::remove_client`);
@@ -19,6 +20,7 @@ use super::{Command, Ctx};
 use crate::protocol::{Proto, Reply};
 use crate::store::glob::glob_match;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 const G: &str = "pubsub";
 
@@ -243,7 +245,7 @@ fn publish_generic(ctx: &mut Ctx, channel: &[u8], message: &[u8], shard: bool) -
     let mut i = before;
     while i < ctx.effects.pushes.len() {
         if ctx.effects.pushes[i].0 == me {
-            own.extend(ctx.effects.pushes.remove(i).1);
+            own.extend_from_slice(&ctx.effects.pushes.remove(i).1);
         } else {
             i += 1;
         }
@@ -260,19 +262,27 @@ fn queue_message(ctx: &mut Ctx, channel: &[u8], message: &[u8], shard: bool) -> 
     let mut n = 0;
     let (table, kind): (&Table, &[u8]) = if shard { (&ps.shard, b"smessage") } else { (&ps.channels, b"message") };
     if let Some(subs) = table.get(channel) {
+        // Encoded once per protocol, shared by every receiver.
+        let mut frames: [Option<Arc<[u8]>>; 2] = [None, None];
         for s in subs.values() {
-            ctx.effects
-                .pushes
-                .push((s.conn, frame(s.proto, &[Part::Bulk(kind), Part::Bulk(channel), Part::Bulk(message)])));
+            let f = frames[(s.proto != Proto::Resp2) as usize].get_or_insert_with(|| {
+                frame(s.proto, &[Part::Bulk(kind), Part::Bulk(channel), Part::Bulk(message)]).into()
+            });
+            ctx.effects.pushes.push((s.conn, f.clone()));
             n += 1;
         }
     }
     if !shard {
         for (pat, subs) in &ps.patterns {
             if glob_match(pat, channel, false) {
+                let mut frames: [Option<Arc<[u8]>>; 2] = [None, None];
                 for s in subs.values() {
-                    let f = [Part::Bulk(b"pmessage"), Part::Bulk(pat), Part::Bulk(channel), Part::Bulk(message)];
-                    ctx.effects.pushes.push((s.conn, frame(s.proto, &f)));
+                    let f = frames[(s.proto != Proto::Resp2) as usize].get_or_insert_with(|| {
+                        let parts =
+                            [Part::Bulk(b"pmessage"), Part::Bulk(pat), Part::Bulk(channel), Part::Bulk(message)];
+                        frame(s.proto, &parts).into()
+                    });
+                    ctx.effects.pushes.push((s.conn, f.clone()));
                     n += 1;
                 }
             }

@@ -180,7 +180,7 @@ pub struct Effects {
     /// CLIENT UNBLOCK requests.
     pub unblock: Vec<(u64, Unblock)>,
     /// Pub/sub frames for other connections (PUBLISH), handed to the reactor.
-    pub pushes: Vec<(ConnId, Vec<u8>)>,
+    pub pushes: Vec<(ConnId, Arc<[u8]>)>,
 }
 
 /// Per-command counters of one worker (INFO commandstats).

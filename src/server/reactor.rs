@@ -352,13 +352,13 @@ impl Reactor {
 
     fn drain_completions(&mut self) {
         while let Ok(done) = self.done_rx.try_recv() {
-            let Done { conn, session, out, spare, blocked_until, push } = done;
-            let Some(c) = self.conns.get_mut(conn.slot) else { continue };
-            if c.gen != conn.gen {
+            let Done { conn, session, out, spare, blocked_until, pushes } = done;
+            if !pushes.is_empty() {
+                self.deliver(pushes);
                 continue;
             }
-            if push {
-                self.deliver(conn.slot, out);
+            let Some(c) = self.conns.get_mut(conn.slot) else { continue };
+            if c.gen != conn.gen {
                 continue;
             }
             c.parked = blocked_until.is_some();
@@ -411,22 +411,38 @@ impl Reactor {
         }
     }
 
-    /// Queues a pub/sub frame: written now if the client is idle or parked, after the
-    /// replies of its in-flight batch otherwise. A subscriber whose unsent output passes
-    /// the pubsub hard limit (client-output-buffer-limit pubsub, 32 MB) is disconnected.
-    fn deliver(&mut self, slot: usize, frame: Vec<u8>) {
-        let Some(c) = self.conns.get_mut(slot) else { return };
-        let pending = c.wbuf.len() - c.wpos + c.pushes.len() + frame.len();
-        if pending > PUBSUB_HARD_LIMIT {
-            log::warn!("conn={} closing subscriber: output over the pubsub hard limit", c.info.id);
-            self.close(slot);
-            return;
+    /// Queues pub/sub frames: appended at once for idle or parked clients, after the
+    /// replies of an in-flight batch otherwise; each touched connection is written once.
+    /// A subscriber whose unsent output passes the pubsub hard limit
+    /// (client-output-buffer-limit pubsub, 32 MB) is disconnected.
+    fn deliver(&mut self, pushes: Vec<(ConnId, std::sync::Arc<[u8]>)>) {
+        let mut touched: Vec<usize> = Vec::new();
+        let mut doomed: Vec<usize> = Vec::new();
+        for (conn, frame) in pushes {
+            let Some(c) = self.conns.get_mut(conn.slot) else { continue };
+            if c.gen != conn.gen || c.closing {
+                continue;
+            }
+            if c.wbuf.len() - c.wpos + c.pushes.len() + frame.len() > PUBSUB_HARD_LIMIT {
+                log::warn!("conn={} closing subscriber: output over the pubsub hard limit", c.info.id);
+                c.closing = true;
+                doomed.push(conn.slot);
+                continue;
+            }
+            if c.session.is_some() || c.parked {
+                c.wbuf.extend_from_slice(&frame);
+                touched.push(conn.slot);
+            } else {
+                c.pushes.extend_from_slice(&frame);
+            }
         }
-        if c.session.is_some() || c.parked {
-            c.wbuf.extend_from_slice(&frame);
+        touched.sort_unstable();
+        touched.dedup();
+        for slot in touched {
             self.flush(slot);
-        } else {
-            c.pushes.extend_from_slice(&frame);
+        }
+        for slot in doomed {
+            self.close(slot);
         }
     }
 

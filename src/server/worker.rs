@@ -37,8 +37,9 @@ pub struct Done {
     pub spare: Vec<u8>,
     /// When parked: its deadline (unix ms), i64::MAX for none.
     pub blocked_until: Option<i64>,
-    /// A pub/sub frame for `conn` (not a batch completion): `out` is the frame.
-    pub push: bool,
+    /// Pub/sub frames for other connections (then this is not a batch completion and
+    /// `conn` is unused).
+    pub pushes: Vec<(ConnId, std::sync::Arc<[u8]>)>,
 }
 
 pub struct Wake {
@@ -132,7 +133,7 @@ impl Worker<'_> {
             out,
             spare: batch.data,
             blocked_until: None,
-            push: false,
+            pushes: Vec::new(),
         });
     }
 
@@ -155,7 +156,7 @@ impl Worker<'_> {
                 out,
                 spare: Vec::new(),
                 blocked_until: Some(deadline),
-                push: false,
+                pushes: Vec::new(),
             });
         }
         let recheck = keys.clone();
@@ -187,9 +188,6 @@ impl Worker<'_> {
     /// Serves parked clients on keys the last command wrote, FIFO per key; handles
     /// CLIENT UNBLOCK requests.
     fn serve_effects(&mut self) {
-        for (conn, out) in std::mem::take(&mut self.effects.pushes) {
-            let _ = self.tx.send(Done { conn, session: None, out, spare: Vec::new(), blocked_until: None, push: true });
-        }
         for (client, how) in std::mem::take(&mut self.effects.unblock) {
             if let Some(b) = self.unpark(client) {
                 let reply = match how {
@@ -283,6 +281,13 @@ pub fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Vec<Job>>, tx: Sender<D
         }
         scratch = std::mem::take(&mut w.scratch);
         effects = std::mem::take(&mut w.effects);
+        if !effects.pushes.is_empty() {
+            // One message for all frames this batch of jobs published.
+            let pushes = std::mem::take(&mut effects.pushes);
+            let conn = ConnId::default();
+            let _ =
+                tx.send(Done { conn, session: None, out: Vec::new(), spare: Vec::new(), blocked_until: None, pushes });
+        }
         drop(stats);
         shared.worker_live[idx].busy_ns.fetch_add(busy.elapsed().as_nanos() as u64, Ordering::Relaxed);
         wake.wake_if_sleeping();
