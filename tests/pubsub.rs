@@ -84,7 +84,13 @@ fn disconnect_and_reset_drop_subscriptions() {
     );
     let mut sub = RawConn::connect(server.port).expect("connect");
     sub.cmd_str(&["SUBSCRIBE", "r"]);
+    sub.cmd_str(&["PSUBSCRIBE", "a*", "b*"]);
+    sub.read_reply();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).expect("CLIENT LIST");
+    assert!(list.contains(" flags=P db=0 sub=1 psub=2 ssub=0 multi=-1 "), "{list}");
     assert_eq!(sub.cmd_str(&["RESET"]), b"+RESET\r\n");
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).expect("CLIENT LIST");
+    assert!(!list.contains("flags=P"), "{list}");
     assert_eq!(numsub(&mut con, "r"), 0);
     assert_eq!(sub.cmd_str(&["GET", "k"]), b"$-1\r\n", "RESET leaves subscribed mode");
 }

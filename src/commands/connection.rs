@@ -88,6 +88,9 @@ fn reset(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     if ctx.session.subs > 0 {
         ctx.shared.pubsub.write().remove_client(ctx.session.id);
         ctx.session.subs = 0;
+        for a in &ctx.session.info.subs {
+            a.store(0, Ordering::Relaxed);
+        }
     }
     ctx.session.db = 0;
     ctx.session.info.db.store(0, Ordering::Relaxed);
@@ -189,8 +192,21 @@ pub fn client_line(info: &super::state::ClientInfo, now: i64, cmd_name: &str) ->
     let last = info.last_cmd.load(Ordering::Relaxed);
     let cmd = if last == 0 { "NULL".to_string() } else { super::table().cmds[last - 1].name.to_string() };
     let cmd = if cmd_name.is_empty() { cmd } else { cmd_name.to_string() };
+    let subs: Vec<usize> = info.subs.iter().map(|a| a.load(Ordering::Relaxed)).collect();
+    let multi = info.multi.load(Ordering::Relaxed);
+    // Redis's flag letters, in its order: P (subscribed), x (in MULTI); N for none.
+    let mut flags = String::new();
+    if subs.iter().any(|&n| n > 0) {
+        flags.push('P');
+    }
+    if multi >= 0 {
+        flags.push('x');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
         info.id,
         info.addr,
         info.laddr,
@@ -198,7 +214,12 @@ pub fn client_line(info: &super::state::ClientInfo, now: i64, cmd_name: &str) ->
         String::from_utf8_lossy(&name),
         age,
         idle,
+        flags,
         info.db.load(Ordering::Relaxed),
+        subs[0],
+        subs[1],
+        subs[2],
+        multi,
         info.io.qbuf.load(Ordering::Relaxed),
         info.io.obl.load(Ordering::Relaxed),
         cmd,

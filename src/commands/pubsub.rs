@@ -105,6 +105,10 @@ impl PubSub {
         }
         true
     }
+    /// Subscriptions of `client` by kind (channels, patterns, shard channels).
+    fn counts_of(&self, client: u64) -> [usize; 3] {
+        self.clients.get(&client).map_or([0; 3], |c| [c[0].len(), c[1].len(), c[2].len()])
+    }
     fn names(&self, k: Kind, client: u64) -> Vec<Vec<u8>> {
         self.clients.get(&client).map(|c| c[k as usize].clone()).unwrap_or_default()
     }
@@ -190,7 +194,7 @@ fn subscribe_generic(ctx: &mut Ctx, argv: &[&[u8]], k: Kind, what: &[u8]) -> Rep
         let n = ps.count(id) as i64;
         out.extend(frame(ctx.session.proto, &[Part::Bulk(what), Part::Bulk(name), Part::Int(n)]));
     }
-    ctx.session.subs = ps.count(id);
+    publish_counts(ctx, &ps);
     Reply::Raw(out)
 }
 
@@ -211,8 +215,18 @@ fn unsubscribe_generic(ctx: &mut Ctx, argv: &[&[u8]], k: Kind, what: &[u8]) -> R
         let n = ps.count(id) as i64;
         out.extend(frame(proto, &[Part::Bulk(what), Part::Bulk(&name), Part::Int(n)]));
     }
-    ctx.session.subs = ps.count(id);
+    publish_counts(ctx, &ps);
     Reply::Raw(out)
+}
+
+/// Mirrors the client's subscription counts into its session and CLIENT LIST info.
+fn publish_counts(ctx: &mut Ctx, ps: &PubSub) {
+    let id = ctx.session.id;
+    let c = ps.counts_of(id);
+    ctx.session.subs = c.iter().sum();
+    for (a, v) in ctx.session.info.subs.iter().zip(c) {
+        a.store(v, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 fn subscribe(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {

@@ -38,6 +38,10 @@ pub struct ClientInfo {
     pub io: CachePadded<IoCounters>,
     /// Set by CLIENT KILL; the reactor closes the connection.
     pub killed: AtomicBool,
+    /// Subscribed channels, patterns, shard channels (CLIENT LIST sub/psub/ssub).
+    pub subs: [AtomicUsize; 3],
+    /// Commands queued in MULTI, -1 outside a transaction (CLIENT LIST multi=).
+    pub multi: AtomicI64,
 }
 
 /// A connection's I/O counters (CLIENT LIST qbuf/obl), updated by the reactor.

@@ -193,6 +193,8 @@ impl Reactor {
                 resp: AtomicU8::new(2),
                 io: Default::default(),
                 killed: AtomicBool::new(false),
+                subs: Default::default(),
+                multi: AtomicI64::new(-1),
             });
             let mut conn = Conn {
                 stream,
