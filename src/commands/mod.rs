@@ -940,8 +940,9 @@ pub fn execute(
             }
         }
     };
-    let st = &mut stats.cmd[id];
     let ns = start.elapsed().as_nanos() as u64;
+    slowlog_record(shared, session, cmd, argv, ns / 1000, now);
+    let st = &mut stats.cmd[id];
     st.calls += 1;
     st.usec += ns / 1000;
     st.hist.observe_ns(ns);
@@ -951,6 +952,39 @@ pub fn execute(
         count_error(stats, e);
     }
     reply
+}
+
+/// Adds a command to SLOWLOG when it ran for at least `slowlog-log-slower-than` us.
+pub fn slowlog_record(shared: &Shared, session: &Session, cmd: &Command, argv: &[&[u8]], usec: u64, now: i64) {
+    let threshold = shared.enc.slowlog_log_slower_than.load(Relaxed);
+    if threshold < 0 || (usec as i64) < threshold || cmd.has(flags::SKIP_SLOWLOG) {
+        return;
+    }
+    const MAX_ARGC: usize = 32;
+    const MAX_STRING: usize = 128;
+    let n = argv.len().min(MAX_ARGC);
+    let mut args: Vec<Vec<u8>> = Vec::with_capacity(n);
+    for (j, a) in argv.iter().take(n).enumerate() {
+        if j == MAX_ARGC - 1 && argv.len() != MAX_ARGC {
+            args.push(format!("... ({} more arguments)", argv.len() - MAX_ARGC + 1).into_bytes());
+        } else if a.len() > MAX_STRING {
+            let mut v = a[..MAX_STRING].to_vec();
+            v.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_STRING).as_bytes());
+            args.push(v);
+        } else {
+            args.push(a.to_vec());
+        }
+    }
+    let e = state::SlowEntry {
+        id: 0,
+        time: now / 1000,
+        usec,
+        argv: args,
+        addr: session.info.addr.clone(),
+        name: session.info.name.lock().clone(),
+    };
+    let max = shared.enc.slowlog_max_len.load(Relaxed) as usize;
+    shared.slowlog.lock().push(e, max);
 }
 
 fn count_error(stats: &mut WorkerStats, e: &str) {

@@ -64,6 +64,11 @@ pub static COMMANDS: &[Command] = &[
             "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
         )
         .args("[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
+    Command::container("slowlog", G, SLOWLOG_SUBS).doc(
+        "A container for slow log commands",
+        "2.2.12",
+        "Depends on subcommand.",
+    ),
     Command::container("config", G, CONFIG_SUBS).doc(
         "A container for server configuration commands",
         "2.0.0",
@@ -75,6 +80,80 @@ pub static COMMANDS: &[Command] = &[
         .doc("Get array of Redis command details", "2.8.13", "O(N) where N is the total number of Redis commands")
         .subs_of(COMMAND_SUBS),
 ];
+
+static SLOWLOG_SUBS: &[Command] = &[
+    Command::new("slowlog|get", G, -2, ADMIN | LOADING | STALE, slowlog_get)
+        .tips("request_policy:all_nodes nondeterministic_output")
+        .doc("Get the slow log's entries", "2.2.12", "O(N) where N is the number of entries returned")
+        .args("[count]"),
+    Command::new("slowlog|len", G, 2, ADMIN | LOADING | STALE, slowlog_len)
+        .tips("request_policy:all_nodes response_policy:agg_sum nondeterministic_output")
+        .doc("Get the slow log's length", "2.2.12", "O(1)"),
+    Command::new("slowlog|reset", G, 2, ADMIN | LOADING | STALE, slowlog_reset)
+        .tips("request_policy:all_nodes response_policy:all_succeeded")
+        .doc("Clear all entries from the slow log", "2.2.12", "O(N) where N is the number of entries in the slowlog"),
+    Command::new("slowlog|help", G, 2, LOADING | STALE, slowlog_help).doc(
+        "Show helpful text about the different subcommands",
+        "6.2.0",
+        "O(1)",
+    ),
+];
+
+fn slowlog_get(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let log = ctx.shared.slowlog.lock();
+    let mut count: i64 = 10;
+    if argv.len() == 3 {
+        match crate::store::parse_i64_strict(argv[2]) {
+            Some(c) if c >= -1 => count = c,
+            _ => return Reply::err("ERR count should be greater than or equal to -1"),
+        }
+        if count == -1 {
+            count = log.entries.len() as i64;
+        }
+    }
+    Reply::Array(
+        log.entries
+            .iter()
+            .take(count as usize)
+            .map(|e| {
+                Reply::Array(vec![
+                    Reply::Int(e.id as i64),
+                    Reply::Int(e.time),
+                    Reply::Int(e.usec as i64),
+                    Reply::Array(e.argv.iter().map(|a| Reply::bulk(a)).collect()),
+                    Reply::bulk(e.addr.as_bytes()),
+                    Reply::bulk(&e.name),
+                ])
+            })
+            .collect(),
+    )
+}
+
+fn slowlog_len(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    Reply::Int(ctx.shared.slowlog.lock().entries.len() as i64)
+}
+
+fn slowlog_reset(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    ctx.shared.slowlog.lock().entries.clear();
+    Reply::ok()
+}
+
+fn slowlog_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    super::connection::help_reply(
+        "SLOWLOG",
+        &[
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    )
+}
 
 static CONFIG_SUBS: &[Command] = &[
     Command::new("config|get", G, -3, ADMIN | NOSCRIPT | LOADING | STALE, config_get)

@@ -262,6 +262,8 @@ pub struct EncLimits {
     pub zset_max_listpack_value: AtomicU64,
     pub stream_node_max_bytes: AtomicU64,
     pub stream_node_max_entries: AtomicU64,
+    pub slowlog_log_slower_than: AtomicI64,
+    pub slowlog_max_len: AtomicU64,
 }
 
 impl EncLimits {
@@ -275,6 +277,8 @@ impl EncLimits {
         self.zset_max_listpack_value.store(c.zset_max_listpack_value, r);
         self.stream_node_max_bytes.store(c.stream_node_max_bytes, r);
         self.stream_node_max_entries.store(c.stream_node_max_entries, r);
+        self.slowlog_log_slower_than.store(c.slowlog_log_slower_than, r);
+        self.slowlog_max_len.store(c.slowlog_max_len, r);
     }
     pub fn get(a: &AtomicU64) -> usize {
         a.load(Ordering::Relaxed) as usize
@@ -312,6 +316,36 @@ pub struct Shared {
     pub watches: Mutex<WatchRegistry>,
     pub nwatching: AtomicUsize,
     pub pubsub: RwLock<super::pubsub::PubSub>,
+    pub slowlog: Mutex<SlowLog>,
+}
+
+/// One SLOWLOG entry (Redis's slowlogEntry).
+pub struct SlowEntry {
+    pub id: u64,
+    /// Unix seconds.
+    pub time: i64,
+    pub usec: u64,
+    /// Arguments as Redis stores them: at most 32 (the last says how many more), each
+    /// at most 128 bytes (then "... (N more bytes)").
+    pub argv: Vec<Vec<u8>>,
+    pub addr: String,
+    pub name: Vec<u8>,
+}
+
+/// The slow log, newest first. Touched only by commands slower than the threshold.
+#[derive(Default)]
+pub struct SlowLog {
+    pub entries: VecDeque<SlowEntry>,
+    pub next_id: u64,
+}
+
+impl SlowLog {
+    pub fn push(&mut self, mut e: SlowEntry, max_len: usize) {
+        e.id = self.next_id;
+        self.next_id += 1;
+        self.entries.push_front(e);
+        self.entries.truncate(max_len);
+    }
 }
 
 /// Which clients watch which keys (Redis's db->watched_keys), so a write on any worker
@@ -398,6 +432,7 @@ impl Shared {
             watches: Mutex::new(WatchRegistry::default()),
             nwatching: AtomicUsize::new(0),
             pubsub: RwLock::new(Default::default()),
+            slowlog: Mutex::new(SlowLog::default()),
         }
     }
 

@@ -193,10 +193,12 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
             let db = ctx.session.db;
             cmd.for_each_key_pos(argv, |p| written.push((db, argv[p].to_vec())));
         }
+        let usec = start.elapsed().as_micros() as u64;
+        super::slowlog_record(ctx.shared, ctx.session, cmd, argv, usec, ctx.now);
         if let Some(id) = t.lookup(cmd.name.as_bytes()) {
             let st = &mut ctx.stats.cmd[id];
             st.calls += 1;
-            st.usec += start.elapsed().as_micros() as u64;
+            st.usec += usec;
             if matches!(reply, Reply::Error(_)) {
                 st.failed += 1;
             }
