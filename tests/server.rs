@@ -86,3 +86,31 @@ fn slowlog_records_trimmed_commands_newest_first() {
     let len: i64 = redis::cmd("SLOWLOG").arg("LEN").query(&mut con).expect("LEN");
     assert_eq!(len, 0, "-1 disables the slow log");
 }
+
+#[test]
+fn monitor_streams_other_clients_commands() {
+    let server = support::start(&[]);
+    let mut mon = common::RawConn::connect(server.port).expect("connect");
+    assert_eq!(mon.cmd_str(&["MONITOR"]), b"+OK\r\n");
+    let mut con = support::client(server.port);
+    let _: () = redis::cmd("SET").arg("a b").arg(&b"x\"y\n\x01"[..]).query(&mut con).expect("SET");
+    let _: () = redis::cmd("CONFIG").arg("GET").arg("port").query(&mut con).expect("CONFIG (admin: not shown)");
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut con).expect("SELECT");
+    let _: i64 = redis::cmd("INCR").arg("5").query(&mut con).expect("INCR");
+    let lines: Vec<String> = (0..3).map(|_| String::from_utf8(mon.read_reply()).expect("utf8")).collect();
+    for l in &lines {
+        assert!(l.starts_with('+') && l.ends_with("\r\n"), "{l:?}");
+        let ts: f64 = l[1..].split(' ').next().and_then(|t| t.parse().ok()).expect("timestamp");
+        assert!(ts > 1.0e9, "{l:?}");
+    }
+    let body = |l: &str| l.split_once(" [").map(|(_, b)| b.trim_end().to_string()).expect("body");
+    let addr = body(&lines[0]).split(']').next().expect("addr").split(' ').nth(1).expect("addr").to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    assert_eq!(body(&lines[0]), format!("0 {addr}] \"SET\" \"a b\" \"x\\\"y\\n\\x01\""));
+    assert_eq!(body(&lines[1]), format!("3 {addr}] \"SELECT\" \"3\""));
+    assert_eq!(body(&lines[2]), format!("3 {addr}] \"INCR\" \"5\""));
+    // RESET leaves monitor mode: the next command is answered, not streamed.
+    assert_eq!(mon.cmd_str(&["RESET"]), b"+RESET\r\n");
+    let _: () = redis::cmd("SET").arg("z").arg(1).query(&mut con).expect("SET");
+    assert_eq!(mon.cmd_str(&["PING"]), b"+PONG\r\n");
+}

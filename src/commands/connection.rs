@@ -85,6 +85,7 @@ fn set_proto(ctx: &mut Ctx, p: Proto) {
 
 fn reset(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     super::transaction::reset(ctx.shared, ctx.session);
+    ctx.shared.unmonitor(ctx.session.id);
     if ctx.session.subs > 0 {
         ctx.shared.pubsub.write().remove_client(ctx.session.id);
         ctx.session.subs = 0;

@@ -161,12 +161,11 @@ fn key_specs(cmd: &Command) -> Vec<Reply> {
 
 /// COMMAND DOCS's map value for one command.
 pub fn docs(cmd: &Command) -> Reply {
-    let mut m = vec![
-        (b("summary"), b(cmd.summary)),
-        (b("since"), b(cmd.since)),
-        (b("group"), b(cmd.group)),
-        (b("complexity"), b(cmd.complexity)),
-    ];
+    let mut m = vec![(b("summary"), b(cmd.summary)), (b("since"), b(cmd.since)), (b("group"), b(cmd.group))];
+    // Redis omits an empty complexity (MONITOR).
+    if !cmd.complexity.is_empty() {
+        m.push((b("complexity"), b(cmd.complexity)));
+    }
     let args = parse_args(cmd.args);
     if !args.is_empty() {
         let mut key_idx = 0;

@@ -907,6 +907,9 @@ pub fn execute(
             let snap = ctx.watch_snapshot();
             let r = run(&mut ctx, argv);
             ctx.watch_touch(snap, argv, &r);
+            if !ctx.session.serving_block {
+                server::feed_monitors(&mut ctx, argv);
+            }
             if !ctx.locks.is_empty() {
                 ctx.locks.release();
                 ctx.shared.worker_live[ctx.stats.idx].active_locks.store(0, Relaxed);

@@ -64,6 +64,11 @@ pub static COMMANDS: &[Command] = &[
             "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
         )
         .args("[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
+    Command::new("monitor", G, 1, ADMIN | NOSCRIPT | LOADING | STALE, monitor).doc(
+        "Listen for all requests received by the server in real time",
+        "1.0.0",
+        "",
+    ),
     Command::container("slowlog", G, SLOWLOG_SUBS).doc(
         "A container for slow log commands",
         "2.2.12",
@@ -98,6 +103,57 @@ static SLOWLOG_SUBS: &[Command] = &[
         "O(1)",
     ),
 ];
+
+/// MONITOR: from now on the client receives a line for every command any client runs.
+fn monitor(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    let id = ctx.session.id;
+    let mut m = ctx.shared.monitors.lock();
+    if !m.iter().any(|(c, _)| *c == id) {
+        m.push((id, ctx.session.conn));
+        ctx.shared.nmonitors.store(m.len(), Ordering::Release);
+    }
+    Reply::ok()
+}
+
+/// Feeds a command to MONITOR clients (Redis's replicationFeedMonitors): `+<unix time
+/// with us> [<db> <addr>] "arg" ...`. Admin and skip_monitor commands are not shown.
+pub fn feed_monitors(ctx: &mut Ctx, argv: &[&[u8]]) {
+    if ctx.shared.nmonitors.load(Ordering::Acquire) == 0 || ctx.cmd.has(ADMIN) || ctx.cmd.has(SKIP_MONITOR) {
+        return;
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let mut line =
+        format!("+{}.{:06} [{} {}]", now.as_secs(), now.subsec_micros(), ctx.session.db, ctx.session.info.addr)
+            .into_bytes();
+    for a in argv {
+        line.push(b' ');
+        repr(a, &mut line);
+    }
+    line.extend_from_slice(b"\r\n");
+    let line: std::sync::Arc<[u8]> = line.into();
+    for (_, conn) in ctx.shared.monitors.lock().iter() {
+        ctx.effects.pushes.push((*conn, line.clone()));
+    }
+}
+
+/// Redis's sdscatrepr: a quoted string with C escapes.
+fn repr(s: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            7 => out.extend_from_slice(b"\\a"),
+            8 => out.extend_from_slice(b"\\b"),
+            0x20..=0x7e => out.push(c),
+            _ => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
 
 fn slowlog_get(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     let log = ctx.shared.slowlog.lock();

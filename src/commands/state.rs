@@ -317,6 +317,9 @@ pub struct Shared {
     pub nwatching: AtomicUsize,
     pub pubsub: RwLock<super::pubsub::PubSub>,
     pub slowlog: Mutex<SlowLog>,
+    /// MONITOR clients (client id, connection); fed only while `nmonitors > 0`.
+    pub monitors: Mutex<Vec<(u64, ConnId)>>,
+    pub nmonitors: AtomicUsize,
 }
 
 /// One SLOWLOG entry (Redis's slowlogEntry).
@@ -433,7 +436,19 @@ impl Shared {
             nwatching: AtomicUsize::new(0),
             pubsub: RwLock::new(Default::default()),
             slowlog: Mutex::new(SlowLog::default()),
+            monitors: Mutex::new(Vec::new()),
+            nmonitors: AtomicUsize::new(0),
         }
+    }
+
+    /// Takes a client out of MONITOR mode (RESET, disconnect).
+    pub fn unmonitor(&self, client: u64) {
+        if self.nmonitors.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut m = self.monitors.lock();
+        m.retain(|(c, _)| *c != client);
+        self.nmonitors.store(m.len(), Ordering::Release);
     }
 
     /// Drops every watch of a client (UNWATCH, EXEC, DISCARD, RESET, disconnect).

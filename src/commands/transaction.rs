@@ -185,6 +185,7 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
             }
         };
         ctx.watch_touch(snap, argv, &reply);
+        super::server::feed_monitors(ctx, argv);
         if let Some(req) = ctx.session.block.take() {
             // Blocking commands do not block in a transaction: they time out at once
             // (BLMOVE / BRPOPLPUSH answer a null bulk there, as in Redis).

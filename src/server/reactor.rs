@@ -530,6 +530,7 @@ impl Reactor {
         self.shared.clients.lock().remove(&c.info.id);
         self.shared.unwatch_client(c.info.id);
         self.shared.pubsub.write().remove_client(c.info.id);
+        self.shared.unmonitor(c.info.id);
         self.shared.net.connected_clients.fetch_sub(1, Ordering::Relaxed);
         log::debug!("conn={} closed ({})", c.info.id, c.info.addr);
     }
