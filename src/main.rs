@@ -172,6 +172,7 @@ fn main() {
         if let Err(e) = cfg.load_str(&text) {
             fatal(&e);
         }
+        cfg.config_file = std::fs::canonicalize(path).map(|p| p.display().to_string()).unwrap_or_else(|_| path.clone());
     }
     for (name, vals) in &extra {
         if let Err(e) = cfg.apply(name, vals) {

@@ -227,6 +227,11 @@ static CONFIG_SUBS: &[Command] = &[
             "O(N) when N is the number of configuration parameters provided",
         )
         .args("parameter value [parameter value ...]"),
+    Command::new("config|rewrite", G, 2, ADMIN | NOSCRIPT | LOADING | STALE, config_rewrite).doc(
+        "Rewrite the configuration file with the in memory configuration",
+        "2.8.0",
+        "O(1)",
+    ),
     Command::new("config|resetstat", G, 2, ADMIN | NOSCRIPT | LOADING | STALE, config_resetstat).doc(
         "Reset the stats returned by INFO",
         "2.0.0",
@@ -479,6 +484,29 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     ctx.shared.enc.load_from(&next);
     *cfg = next;
     Reply::ok()
+}
+
+/// CONFIG REWRITE: the startup config file, rewritten in place (temp file + rename).
+fn config_rewrite(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    let path = ctx.shared.config_file.clone();
+    if path.is_empty() {
+        return Reply::err("ERR The server is running without a config file");
+    }
+    let original = std::fs::read_to_string(&path).unwrap_or_default();
+    let text = ctx.shared.config.read().rewrite(&original);
+    let tmp = format!("{path}.rewrite-{}", std::process::id());
+    let res = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path));
+    match res {
+        Ok(()) => {
+            log::info!("CONFIG REWRITE executed with success");
+            Reply::ok()
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            log::warn!("CONFIG REWRITE failed: {e}");
+            Reply::err(format!("ERR Rewriting config file: {e}"))
+        }
+    }
 }
 
 fn config_resetstat(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {

@@ -408,6 +408,7 @@ impl WatchRegistry {
 
 impl Shared {
     pub fn new(config: Config, nworkers: usize, ncmds: usize, now_ms: i64) -> Shared {
+        let config_file = config.config_file.clone();
         let keyspace = Keyspace::new(config.databases, config.stripes);
         let port = config.port;
         let enc = EncLimits::default();
@@ -426,7 +427,7 @@ impl Shared {
             shutdown: AtomicBool::new(false),
             shutdown_requested: AtomicBool::new(false),
             executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
-            config_file: String::new(),
+            config_file,
             stat_reset_ms: AtomicI64::new(now_ms),
             kills_pending: AtomicBool::new(false),
             enc,

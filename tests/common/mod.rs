@@ -102,7 +102,16 @@ impl Drop for Server {
 /// and waits (at most 10 s) until it answers `PING` with `+PONG`.
 pub fn start_rustis(extra_args: &[&str]) -> Server {
     let bin = env!("CARGO_BIN_EXE_rustis-server");
-    match start_server("rustis", bin, &["--metrics-port", "0"], extra_args) {
+    match start_server("rustis", bin, &[], &["--metrics-port", "0"], extra_args) {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Like [`start_rustis`], with the config file `conf` as the first argument.
+pub fn start_rustis_conf(conf: &str, extra_args: &[&str]) -> Server {
+    let bin = env!("CARGO_BIN_EXE_rustis-server");
+    match start_server("rustis", bin, &[conf], &["--metrics-port", "0"], extra_args) {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     }
@@ -113,7 +122,7 @@ pub fn start_rustis(extra_args: &[&str]) -> Server {
 /// `RUSTIS_REQUIRE_REDIS=1` is set, in which case that is a panic (CI must not skip).
 pub fn start_redis(extra_args: &[&str]) -> Option<Server> {
     let base = ["--save", "", "--appendonly", "no", "--daemonize", "no"];
-    match start_server("redis", "redis-server", &base, extra_args) {
+    match start_server("redis", "redis-server", &[], &base, extra_args) {
         Ok(s) => Some(s),
         Err(StartError::NotFound) => {
             if redis_required() {
@@ -151,7 +160,13 @@ impl std::fmt::Display for StartError {
 /// Spawns `bin --port P --bind 127.0.0.1 <base> <extra>` in a fresh temp dir (also passed
 /// as `--dir` when `base` is non-empty, i.e. for redis-server). Retries with a new port if
 /// the process exits during startup (another process may have grabbed the port).
-fn start_server(name: &'static str, bin: &str, base: &[&str], extra: &[&str]) -> Result<Server, StartError> {
+fn start_server(
+    name: &'static str,
+    bin: &str,
+    first: &[&str],
+    base: &[&str],
+    extra: &[&str],
+) -> Result<Server, StartError> {
     let mut last_err = String::new();
     for _attempt in 0..3 {
         let port = free_port();
@@ -160,7 +175,7 @@ fn start_server(name: &'static str, bin: &str, base: &[&str], extra: &[&str]) ->
         let out = File::create(&log).map_err(|e| StartError::Failed(format!("log file: {e}")))?;
         let err = out.try_clone().map_err(|e| StartError::Failed(format!("log file: {e}")))?;
         let mut cmd = Command::new(bin);
-        cmd.arg("--port").arg(port.to_string()).arg("--bind").arg("127.0.0.1").args(base);
+        cmd.args(first).arg("--port").arg(port.to_string()).arg("--bind").arg("127.0.0.1").args(base);
         if !base.is_empty() {
             cmd.arg("--dir").arg(&dir);
         }
