@@ -6,7 +6,10 @@
 //!   every db, so lock plans can be computed before locking;
 //! - locks are taken in ascending (db, stripe) order by everyone who holds more than one;
 //! - an expired key is never returned by a lookup, even before it is physically removed;
-//! - every key with a TTL is in its stripe's volatile index exactly once (O(1) sampling).
+//! - every key with a TTL is in its stripe's volatile index exactly once (O(1) sampling);
+//! - while a snapshot is open on a stripe (`snapshot_begin` .. `snapshot_end`), every
+//!   mutation first records the key's value as of the snapshot point (copy-before-write,
+//!   see [`Snapshot`]), so a snapshot reader sees exactly the data of that point.
 //!
 //! Imports nothing else from the crate.
 
@@ -27,6 +30,7 @@ pub use value::Value;
 use crossbeam_utils::CachePadded;
 use hashbrown::HashTable;
 use parking_lot::RwLock;
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -79,11 +83,102 @@ pub struct Stripe {
     /// Bumped by every change to the stripe (and by `get_mut`, which hands out a value to
     /// modify): WATCH compares it before and after a write command to find touched keys.
     pub mods: u64,
+    /// The open snapshot's copy-before-write record, if a snapshot has not read this
+    /// stripe yet.
+    snap: Option<Box<Snapshot>>,
+}
+
+/// A key's state at the snapshot point, saved before its first change after that point.
+pub struct Saved {
+    pub key: CompactBytes,
+    pub val: Value,
+    pub expire_at: Option<i64>,
+}
+
+/// Copy-before-write record of one stripe for an open snapshot (forkless BGSAVE).
+///
+/// `pre` maps every key changed since the snapshot point to its state at that point
+/// (`None`: it did not exist). Keys not in `pre` are unchanged, so the snapshot reads them
+/// straight from the table. Each key is copied at most once per snapshot.
+#[derive(Default)]
+struct Snapshot {
+    pre: HashMap<Vec<u8>, Option<Saved>>,
 }
 
 impl Stripe {
     fn new(hasher: Hasher) -> Stripe {
-        Stripe { table: HashTable::new(), volatile: Vec::new(), hasher, expired: 0, mods: 0 }
+        Stripe { table: HashTable::new(), volatile: Vec::new(), hasher, expired: 0, mods: 0, snap: None }
+    }
+
+    /// Records `key`'s current state in the open snapshot (if any) before it changes.
+    #[inline]
+    fn preserve(&mut self, key: &[u8], h: u64) {
+        if self.snap.is_some() {
+            self.preserve_slow(key, h);
+        }
+    }
+
+    #[cold]
+    fn preserve_slow(&mut self, key: &[u8], h: u64) {
+        let Some(snap) = self.snap.as_mut() else { return };
+        if snap.pre.contains_key(key) {
+            return;
+        }
+        let old = self.table.find(h, |it| it.key.as_slice() == key).map(|it| Saved {
+            key: it.key.clone(),
+            val: it.val.clone(),
+            expire_at: it.expire_at(),
+        });
+        snap.pre.insert(key.to_vec(), old);
+    }
+
+    /// Records every key of the stripe in the open snapshot (before SWAPDB).
+    fn preserve_all(&mut self) {
+        let Some(snap) = self.snap.as_mut() else { return };
+        for it in self.table.iter() {
+            if !snap.pre.contains_key(it.key.as_slice()) {
+                let saved = Saved { key: it.key.clone(), val: it.val.clone(), expire_at: it.expire_at() };
+                snap.pre.insert(it.key.as_slice().to_vec(), Some(saved));
+            }
+        }
+    }
+
+    /// Opens a snapshot of this stripe: from now on changes copy the old state first.
+    /// The caller holds every stripe's write lock so all stripes share one point in time.
+    pub fn snapshot_begin(&mut self) {
+        self.snap = Some(Box::default());
+    }
+
+    /// True while a snapshot is open and has not read this stripe yet.
+    pub fn snapshot_open(&self) -> bool {
+        self.snap.is_some()
+    }
+
+    /// Calls `f(key, value, expire_at)` for every key as it was at the snapshot point
+    /// (or, with no snapshot open, as it is now). Order is unspecified.
+    pub fn snapshot_visit(&self, mut f: impl FnMut(&[u8], &Value, Option<i64>)) {
+        match &self.snap {
+            None => {
+                for it in self.table.iter() {
+                    f(it.key.as_slice(), &it.val, it.expire_at());
+                }
+            }
+            Some(snap) => {
+                for it in self.table.iter() {
+                    if !snap.pre.contains_key(it.key.as_slice()) {
+                        f(it.key.as_slice(), &it.val, it.expire_at());
+                    }
+                }
+                for s in snap.pre.values().flatten() {
+                    f(s.key.as_slice(), &s.val, s.expire_at);
+                }
+            }
+        }
+    }
+
+    /// Closes the snapshot on this stripe, dropping the copies.
+    pub fn snapshot_end(&mut self) -> Option<usize> {
+        self.snap.take().map(|s| s.pre.len())
     }
 
     pub fn len(&self) -> usize {
@@ -121,6 +216,7 @@ impl Stripe {
     /// Looks a live key up for modification; an expired key is removed first.
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Item> {
         let h = self.hash(key);
+        self.preserve(key, h);
         let expired = self.table.find(h, |it| it.key.as_slice() == key)?.is_expired(now);
         if expired {
             self.remove_hashed(key, h);
@@ -148,6 +244,7 @@ impl Stripe {
     pub fn set(&mut self, key: &[u8], val: Value, expire_at: Option<i64>, now: i64) {
         let h = self.hash(key);
         self.mods += 1;
+        self.preserve(key, h);
         if let Some(it) = self.table.find_mut(h, |it| it.key.as_slice() == key) {
             it.val = val;
             it.touch(now);
@@ -172,6 +269,7 @@ impl Stripe {
     }
 
     fn set_expire_hashed(&mut self, key: &[u8], h: u64, expire_at: Option<i64>) -> bool {
+        self.preserve(key, h);
         let Some(it) = self.table.find_mut(h, |it| it.key.as_slice() == key) else {
             return false;
         };
@@ -212,6 +310,7 @@ impl Stripe {
     }
 
     fn remove_hashed(&mut self, key: &[u8], h: u64) -> Option<Box<Item>> {
+        self.preserve(key, h);
         let entry = self.table.find_entry(h, |it| it.key.as_slice() == key).ok()?;
         let (item, _) = entry.remove();
         self.mods += 1;
@@ -243,11 +342,30 @@ impl Stripe {
     pub fn take(&mut self) -> StripeContents {
         self.volatile.clear();
         self.mods += 1;
-        StripeContents(std::mem::replace(&mut self.table, HashTable::new()))
+        let mut table = std::mem::replace(&mut self.table, HashTable::new());
+        if let Some(snap) = self.snap.as_mut() {
+            // The snapshot still needs the old items: move them into its record.
+            let mut rest = HashTable::new();
+            let hasher = self.hasher;
+            for it in table.drain() {
+                if snap.pre.contains_key(it.key.as_slice()) {
+                    rest.insert_unique(hasher.hash_one(it.key.as_slice()), it, |i| hasher.hash_one(i.key.as_slice()));
+                } else {
+                    let it = *it;
+                    let expire_at = it.expire_at();
+                    let saved = Saved { key: it.key, val: it.val, expire_at };
+                    snap.pre.insert(saved.key.as_slice().to_vec(), Some(saved));
+                }
+            }
+            table = rest;
+        }
+        StripeContents(table)
     }
 
     /// Swaps contents with another stripe (SWAPDB).
     pub fn swap_contents(&mut self, other: &mut Stripe) {
+        self.preserve_all();
+        other.preserve_all();
         std::mem::swap(&mut self.table, &mut other.table);
         self.mods += 1;
         other.mods += 1;

@@ -746,6 +746,97 @@ impl Stream {
             .sum();
         nodes + groups + std::mem::size_of::<Stream>()
     }
+
+    /// The nodes as Redis lays them out in an RDB (one at a time, for the serializer).
+    pub fn export_nodes(&self) -> impl Iterator<Item = NodeExport> + '_ {
+        self.nodes.iter().map(|(m, n)| NodeExport {
+            master: *m,
+            fields: n.master_fields().map(|f| f.to_vec()).collect(),
+            live: n.live,
+            deleted: n.deleted,
+            entries: n
+                .entries(*m)
+                .map(|r| {
+                    let same = r.flags & F_SAMEFIELDS != 0;
+                    let mut strings = Vec::with_capacity(r.nstrings);
+                    let mut p = r.strings;
+                    for _ in 0..r.nstrings {
+                        let (s, e) = read_string(&n.buf, p);
+                        p = e;
+                        strings.push(s.to_vec());
+                    }
+                    EntryExport { id: r.id, deleted: r.flags & F_DELETED != 0, same_fields: same, strings }
+                })
+                .collect(),
+        })
+    }
+
+    /// Appends a node read from an RDB. Entries must be in ascending id order, above every
+    /// entry already present; `last_id` and the other metadata are set by the caller.
+    pub fn import_node(&mut self, node: NodeExport) -> Result<(), String> {
+        if node.entries.is_empty() {
+            return Err("empty stream node".into());
+        }
+        if let Some((m, _)) = self.nodes.iter().next_back() {
+            if node.master <= *m {
+                return Err("stream nodes out of order".into());
+            }
+        }
+        let fields: Vec<&[u8]> = node.fields.iter().map(|f| f.as_slice()).collect();
+        let mut n = Node::new(&fields);
+        let mut prev: Option<StreamId> = None;
+        let mut pairs: Vec<&[u8]> = Vec::new();
+        for e in &node.entries {
+            if e.id < node.master || prev.is_some_and(|p| e.id <= p) {
+                return Err("stream entries out of order".into());
+            }
+            prev = Some(e.id);
+            pairs.clear();
+            if e.same_fields {
+                if e.strings.len() != fields.len() {
+                    return Err("stream entry value count differs from the master fields".into());
+                }
+                for (f, v) in fields.iter().zip(&e.strings) {
+                    pairs.push(f);
+                    pairs.push(v);
+                }
+            } else {
+                if e.strings.len() % 2 != 0 {
+                    return Err("stream entry with an odd number of strings".into());
+                }
+                pairs.extend(e.strings.iter().map(|s| s.as_slice()));
+            }
+            let at = n.buf.len();
+            n.push(node.master, e.id, &pairs);
+            if e.deleted {
+                n.buf[at] |= F_DELETED;
+                n.live -= 1;
+                n.deleted += 1;
+            } else {
+                self.len += 1;
+            }
+        }
+        self.nodes.insert(node.master, n);
+        Ok(())
+    }
+}
+
+/// One stream node for RDB serialization: master entry fields, counters and entries.
+pub struct NodeExport {
+    pub master: StreamId,
+    pub fields: Vec<Vec<u8>>,
+    pub live: u32,
+    pub deleted: u32,
+    pub entries: Vec<EntryExport>,
+}
+
+/// One entry of a [`NodeExport`]: `strings` are the values only when `same_fields` (the
+/// entry's field names equal the master's), otherwise field, value, ...
+pub struct EntryExport {
+    pub id: StreamId,
+    pub deleted: bool,
+    pub same_fields: bool,
+    pub strings: Vec<Vec<u8>>,
 }
 
 impl super::value::Collection for Stream {
