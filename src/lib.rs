@@ -17,6 +17,7 @@
 pub mod commands;
 pub mod config;
 pub mod metrics;
+pub mod persistence;
 pub mod protocol;
 pub mod server;
 pub mod store;
