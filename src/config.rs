@@ -27,7 +27,11 @@ pub struct Config {
     pub proto_max_bulk_len: u64,
     pub client_query_buffer_limit: u64,
     pub hz: u32,
+    /// `save` points as Redis prints them ("3600 1 300 100"); empty: none.
     pub save: String,
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
+    pub stop_writes_on_bgsave_error: bool,
     pub appendonly: bool,
     pub dir: String,
     pub dbfilename: String,
@@ -72,7 +76,10 @@ impl Default for Config {
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             hz: 10,
-            save: String::new(),
+            save: "3600 1 300 100 60 10000".into(),
+            rdbcompression: true,
+            rdbchecksum: true,
+            stop_writes_on_bgsave_error: true,
             appendonly: false,
             dir: ".".into(),
             dbfilename: "dump.rdb".into(),
@@ -281,14 +288,17 @@ pub static OPTIONS: &[Opt] = &[
         immutable: false,
         get: |c| c.save.clone(),
         set: |c, a| {
-            let v = a.join(" ");
-            if !v.trim().is_empty() {
-                return Err("RDB snapshots are not supported yet; only save \"\" is accepted".into());
+            let words: Vec<&str> = a.iter().flat_map(|s| s.split_whitespace()).collect();
+            if words.len() % 2 != 0 || words.iter().any(|w| w.parse::<u64>().is_err()) {
+                return Err("Invalid save parameters".into());
             }
-            c.save = String::new();
+            c.save = words.iter().map(|w| w.parse::<u64>().unwrap_or(0).to_string()).collect::<Vec<_>>().join(" ");
             Ok(())
         },
     },
+    opt_bool!("rdbcompression", rdbcompression, false),
+    opt_bool!("rdbchecksum", rdbchecksum, false),
+    opt_bool!("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, false),
     Opt {
         name: "appendonly",
         immutable: false,
@@ -379,6 +389,12 @@ pub fn find(name: &str) -> Option<&'static Opt> {
 }
 
 impl Config {
+    /// The `save` points as (seconds, changes).
+    pub fn save_points(&self) -> Vec<(u64, u64)> {
+        let w: Vec<u64> = self.save.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        w.chunks(2).filter(|c| c.len() == 2).map(|c| (c[0], c[1])).collect()
+    }
+
     /// Applies one directive (file line, command-line override, CONFIG SET at start).
     pub fn apply(&mut self, name: &str, args: &[String]) -> Result<(), String> {
         let opt = find(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
@@ -387,6 +403,8 @@ impl Config {
 
     /// Parses redis.conf syntax; errors name the line as Redis does.
     pub fn load_str(&mut self, text: &str) -> Result<(), String> {
+        // Several `save` lines in one file add up (redis.conf's classic three lines).
+        let mut saw_save = false;
         for (n, line) in text.lines().enumerate() {
             let t = line.trim();
             if t.is_empty() || t.starts_with('#') {
@@ -405,7 +423,14 @@ impl Config {
             if parts[0].eq_ignore_ascii_case("daemonize") && parts.get(1).map(|v| v == "yes").unwrap_or(false) {
                 return Err(format!("Reading the configuration file, at line {}\n>>> '{}'\ndaemonize yes is not supported: run under a supervisor (etc/rustis.service)", n + 1, t));
             }
-            if let Err(e) = self.apply(&parts[0], &parts[1..]) {
+            let mut args = parts[1..].to_vec();
+            if parts[0].eq_ignore_ascii_case("save") {
+                if saw_save && !args.iter().all(|a| a.trim().is_empty()) {
+                    args.insert(0, self.save.clone());
+                }
+                saw_save = true;
+            }
+            if let Err(e) = self.apply(&parts[0], &args) {
                 return Err(format!("Reading the configuration file, at line {}\n>>> '{}'\n{}", n + 1, t, e));
             }
         }

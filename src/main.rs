@@ -202,7 +202,11 @@ fn main() {
         Ok(h) => h,
         Err(e) => {
             log::error!("could not start: {e}");
-            eprintln!("Could not create server TCP listening socket: {e}");
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                eprintln!("Fatal error loading the DB: {e}. Exiting.");
+            } else {
+                eprintln!("Could not create server TCP listening socket: {e}");
+            }
             std::process::exit(1);
         }
     };

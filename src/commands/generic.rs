@@ -1,6 +1,7 @@
 //! Generic keyspace commands (COMMAND DOCS group `generic`): DEL UNLINK EXISTS TYPE
 //! RENAME RENAMENX KEYS SCAN RANDOMKEY EXPIRE* TTL PTTL EXPIRETIME PEXPIRETIME PERSIST
-//! TOUCH COPY MOVE OBJECT.
+//! TOUCH COPY MOVE OBJECT DUMP RESTORE (payloads in Redis's RDB format, see
+//! `crate::persistence::rdb`).
 //!
 //! Must hold: multi-key and cross-db commands run under one ordered lock plan, so RENAME,
 //! COPY and MOVE are atomic; SCAN returns every key present for the whole scan at least
@@ -9,6 +10,7 @@
 use super::errors::{self, SYNTAX};
 use super::flags::*;
 use super::{eq_ic, parse_int, plan_key, Command, Ctx, ExtraSpec};
+use crate::persistence::rdb;
 use crate::protocol::Reply;
 use crate::store::{glob_match, Value};
 
@@ -73,6 +75,8 @@ pub static COMMANDS: &[Command] = &[
     Command::new("sort_ro", G, -2, READONLY, sort_ro).keys(1, 1, 1).ks("RO access").specs(&[SORT_BY_GET]).plan(sort_plan).acl("@set @sortedset @list @dangerous -@keyspace")
         .doc("Sort the elements in a list, set or sorted set. Read-only variant of SORT.", "7.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).")
         .args("key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA]"),
+    Command::new("dump", G, 2, READONLY, dump).ks("RO access").keys(1, 1, 1).tips("nondeterministic_output").doc("Return a serialized version of the value stored at the specified key.", "2.6.0", "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).").args("key"),
+    Command::new("restore", G, -4, WRITE | DENYOOM, restore).ks("OW update").keys(1, 1, 1).acl("@dangerous").doc("Create a key using the provided serialized value, previously obtained using DUMP.", "2.6.0", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).").args("key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]"),
     Command::container("object", G, OBJECT_SUBS).doc("A container for object introspection commands", "2.2.3", "Depends on subcommand."),
 ];
 
@@ -823,4 +827,98 @@ fn object_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {
             "    <key>.",
         ],
     )
+}
+
+// ---------------------------------------------------------------------------------------
+// DUMP RESTORE
+// ---------------------------------------------------------------------------------------
+
+fn dump(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let opts = {
+        let c = ctx.shared.config.read();
+        rdb::SaveOpts { compress: c.rdbcompression, list_max_listpack_size: c.list_max_listpack_size }
+    };
+    match ctx.get(argv[1]) {
+        Some(it) => Reply::Bulk(rdb::dump_payload(&it.val, opts)),
+        None => Reply::Nil,
+    }
+}
+
+fn restore(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
+    let mut j = 4;
+    while j < argv.len() {
+        let more = argv.len() - j - 1;
+        if eq_ic(argv[j], "replace") {
+            replace = true;
+        } else if eq_ic(argv[j], "absttl") {
+            absttl = true;
+        } else if eq_ic(argv[j], "idletime") && more >= 1 && freq.is_none() {
+            let v = match parse_int(argv[j + 1]) {
+                Ok(v) => v,
+                Err(e) => return e,
+            };
+            if v < 0 {
+                return Reply::err("ERR Invalid IDLETIME value, must be >= 0");
+            }
+            idle = Some(v);
+            j += 1;
+        } else if eq_ic(argv[j], "freq") && more >= 1 && idle.is_none() {
+            let v = match parse_int(argv[j + 1]) {
+                Ok(v) => v,
+                Err(e) => return e,
+            };
+            if !(0..=255).contains(&v) {
+                return Reply::err("ERR Invalid FREQ value, must be >= 0 and <= 255");
+            }
+            freq = Some(v);
+            j += 1;
+        } else {
+            return Reply::err(SYNTAX);
+        }
+        j += 1;
+    }
+    let (key, now) = (argv[1], ctx.now);
+    if !replace && ctx.stripe_mut(key).get_mut(key, now).is_some() {
+        return Reply::err("BUSYKEY Target key name already exists.");
+    }
+    let mut ttl = match parse_int(argv[2]) {
+        Ok(v) => v,
+        Err(e) => return e,
+    };
+    if ttl < 0 {
+        return Reply::err("ERR Invalid TTL value, must be >= 0");
+    }
+    let Some(body) = rdb::verify_payload(argv[3]) else {
+        return Reply::err("ERR DUMP payload version or checksum are wrong");
+    };
+    let val = match rdb::load_payload(body, super::server::load_limits(ctx.shared)) {
+        Ok(v) => v,
+        Err(e) => {
+            log::debug!("RESTORE payload rejected: {e}");
+            return Reply::err("ERR Bad data format");
+        }
+    };
+    if ttl != 0 && !absttl {
+        ttl = ttl.saturating_add(now);
+    }
+    let st = ctx.stripe_mut(key);
+    if replace {
+        st.remove(key);
+    }
+    if ttl != 0 && ttl <= now {
+        // Already expired: the key is just gone (Redis's checkAlreadyExpired).
+        return Reply::ok();
+    }
+    st.set(key, val, (ttl != 0).then_some(ttl), now);
+    let lfu = ctx.shared.config.read().maxmemory_policy.contains("lfu");
+    if let (Some(idle), false) = (idle, lfu) {
+        if let Some(it) = ctx.stripe_mut(key).get_mut(key, now) {
+            let clock = crate::store::lru_clock(now).saturating_sub(idle.min(u32::MAX as i64) as u32);
+            it.lru.store(clock, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let _ = freq;
+    Reply::ok()
 }

@@ -61,6 +61,7 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 14;
     pub const SENTINEL: u32 = 1 << 15;
     pub const ALLOW_BUSY: u32 = 1 << 16;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 17;
     /// Locks every stripe of every db (FLUSHALL, SWAPDB, KEYS, DBSIZE, ...).
     pub const ALL_STRIPES: u32 = 1 << 24;
     /// Locks every stripe of the current db only.
@@ -84,6 +85,7 @@ pub mod flags {
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (SENTINEL, "sentinel"),
         (ALLOW_BUSY, "allow_busy"),
@@ -828,6 +830,32 @@ impl Ctx<'_> {
         }
     }
 
+    /// Sum of the change counters of every stripe this command holds.
+    fn held_mods(&self) -> u64 {
+        (0..self.locks.count()).map(|i| self.held_stripe(i).mods).sum()
+    }
+
+    /// How much a write changed (Redis's server.dirty increment): 0 when no held stripe
+    /// changed, else the number of changes, at most one per key argument (at least 1).
+    pub fn dirty_since(&self, before: u64, argv: &[&[u8]]) -> u64 {
+        let delta = self.held_mods().wrapping_sub(before);
+        if delta == 0 {
+            return 0;
+        }
+        let mut keys = 0u64;
+        self.cmd.for_each_key_pos(argv, |_| keys += 1);
+        delta.min(keys.max(1))
+    }
+
+    /// The change counter baseline for [`Ctx::dirty_since`] (0 work for non-writes).
+    pub fn dirty_mark(&self) -> u64 {
+        if self.cmd.has(flags::WRITE) {
+            self.held_mods()
+        } else {
+            0
+        }
+    }
+
     fn held_stripe(&self, i: usize) -> &Stripe {
         match &self.locks.held[i].2 {
             Guard::R(g) => g,
@@ -891,6 +919,13 @@ pub fn execute(
             "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         ));
     }
+    if (cmd.has(flags::WRITE) || cmd.name == "ping") && server::writes_denied(shared) {
+        if session.multi.is_some() {
+            session.multi_error = true;
+        }
+        count_error(stats, server::MISCONF);
+        return Reply::err(server::MISCONF);
+    }
     if session.multi.is_some() && !transaction::runs_in_multi(cmd) {
         return transaction::queue(session, cmd, argv);
     }
@@ -905,7 +940,12 @@ pub fn execute(
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             lock_plan(&mut ctx, argv, scratch);
             let snap = ctx.watch_snapshot();
+            let mark = ctx.dirty_mark();
             let r = run(&mut ctx, argv);
+            if cmd.has(flags::WRITE) && !matches!(r, Reply::Error(_)) {
+                let d = ctx.dirty_since(mark, argv);
+                ctx.shared.worker_live[ctx.stats.idx].dirty.fetch_add(d, Relaxed);
+            }
             ctx.watch_touch(snap, argv, &r);
             if !ctx.session.serving_block {
                 server::feed_monitors(&mut ctx, argv);

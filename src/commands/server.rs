@@ -1,5 +1,6 @@
 //! Server commands (COMMAND DOCS group `server`): DBSIZE FLUSHDB FLUSHALL SWAPDB TIME
-//! INFO CONFIG COMMAND SHUTDOWN.
+//! INFO CONFIG COMMAND SHUTDOWN SAVE BGSAVE LASTSAVE (the RDB machinery itself is in
+//! `crate::persistence`; this file decides when to save and reports it).
 //!
 //! Must hold: keyspace-wide commands run with every stripe they cover locked (so they are
 //! atomic against multi-key writers); INFO field names are Redis 7.0's, because client
@@ -7,8 +8,10 @@
 
 use super::errors;
 use super::flags::*;
+use super::state::{EncLimits, Shared};
 use super::{docs, eq_ic, table, Command, Ctx};
 use crate::config;
+use crate::persistence::{self, rdb, SaveJob, SaveParams, SaveStats};
 use crate::protocol::Reply;
 use crate::store::glob_match;
 use std::fmt::Write as _;
@@ -64,6 +67,18 @@ pub static COMMANDS: &[Command] = &[
             "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
         )
         .args("[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
+    Command::new("save", G, 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, save).doc(
+        "Synchronously save the dataset to disk",
+        "1.0.0",
+        "O(N) where N is the total number of keys in all databases",
+    ),
+    Command::new("bgsave", G, -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, bgsave)
+        .doc("Asynchronously save the dataset to disk", "1.0.0", "O(1)")
+        .args("[SCHEDULE]"),
+    Command::new("lastsave", G, 1, LOADING | STALE | FAST, lastsave)
+        .tips("nondeterministic_output")
+        .acl("@admin @dangerous")
+        .doc("Get the UNIX time stamp of the last successful save to disk", "1.0.0", "O(1)"),
     Command::new("monitor", G, 1, ADMIN | NOSCRIPT | LOADING | STALE, monitor).doc(
         "Listen for all requests received by the server in real time",
         "1.0.0",
@@ -414,11 +429,18 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     if abort {
         return Reply::err("ERR No shutdown in progress.");
     }
-    if save {
-        log::warn!("SHUTDOWN SAVE requested, but RDB persistence is not implemented yet: refusing to shut down");
-        return Reply::err("ERR Errors trying to SHUTDOWN. Check logs.");
-    }
+    let force = argv[1..].iter().any(|a| eq_ic(a, "force"));
     log::warn!("User requested shutdown...");
+    let points = !ctx.shared.config.read().save_points().is_empty();
+    if !nosave && (save || points) {
+        if let Err(e) = final_save(ctx.shared) {
+            if !force {
+                log::warn!("Error trying to save the DB, can't exit: {e}");
+                return Reply::err("ERR Errors trying to SHUTDOWN. Check logs.");
+            }
+        }
+    }
+    ctx.shared.persist.shutdown_handled.store(true, Ordering::Release);
     ctx.shared.shutdown_requested.store(true, Ordering::Release);
     ctx.session.close_after_reply = true;
     Reply::Raw(Vec::new())
@@ -854,10 +876,21 @@ fn info_section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             );
         }
         "persistence" => {
+            let st = sh.persist.status();
+            let bg = st.in_progress && st.background;
+            let now = wall_ms();
             let _ = write!(
                 o,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
-                sh.start_ms / 1000
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                sh.dirty().saturating_sub(st.dirty_at_save),
+                bg as u8,
+                st.last_save,
+                if st.last_ok { "ok" } else { "err" },
+                st.last_bgsave_secs,
+                if bg { (now - st.started_ms) / 1000 } else { -1 },
+                st.saves,
+                st.last_load_keys_expired,
+                st.last_load_keys_loaded,
             );
         }
         "stats" => {
@@ -979,4 +1012,187 @@ fn uname() -> String {
         let f = |a: &[libc::c_char]| std::ffi::CStr::from_ptr(a.as_ptr()).to_string_lossy().to_string();
         format!("{} {} {}", f(&u.sysname), f(&u.release), f(&u.machine))
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// SAVE BGSAVE LASTSAVE and the save machinery's entry points
+// ---------------------------------------------------------------------------------------
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Where and how to save, from the config in force.
+pub fn save_params(sh: &Shared) -> SaveParams {
+    let c = sh.config.read();
+    SaveParams {
+        dir: c.dir.clone(),
+        dbfilename: c.dbfilename.clone(),
+        opts: rdb::SaveOpts { compress: c.rdbcompression, list_max_listpack_size: c.list_max_listpack_size },
+        checksum: c.rdbchecksum,
+        used_mem: heap_bytes(),
+        version: REDIS_VERSION,
+    }
+}
+
+/// The encoding limits loaded values are rebuilt with.
+pub fn load_limits(sh: &Shared) -> rdb::LoadLimits {
+    let e = &sh.enc;
+    rdb::LoadLimits {
+        hash: crate::store::hash::HashLimits {
+            max_entries: EncLimits::get(&e.hash_max_listpack_entries),
+            max_value: EncLimits::get(&e.hash_max_listpack_value),
+        },
+        zset: crate::store::zset::Limits {
+            entries: EncLimits::get(&e.zset_max_listpack_entries),
+            value: EncLimits::get(&e.zset_max_listpack_value),
+        },
+        max_intset: EncLimits::get(&e.set_max_intset_entries),
+    }
+}
+
+/// Runs a synchronous save (SAVE, SHUTDOWN) on the calling thread, which must hold no
+/// stripe lock. `Err(None)`: another save is running.
+pub fn save_sync(sh: &Shared) -> Result<SaveStats, Option<String>> {
+    let now = wall_ms();
+    if !sh.persist.try_start(false, now) {
+        return Err(None);
+    }
+    let dirty = sh.dirty();
+    let begun = persistence::begin(&sh.keyspace, now);
+    let res = persistence::write_snapshot(&sh.keyspace, begun, &save_params(sh));
+    sh.persist.finish(&res, dirty, wall_ms());
+    match res {
+        Ok(s) => {
+            log::info!("DB saved on disk ({} keys, {} bytes, {} ms)", s.keys, s.bytes, s.millis);
+            Ok(s)
+        }
+        Err(e) => {
+            log::warn!("Error saving DB on disk: {e}");
+            Err(Some(e))
+        }
+    }
+}
+
+/// Opens a snapshot now and hands it to the saver thread. False if a save is running.
+pub fn bgsave_start(sh: &Shared, why: &str) -> bool {
+    let now = wall_ms();
+    if !sh.persist.try_start(true, now) {
+        return false;
+    }
+    let dirty = sh.dirty();
+    let begun = persistence::begin(&sh.keyspace, now);
+    log::info!("Background saving started ({why})");
+    sh.persist.submit(SaveJob { begun, dirty });
+    true
+}
+
+/// The saver thread's work for one BGSAVE job.
+pub fn bgsave_run(sh: &Shared, job: SaveJob) {
+    let res = persistence::write_snapshot(&sh.keyspace, job.begun, &save_params(sh));
+    sh.persist.finish(&res, job.dirty, wall_ms());
+    match res {
+        Ok(s) => log::info!(
+            "Background saving terminated with success ({} keys, {} bytes, {} ms, {} keys copied before write)",
+            s.keys,
+            s.bytes,
+            s.millis,
+            s.cow_keys
+        ),
+        Err(e) => log::warn!("Background saving error: {e}"),
+    }
+}
+
+/// Save-point cron (Redis's serverCron part): starts a BGSAVE when a `save` point is
+/// reached or one was scheduled. Called by the saver thread every 100 ms.
+pub fn save_cron(sh: &Shared) {
+    let now = wall_ms();
+    let st = sh.persist.status();
+    if st.in_progress {
+        return;
+    }
+    if st.scheduled {
+        sh.persist.with(|s| s.scheduled = false);
+        bgsave_start(sh, "scheduled");
+        return;
+    }
+    let changes = sh.dirty().saturating_sub(st.dirty_at_save);
+    if changes == 0 {
+        return;
+    }
+    let points = sh.config.read().save_points();
+    let elapsed = now / 1000 - st.last_save;
+    // After a failed save, retry only every 5 seconds (CONFIG_BGSAVE_RETRY_DELAY).
+    let may_retry = st.last_ok || now - st.last_try_ms >= 5000;
+    for (secs, need) in points {
+        if changes >= need && elapsed >= secs as i64 && may_retry {
+            bgsave_start(sh, &format!("{changes} changes in {secs} seconds"));
+            return;
+        }
+    }
+}
+
+/// The save at shutdown (SHUTDOWN, SIGTERM with save points): waits for a running
+/// BGSAVE, then saves synchronously.
+pub fn final_save(sh: &Shared) -> Result<(), String> {
+    log::warn!("Saving the final RDB snapshot before exiting.");
+    loop {
+        sh.persist.wait_idle();
+        match save_sync(sh) {
+            Ok(_) => return Ok(()),
+            Err(Some(e)) => return Err(e),
+            Err(None) => continue,
+        }
+    }
+}
+
+/// Redis's writeCommandsDeniedByDiskError (stop-writes-on-bgsave-error).
+pub fn writes_denied(sh: &Shared) -> bool {
+    if !sh.persist.last_failed.load(Ordering::Relaxed) {
+        return false;
+    }
+    let c = sh.config.read();
+    c.stop_writes_on_bgsave_error && !c.save_points().is_empty()
+}
+
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+fn save(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    match save_sync(ctx.shared) {
+        Ok(_) => Reply::ok(),
+        Err(None) => Reply::err("ERR Background save already in progress"),
+        Err(Some(_)) => Reply::err("ERR"),
+    }
+}
+
+fn bgsave(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let schedule = match argv.len() {
+        1 => false,
+        2 if eq_ic(argv[1], "schedule") => true,
+        _ => return Reply::err(errors::SYNTAX),
+    };
+    let st = ctx.shared.persist.status();
+    if st.in_progress && st.background {
+        return Reply::err("ERR Background save already in progress");
+    }
+    // Inside EXEC this worker holds stripe locks, so the snapshot cannot open here: the
+    // saver thread starts it right after (Redis schedules it too).
+    if ctx.session.in_exec || (st.in_progress && schedule) {
+        ctx.shared.persist.with(|s| s.scheduled = true);
+        return Reply::Status("Background saving scheduled".into());
+    }
+    if st.in_progress {
+        return Reply::err(
+            "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+        );
+    }
+    if bgsave_start(ctx.shared, "BGSAVE") {
+        Reply::Status("Background saving started".into())
+    } else {
+        Reply::err("ERR Background save already in progress")
+    }
+}
+
+fn lastsave(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    Reply::Int(ctx.shared.persist.status().last_save)
 }

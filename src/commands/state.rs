@@ -71,6 +71,8 @@ pub struct Session {
     pub multi: Option<Vec<Vec<Vec<u8>>>>,
     /// A command failed to queue (unknown, arity, not allowed): EXEC answers EXECABORT.
     pub multi_error: bool,
+    /// EXEC is running this session's queued commands.
+    pub in_exec: bool,
     /// Watched keys: (db, key, the key's expiry time when WATCH ran, if it had one).
     pub watched: Vec<(usize, Vec<u8>, Option<i64>)>,
     /// Set (by any worker, through [`WatchRegistry`]) when a watched key is modified.
@@ -91,6 +93,7 @@ impl Session {
             close_after_reply: false,
             multi: None,
             multi_error: false,
+            in_exec: false,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
             conn: ConnId::default(),
@@ -222,6 +225,8 @@ pub struct WorkerLive {
     pub active_locks: AtomicU64,
     /// Nanoseconds spent running job batches.
     pub busy_ns: AtomicU64,
+    /// Successful write commands run (Redis's server.dirty, summed over workers).
+    pub dirty: AtomicU64,
 }
 
 impl WorkerStats {
@@ -320,6 +325,8 @@ pub struct Shared {
     /// MONITOR clients (client id, connection); fed only while `nmonitors > 0`.
     pub monitors: Mutex<Vec<(u64, ConnId)>>,
     pub nmonitors: AtomicUsize,
+    /// RDB save status (SAVE, BGSAVE, LASTSAVE, INFO persistence).
+    pub persist: crate::persistence::Persist,
 }
 
 /// One SLOWLOG entry (Redis's slowlogEntry).
@@ -407,6 +414,11 @@ impl WatchRegistry {
 }
 
 impl Shared {
+    /// Redis's server.dirty: write commands that succeeded since start.
+    pub fn dirty(&self) -> u64 {
+        self.worker_live.iter().map(|w| w.dirty.load(Ordering::Relaxed)).sum()
+    }
+
     pub fn new(config: Config, nworkers: usize, ncmds: usize, now_ms: i64) -> Shared {
         let config_file = config.config_file.clone();
         let keyspace = Keyspace::new(config.databases, config.stripes);
@@ -438,6 +450,7 @@ impl Shared {
             pubsub: RwLock::new(Default::default()),
             slowlog: Mutex::new(SlowLog::default()),
             monitors: Mutex::new(Vec::new()),
+            persist: crate::persistence::Persist::new(now_ms),
             nmonitors: AtomicUsize::new(0),
         }
     }

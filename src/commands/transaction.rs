@@ -166,6 +166,7 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
         return Reply::NilArray;
     }
     let exec_cmd = ctx.cmd;
+    ctx.session.in_exec = true;
     let mut replies = Vec::with_capacity(cmds.len());
     let mut written: Vec<(usize, Vec<u8>)> = Vec::new();
     for (cmd, argv) in &cmds {
@@ -176,6 +177,7 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
         };
         let start = std::time::Instant::now();
         let snap = ctx.watch_snapshot();
+        let mark = ctx.dirty_mark();
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(ctx, argv)));
         let mut reply = match res {
             Ok(r) => r,
@@ -202,11 +204,15 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
             st.usec += usec;
             if matches!(reply, Reply::Error(_)) {
                 st.failed += 1;
+            } else if cmd.has(WRITE) {
+                let d = ctx.dirty_since(mark, argv);
+                ctx.shared.worker_live[ctx.stats.idx].dirty.fetch_add(d, Ordering::Relaxed);
             }
         }
         replies.push(reply);
     }
     ctx.cmd = exec_cmd;
+    ctx.session.in_exec = false;
     ctx.locks.release();
     ctx.shared.worker_live[ctx.stats.idx].active_locks.store(0, Ordering::Relaxed);
     ctx.effects.ready.extend(written);

@@ -1,5 +1,6 @@
-//! Wiring: listeners, the reactor thread, the worker pool, the active-expiry thread,
-//! signals and orderly shutdown.
+//! Wiring: listeners, loading the RDB file, the reactor thread, the worker pool, the
+//! active-expiry thread, the saver thread (BGSAVE, save points), signals and orderly
+//! shutdown (with the final save when save points are configured).
 //!
 //! Must hold: the reactor is the only thread touching sockets; workers park on their
 //! channel when idle; shutdown stops accepting, closes clients, and joins every thread.
@@ -75,6 +76,7 @@ pub fn start(cfg: Config) -> io::Result<Handle> {
         cfg.port = a.port();
     }
     let shared = Arc::new(Shared::new(cfg, nworkers, commands::table().len(), now_ms()));
+    load_rdb(&shared)?;
     let poll = Poll::new()?;
     let wake = Arc::new(Wake { waker: Waker::new(poll.registry(), reactor::WAKER)?, sleeping: AtomicBool::new(false) });
     let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
@@ -93,6 +95,10 @@ pub fn start(cfg: Config) -> io::Result<Handle> {
         let sh = shared.clone();
         std::thread::Builder::new().name("rustis-expire".into()).spawn(move || expire_loop(sh))?
     };
+    let saver = {
+        let sh = shared.clone();
+        std::thread::Builder::new().name("rustis-saver".into()).spawn(move || saver_loop(sh))?
+    };
     let metrics = start_metrics(&shared, jobs_tx.clone());
     let mut r = reactor::Reactor::new(poll, listeners, shared.clone(), jobs_tx, done_rx, wake, nworkers)?;
     let sh = shared.clone();
@@ -105,6 +111,12 @@ pub fn start(cfg: Config) -> io::Result<Handle> {
             let _ = w.join();
         }
         let _ = expiry.join();
+        let _ = saver.join();
+        if !sh.persist.shutdown_handled.load(Ordering::Acquire) && !sh.config.read().save_points().is_empty() {
+            if let Err(e) = commands::server::final_save(&sh) {
+                log::error!("Error trying to save the DB on shutdown: {e}");
+            }
+        }
         if let Some(m) = metrics {
             let _ = m.join();
         }
@@ -269,5 +281,56 @@ pub fn install_signal_handlers() {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+/// Loads `dir`/`dbfilename` into the empty keyspace, if the file exists. A file that
+/// cannot be read or is corrupt stops the start (as Redis exits), naming the problem.
+fn load_rdb(shared: &Shared) -> io::Result<()> {
+    let path = {
+        let c = shared.config.read();
+        std::path::Path::new(&c.dir).join(&c.dbfilename)
+    };
+    let t0 = Instant::now();
+    let lim = commands::server::load_limits(shared);
+    match crate::persistence::load(&shared.keyspace, &path, lim, now_ms()) {
+        Ok(None) => Ok(()),
+        Ok(Some(info)) => {
+            if info.functions_skipped > 0 {
+                log::warn!(
+                    "{} Functions libraries in {} were skipped: Rustis has no Functions yet",
+                    info.functions_skipped,
+                    path.display()
+                );
+            }
+            log::info!(
+                "Done loading RDB, keys loaded: {}, keys expired: {}. DB loaded from disk: {:.3} seconds",
+                info.keys_loaded,
+                info.keys_expired,
+                t0.elapsed().as_secs_f64()
+            );
+            shared.persist.with(|s| {
+                s.last_load_keys_loaded = info.keys_loaded;
+                s.last_load_keys_expired = info.keys_expired;
+            });
+            Ok(())
+        }
+        Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+    }
+}
+
+/// The saver thread: writes BGSAVE snapshots and runs the save-point cron every 100 ms.
+fn saver_loop(shared: Arc<Shared>) {
+    let jobs = shared.persist.jobs();
+    while !shared.shutdown.load(Ordering::Acquire) {
+        match jobs.recv_timeout(Duration::from_millis(100)) {
+            Ok(job) => commands::server::bgsave_run(&shared, job),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => commands::server::save_cron(&shared),
+            Err(_) => break,
+        }
+    }
+    // A snapshot opened just before shutdown still has to be written (and closed).
+    while let Ok(job) = jobs.try_recv() {
+        commands::server::bgsave_run(&shared, job);
     }
 }

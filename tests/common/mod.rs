@@ -98,11 +98,12 @@ impl Drop for Server {
 }
 
 /// Starts the crate's `rustis-server` binary with `--port <free> --bind 127.0.0.1
-/// --metrics-port 0` (no metrics endpoint unless `extra_args` asks) plus `extra_args`,
+/// --metrics-port 0 --save ""` (no metrics endpoint and no save points unless `extra_args`
+/// asks, like [`start_redis`]) plus `extra_args`,
 /// and waits (at most 10 s) until it answers `PING` with `+PONG`.
 pub fn start_rustis(extra_args: &[&str]) -> Server {
     let bin = env!("CARGO_BIN_EXE_rustis-server");
-    match start_server("rustis", bin, &[], &["--metrics-port", "0"], extra_args) {
+    match start_server("rustis", bin, &[], &["--metrics-port", "0", "--save", ""], extra_args) {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     }
