@@ -18,6 +18,10 @@ Usage: scripts/bench.sh [options]
   --memory          instead: load 1,000,000 keys (32-byte values) into each
                     server and compare RSS; then, on fresh servers, 1,000,000
                     small stream entries (XADD s * f v) in one key
+  --bgsave          instead: load 1,000,000 keys, then run redis-benchmark (set,get,
+                    -n REQUESTS -c CLIENTS -r 1000000) once without saving and once
+                    while BGSAVEs run back to back; reports p99 with/without, RSS
+                    growth during the saves (Redis: its rdb_last_cow_size), save time
   --pubsub          instead: pub/sub delivery (1 channel x 100 subscribers, 1,000
                     channels x 1 subscriber; benches/pubsub.rs), messages/s, -r rounds
   --self-test       use redis-server on both sides (checks this script)
@@ -30,7 +34,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 requests=200000 rounds=3 clients=50 tests="set,get,incr,mset" pipelines="1 16"
-workers="" out="" memory=0 pubsub=0 keyspace=100000 bench_timeout=${BENCH_TIMEOUT:-300}
+workers="" out="" memory=0 pubsub=0 bgsave=0 keyspace=100000 bench_timeout=${BENCH_TIMEOUT:-300}
 rustis_bin=${BENCH_RUSTIS_BIN:-}
 while [ $# -gt 0 ]; do
     case $1 in
@@ -43,6 +47,7 @@ while [ $# -gt 0 ]; do
         --out) out=$2; shift 2 ;;
         --memory) memory=1; shift ;;
         --pubsub) pubsub=1; shift ;;
+        --bgsave) bgsave=1; shift ;;
         --self-test) rustis_bin=$(command -v redis-server); shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -94,10 +99,10 @@ start_server() { # start_server redis|rustis
     if [ "$s" = redis ]; then bin=redis-server; else bin=$rustis_bin; fi
     if [ "$(basename "$bin")" = redis-server ]; then
         "$bin" --port "${port[$s]}" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-            </dev/null >"$tmp/$s.log" 2>&1 &
+            --dir "$tmp" --dbfilename "$s.rdb" </dev/null >"$tmp/$s.log" 2>&1 &
     else
-        "$bin" --port "${port[$s]}" --bind 127.0.0.1 ${workers:+--workers "$workers"} \
-            </dev/null >"$tmp/$s.log" 2>&1 &
+        "$bin" --port "${port[$s]}" --bind 127.0.0.1 --save "" --dir "$tmp" --dbfilename "$s.rdb" \
+            ${workers:+--workers "$workers"} </dev/null >"$tmp/$s.log" 2>&1 &
     fi
     pid[$s]=$!
     local i
@@ -174,6 +179,83 @@ header() {
         echo "- redis: $(redis-server --version | awk '{ print $3 }'), rustis: $rustis_bin${workers:+ --workers $workers}"
     } >"$report"
 }
+
+info_field() { # info_field server field
+    cli "$1" info persistence | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'
+}
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+now_ms() { date +%s%3N; }
+
+if [ "$bgsave" -eq 1 ]; then
+    header "BGSAVE under load"
+    {
+        echo "- load: 1,000,000 x SET key:0000000..key:0999999 with 32-byte values via redis-cli --pipe"
+        echo "- load test: redis-benchmark -c $clients -n $requests -r 1000000 -t set,get --csv (SET overwrites existing keys)"
+        echo "- 'saving' rows: BGSAVE issued back to back for the whole redis-benchmark run"
+        echo "- note: the benchmark client, the server and (for Redis) the fork child share $(nproc) cores"
+    } >>"$report"
+    declare -A res
+    for s in redis rustis; do
+        start_server "$s"
+        echo "==> loading 1,000,000 keys into $s" >&2
+        load "$s" 1000000 "key:%07d" 32
+        sleep 1
+        # One save first: its time, and the steady-state RSS after it.
+        t0=$(now_ms)
+        [ "$(cli "$s" bgsave)" = "Background saving started" ] || { echo "error: BGSAVE refused by $s" >&2; exit 1; }
+        while [ "$(info_field "$s" rdb_bgsave_in_progress)" != 0 ]; do sleep 0.01; done
+        res[$s,save_ms]=$(($(now_ms) - t0))
+        res[$s,dump]=$(stat -c %s "$tmp/$s.rdb")
+        sleep 1
+        res[$s,rss0]=$(rss_kb "${pid[$s]}")
+        for mode in idle saving; do
+            timeout "$bench_timeout" redis-benchmark -h 127.0.0.1 -p "${port[$s]}" -c "$clients" -n "$requests" \
+                -r 1000000 -t set,get --csv >"$tmp/bench.csv" 2>"$tmp/bench.err" &
+            bpid=$!
+            peak=${res[$s,rss0]} saves=0 cow=0
+            while kill -0 "$bpid" 2>/dev/null; do
+                if [ "$mode" = saving ] && [ "$(info_field "$s" rdb_bgsave_in_progress)" = 0 ]; then
+                    [ "$(cli "$s" bgsave)" = "Background saving started" ] && saves=$((saves + 1))
+                    c=$(info_field "$s" rdb_last_cow_size); [ "${c:-0}" -gt "$cow" ] && cow=$c
+                fi
+                r=$(rss_kb "${pid[$s]}"); [ "$r" -gt "$peak" ] && peak=$r
+                sleep 0.02
+            done
+            wait "$bpid" || { cat "$tmp/bench.err" >&2; echo "error: redis-benchmark failed on $s" >&2; exit 1; }
+            while [ "$(info_field "$s" rdb_bgsave_in_progress)" != 0 ]; do sleep 0.01; done
+            c=$(info_field "$s" rdb_last_cow_size); [ "${c:-0}" -gt "$cow" ] && cow=$c
+            for t in SET GET; do
+                res[$s,$mode,$t]=$(awk -F'","' -v t="$t" '$1 == "\"" t { print $2 " " $7 }' "$tmp/bench.csv")
+            done
+            res[$s,$mode,peak]=$peak res[$s,$mode,saves]=$saves res[$s,$mode,cow]=$cow
+            echo "  $s $mode: SET ${res[$s,$mode,SET]} GET ${res[$s,$mode,GET]} (rps p99ms), peak RSS ${peak} kB, saves $saves" >&2
+        done
+        stop_server "$s"
+    done
+    {
+        echo
+        echo "| server | 1M-key BGSAVE ms | dump MB | test | rps idle | rps saving | p99 idle ms | p99 saving ms | p99 ratio |"
+        echo "|---|---:|---:|---|---:|---:|---:|---:|---:|"
+        for s in redis rustis; do
+            for t in SET GET; do
+                read -r ri pi <<<"${res[$s,idle,$t]}"
+                read -r rs ps <<<"${res[$s,saving,$t]}"
+                awk -v s="$s" -v ms="${res[$s,save_ms]}" -v d="${res[$s,dump]}" -v t="$t" -v ri="$ri" -v rs="$rs" -v pi="$pi" -v ps="$ps" \
+                    'BEGIN { printf "| %s | %d | %.1f | %s | %.0f | %.0f | %.3f | %.3f | %.2f |\n", s, ms, d / 1048576, t, ri, rs, pi, ps, (pi > 0 ? ps / pi : 0) }'
+            done
+        done
+        echo
+        echo "| server | RSS before MB | peak RSS idle MB | peak RSS saving MB | growth while saving | saves during run | Redis fork COW (rdb_last_cow_size, max) MB |"
+        echo "|---|---:|---:|---:|---:|---:|---:|"
+        for s in redis rustis; do
+            awk -v s="$s" -v a="${res[$s,rss0]}" -v b="${res[$s,idle,peak]}" -v c="${res[$s,saving,peak]}" -v n="${res[$s,saving,saves]}" -v cow="${res[$s,saving,cow]}" \
+                'BEGIN { printf "| %s | %.1f | %.1f | %.1f | %.1f%% | %d | %s |\n", s, a / 1024, b / 1024, c / 1024, (c - a) * 100 / a, n, (s == "redis" ? sprintf("%.1f", cow / 1048576) : "n/a (no fork)") }'
+        done
+    } >>"$report"
+    cat "$report"
+    [ -n "$out" ] && cp "$report" "$out"
+    exit 0
+fi
 
 if [ "$pubsub" -eq 1 ]; then
     header "pubsub"
