@@ -61,9 +61,55 @@ fn lzf_compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     if in_len == 0 || out_len == 0 {
         return None;
     }
+    HTAB.with(|t| {
+        let mut t = t.borrow_mut();
+        let (table, epoch) = &mut *t;
+        if table.is_empty() {
+            table.resize(HSIZE, 0);
+        }
+        *epoch = epoch.wrapping_add(1);
+        if *epoch == 0 {
+            table.fill(0);
+            *epoch = 1;
+        }
+        compress_with(input, out_len, &mut Htab { slots: table, epoch: (*epoch as u64) << 32 })
+    })
+}
+
+thread_local! {
+    /// The hash table, reused across calls: a fresh zeroed 256 KB table per call made
+    /// saving a million short strings take seconds.
+    static HTAB: std::cell::RefCell<(Vec<u64>, u32)> = const { std::cell::RefCell::new((Vec::new(), 0)) };
+}
+
+/// liblzf's zero-initialised hash table without the per-call clearing: a slot written in
+/// an earlier call (another epoch) reads as empty, so output is identical to a zeroed
+/// table's.
+struct Htab<'a> {
+    slots: &'a mut [u64],
+    epoch: u64,
+}
+
+impl Htab<'_> {
+    #[inline]
+    fn get(&self, slot: usize) -> usize {
+        let v = self.slots[slot];
+        if v & !0xffff_ffff == self.epoch {
+            (v & 0xffff_ffff) as usize
+        } else {
+            0
+        }
+    }
+    #[inline]
+    fn set(&mut self, slot: usize, pos1: usize) {
+        self.slots[slot] = self.epoch | pos1 as u64;
+    }
+}
+
+fn compress_with(input: &[u8], out_len: usize, htab: &mut Htab) -> Option<Vec<u8>> {
+    let in_len = input.len();
     // Positions are stored +1 so that 0 means "empty slot" (liblzf rejects ref == in_data
     // anyway, so position 0 is never a usable match in either implementation).
-    let mut htab = vec![0u32; HSIZE];
     let mut out: Vec<u8> = Vec::with_capacity(out_len + 1);
     let mut lit: usize = 0;
     out.push(0); // start run
@@ -74,8 +120,8 @@ fn lzf_compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
         while ip + 2 < in_len {
             hval = next(hval, input, ip);
             let slot = idx(hval);
-            let r = htab[slot] as usize; // 0 = none, else position + 1
-            htab[slot] = (ip + 1) as u32;
+            let r = htab.get(slot); // 0 = none, else position + 1
+            htab.set(slot, ip + 1);
 
             let matched = r > 1 && {
                 let rf = r - 1;
@@ -136,11 +182,11 @@ fn lzf_compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
                 hval = first(input, ip);
 
                 hval = next(hval, input, ip);
-                htab[idx(hval)] = (ip + 1) as u32;
+                htab.set(idx(hval), ip + 1);
                 ip += 1;
 
                 hval = next(hval, input, ip);
-                htab[idx(hval)] = (ip + 1) as u32;
+                htab.set(idx(hval), ip + 1);
                 ip += 1;
             } else {
                 // one more literal byte we must copy
