@@ -33,6 +33,14 @@ pub struct Config {
     pub rdbchecksum: bool,
     pub stop_writes_on_bgsave_error: bool,
     pub appendonly: bool,
+    pub appendfilename: String,
+    pub appenddirname: String,
+    /// always | everysec | no
+    pub appendfsync: String,
+    pub aof_use_rdb_preamble: bool,
+    pub aof_load_truncated: bool,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
     pub dir: String,
     pub dbfilename: String,
     pub daemonize: bool,
@@ -81,6 +89,13 @@ impl Default for Config {
             rdbchecksum: true,
             stop_writes_on_bgsave_error: true,
             appendonly: false,
+            appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            appendfsync: "everysec".into(),
+            aof_use_rdb_preamble: true,
+            aof_load_truncated: true,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             dir: ".".into(),
             dbfilename: "dump.rdb".into(),
             daemonize: false,
@@ -299,15 +314,55 @@ pub static OPTIONS: &[Opt] = &[
     opt_bool!("rdbcompression", rdbcompression, false),
     opt_bool!("rdbchecksum", rdbchecksum, false),
     opt_bool!("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, false),
+    opt_bool!("appendonly", appendonly, false),
     Opt {
-        name: "appendonly",
-        immutable: false,
-        get: |c| yes_no(c.appendonly),
+        name: "appendfilename",
+        immutable: true,
+        get: |c| c.appendfilename.clone(),
         set: |c, a| {
-            if parse_bool(one(a)?)? {
-                return Err("AOF is not supported yet".into());
+            let v = one(a)?;
+            if v.is_empty() || v.contains('/') || v == "." || v == ".." {
+                return Err("appendfilename can't be a path, just a filename".into());
             }
-            c.appendonly = false;
+            c.appendfilename = v.to_string();
+            Ok(())
+        },
+    },
+    Opt {
+        name: "appenddirname",
+        immutable: true,
+        get: |c| c.appenddirname.clone(),
+        set: |c, a| {
+            let v = one(a)?;
+            if v.is_empty() || v.contains('/') || v == "." || v == ".." {
+                return Err("appenddirname can't be a path, just a dirname".into());
+            }
+            c.appenddirname = v.to_string();
+            Ok(())
+        },
+    },
+    Opt {
+        name: "appendfsync",
+        immutable: false,
+        get: |c| c.appendfsync.clone(),
+        set: |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            if !["always", "everysec", "no"].contains(&v.as_str()) {
+                return Err("argument(s) must be one of the following: always, everysec, no".into());
+            }
+            c.appendfsync = v;
+            Ok(())
+        },
+    },
+    opt_bool!("aof-use-rdb-preamble", aof_use_rdb_preamble, false),
+    opt_bool!("aof-load-truncated", aof_load_truncated, false),
+    opt_num!("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage, u64, 0, i32::MAX as i64, false),
+    Opt {
+        name: "auto-aof-rewrite-min-size",
+        immutable: false,
+        get: |c| c.auto_aof_rewrite_min_size.to_string(),
+        set: |c, a| {
+            c.auto_aof_rewrite_min_size = parse_memory(one(a)?)?;
             Ok(())
         },
     },

@@ -89,7 +89,7 @@ pub static COMMANDS: &[Command] = &[
         .keys(1, 1, 1)
         .doc("Increment the integer value of a hash field by the given number", "2.0.0", "O(1)")
         .args("key field increment"),
-    Command::new("hincrbyfloat", G, 4, WRITE | DENYOOM | FAST, hincrbyfloat)
+    Command::new("hincrbyfloat", G, 4, WRITE | DENYOOM | FAST, hincrbyfloat).prop(super::aof::Prop::HincrFloat)
         .ks("RW access update")
         .keys(1, 1, 1)
         .doc("Increment the float value of a hash field by the given amount", "2.6.0", "O(1)")

@@ -12,6 +12,7 @@
 //! - stripes are locked in ascending (db, stripe) order and released before the reply
 //!   is encoded.
 
+pub mod aof;
 pub mod bitmap;
 pub mod connection;
 pub mod docs;
@@ -187,6 +188,8 @@ pub struct Command {
     pub key_notes: &'static str,
     /// COMMAND INFO tips (space separated), e.g. `nondeterministic_output`.
     pub tips: &'static str,
+    /// How a successful write is logged to the AOF (see [`aof::Prop`]).
+    pub prop: aof::Prop,
 }
 
 impl Command {
@@ -210,6 +213,7 @@ impl Command {
             key_flags: "",
             key_notes: "",
             tips: "",
+            prop: aof::Prop::Verbatim,
         }
     }
     /// A container with subcommands (CONFIG, CLIENT, ...); `run` handles the bare name.
@@ -233,6 +237,7 @@ impl Command {
             key_flags: "",
             key_notes: "",
             tips: "",
+            prop: aof::Prop::Verbatim,
         }
     }
     pub const fn ks(mut self, flags: &'static str) -> Command {
@@ -241,6 +246,10 @@ impl Command {
     }
     pub const fn notes(mut self, notes: &'static str) -> Command {
         self.key_notes = notes;
+        self
+    }
+    pub const fn prop(mut self, p: aof::Prop) -> Command {
+        self.prop = p;
         self
     }
     pub const fn tips(mut self, tips: &'static str) -> Command {
@@ -830,6 +839,35 @@ impl Ctx<'_> {
         }
     }
 
+    /// Logs a write that changed the dataset to the AOF (locks still held). Inside EXEC
+    /// the records wait in the session and are appended as one MULTI/EXEC.
+    pub fn log_to_aof(&mut self, argv: &[&[u8]], reply: &Reply, changed: bool) {
+        if !self.shared.aof.on.load(Relaxed) {
+            return;
+        }
+        let mut recs = Vec::new();
+        // Keys the command found expired (and removed) come first, as DELs.
+        for (db, _, g) in self.locks.held.iter_mut() {
+            if let Guard::W(g) = g {
+                for k in g.take_expired() {
+                    recs.push((*db, vec![b"DEL".to_vec(), k.as_slice().to_vec()]));
+                }
+            }
+        }
+        if changed {
+            aof::records(self, argv, reply, &mut recs);
+        }
+        if recs.is_empty() {
+            return;
+        }
+        if let Some(tx) = self.session.aof_tx.as_mut() {
+            tx.extend(recs);
+        } else {
+            let at = self.shared.aof.append(&recs, false);
+            self.effects.aof_offset = self.effects.aof_offset.max(at);
+        }
+    }
+
     /// Sum of the change counters of every stripe this command holds.
     fn held_mods(&self) -> u64 {
         (0..self.locks.count()).map(|i| self.held_stripe(i).mods).sum()
@@ -942,9 +980,13 @@ pub fn execute(
             let snap = ctx.watch_snapshot();
             let mark = ctx.dirty_mark();
             let r = run(&mut ctx, argv);
-            if cmd.has(flags::WRITE) && !matches!(r, Reply::Error(_)) {
-                let d = ctx.dirty_since(mark, argv);
-                ctx.shared.worker_live[ctx.stats.idx].dirty.fetch_add(d, Relaxed);
+            if cmd.has(flags::WRITE) {
+                let mut d = 0;
+                if !matches!(r, Reply::Error(_)) {
+                    d = ctx.dirty_since(mark, argv);
+                    ctx.shared.worker_live[ctx.stats.idx].dirty.fetch_add(d, Relaxed);
+                }
+                ctx.log_to_aof(argv, &r, d > 0);
             }
             ctx.watch_touch(snap, argv, &r);
             if !ctx.session.serving_block {
@@ -966,7 +1008,16 @@ pub fn execute(
             }
             for (db, key) in ctx.stale.get_mut().drain(..) {
                 let d = &ctx.shared.keyspace.dbs[db];
-                d.stripes[d.stripe_of(&key)].write().expire_if_needed(&key, now);
+                let mut st = d.stripes[d.stripe_of(&key)].write();
+                if st.expire_if_needed(&key, now) {
+                    let gone = st.take_expired();
+                    if !gone.is_empty() {
+                        let recs: Vec<_> =
+                            gone.iter().map(|k| (db, vec![b"DEL".to_vec(), k.as_slice().to_vec()])).collect();
+                        let at = ctx.shared.aof.append(&recs, false);
+                        ctx.effects.aof_offset = ctx.effects.aof_offset.max(at);
+                    }
+                }
             }
             r
         }));

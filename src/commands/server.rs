@@ -75,6 +75,11 @@ pub static COMMANDS: &[Command] = &[
     Command::new("bgsave", G, -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, bgsave)
         .doc("Asynchronously save the dataset to disk", "1.0.0", "O(1)")
         .args("[SCHEDULE]"),
+    Command::new("bgrewriteaof", G, 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, bgrewriteaof).doc(
+        "Asynchronously rewrite the append-only file",
+        "1.0.0",
+        "O(1)",
+    ),
     Command::new("lastsave", G, 1, LOADING | STALE | FAST, lastsave)
         .tips("nondeterministic_output")
         .acl("@admin @dangerous")
@@ -504,7 +509,25 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         });
     }
     ctx.shared.enc.load_from(&next);
+    let aof_change = (next.appendonly != cfg.appendonly).then_some(next.appendonly);
+    if next.appendfsync != cfg.appendfsync {
+        if let Some(f) = crate::persistence::aof::Fsync::parse(&next.appendfsync) {
+            ctx.shared.aof.set_fsync(f);
+        }
+    }
     *cfg = next;
+    drop(cfg);
+    match aof_change {
+        Some(true) => {
+            if let Err(e) = super::aof::enable(ctx.shared) {
+                log::warn!("Can't turn on the AOF: {e}");
+                ctx.shared.config.write().appendonly = false;
+                return Reply::err("ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.");
+            }
+        }
+        Some(false) => super::aof::disable(ctx.shared),
+        None => {}
+    }
     Reply::ok()
 }
 
@@ -877,11 +900,12 @@ fn info_section(ctx: &mut Ctx, sec: &str, o: &mut String) {
         }
         "persistence" => {
             let st = sh.persist.status();
-            let bg = st.in_progress && st.background;
+            let bg = st.in_progress && st.background && !st.aof_rewrite;
+            let aof_on = sh.aof.on.load(Ordering::Relaxed);
             let now = wall_ms();
             let _ = write!(
                 o,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
                 sh.dirty().saturating_sub(st.dirty_at_save),
                 bg as u8,
                 st.last_save,
@@ -891,7 +915,25 @@ fn info_section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                 st.saves,
                 st.last_load_keys_expired,
                 st.last_load_keys_loaded,
+                aof_on as u8,
+                (st.in_progress && st.aof_rewrite) as u8,
+                st.aof_rewrite_scheduled as u8,
+                st.aof_last_rewrite_secs,
+                if st.in_progress && st.aof_rewrite { (now - st.started_ms) / 1000 } else { -1 },
+                if st.aof_last_rewrite_ok { "ok" } else { "err" },
+                st.aof_rewrites,
+                if sh.aof.last_write_ok() { "ok" } else { "err" },
             );
+            if aof_on {
+                let _ = write!(
+                    o,
+                    "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:{}\r\naof_buffer_length:{}\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n",
+                    super::aof::total_size(sh),
+                    st.aof_base_size,
+                    st.aof_rewrite_scheduled as u8,
+                    sh.aof.buffered(),
+                );
+            }
         }
         "stats" => {
             let (mut cmds, mut hits, mut misses, mut errs) = (0u64, 0u64, 0u64, 0u64);
@@ -1083,7 +1125,7 @@ pub fn bgsave_start(sh: &Shared, why: &str) -> bool {
     let dirty = sh.dirty();
     let begun = persistence::begin(&sh.keyspace, now);
     log::info!("Background saving started ({why})");
-    sh.persist.submit(SaveJob { begun, dirty });
+    sh.persist.submit(SaveJob { begun, dirty, aof_incr_seq: None });
     true
 }
 
@@ -1111,10 +1153,30 @@ pub fn save_cron(sh: &Shared) {
     if st.in_progress {
         return;
     }
+    if st.aof_rewrite_scheduled {
+        sh.persist.with(|s| s.aof_rewrite_scheduled = false);
+        let _ = super::aof::rewrite_start(sh);
+        return;
+    }
     if st.scheduled {
         sh.persist.with(|s| s.scheduled = false);
         bgsave_start(sh, "scheduled");
         return;
+    }
+    if sh.aof.on.load(Ordering::Relaxed) {
+        let (perc, min) = {
+            let c = sh.config.read();
+            (c.auto_aof_rewrite_percentage, c.auto_aof_rewrite_min_size)
+        };
+        if perc > 0 {
+            let size = super::aof::total_size(sh);
+            let base = st.aof_base_size.max(1);
+            if size > min && size > base && (size - base) * 100 / base >= perc {
+                log::info!("Starting automatic rewriting of AOF on {}% growth", (size - base) * 100 / base);
+                let _ = super::aof::rewrite_start(sh);
+                return;
+            }
+        }
     }
     let changes = sh.dirty().saturating_sub(st.dirty_at_save);
     if changes == 0 {
@@ -1172,7 +1234,7 @@ fn bgsave(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         _ => return Reply::err(errors::SYNTAX),
     };
     let st = ctx.shared.persist.status();
-    if st.in_progress && st.background {
+    if st.in_progress && st.background && !st.aof_rewrite {
         return Reply::err("ERR Background save already in progress");
     }
     // Inside EXEC this worker holds stripe locks, so the snapshot cannot open here: the
@@ -1195,4 +1257,25 @@ fn bgsave(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 
 fn lastsave(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     Reply::Int(ctx.shared.persist.status().last_save)
+}
+
+fn bgrewriteaof(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    let st = ctx.shared.persist.status();
+    if st.in_progress && st.aof_rewrite {
+        return Reply::err("ERR Background append only file rewriting already in progress");
+    }
+    if st.in_progress || ctx.session.in_exec {
+        ctx.shared.persist.with(|s| s.aof_rewrite_scheduled = true);
+        return Reply::Status("Background append only file rewriting scheduled".into());
+    }
+    match super::aof::rewrite_start(ctx.shared) {
+        Ok(()) => Reply::Status("Background append only file rewriting started".into()),
+        Err(None) => {
+            ctx.shared.persist.with(|s| s.aof_rewrite_scheduled = true);
+            Reply::Status("Background append only file rewriting scheduled".into())
+        }
+        Err(Some(_)) => Reply::err(
+            "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.",
+        ),
+    }
 }

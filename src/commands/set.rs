@@ -66,7 +66,7 @@ pub static COMMANDS: &[Command] = &[
         .keys(1, 2, 1)
         .doc("Move a member from one set to another", "1.0.0", "O(1)")
         .args("source destination member"),
-    Command::new("spop", G, -2, WRITE | FAST, spop)
+    Command::new("spop", G, -2, WRITE | FAST, spop).prop(super::aof::Prop::Spop)
         .ks("RW access delete")
         .tips("nondeterministic_output")
         .keys(1, 1, 1)

@@ -99,13 +99,13 @@ pub static COMMANDS: &[Command] = &[
     Command::new("zmpop", G, -4, WRITE, zmpop).keynum(1, 0, 1, 1, "RW access delete")
         .doc("Remove and return members with scores in a sorted set", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
         .args("numkeys key [key ...] MIN|MAX [COUNT count]"),
-    Command::new("bzpopmin", G, -3, WRITE | NOSCRIPT | BLOCKING | FAST, bzpopmin).ks("RW access delete").keys(1, -2, 1)
+    Command::new("bzpopmin", G, -3, WRITE | NOSCRIPT | BLOCKING | FAST, bzpopmin).prop(super::aof::Prop::BlockingPop).ks("RW access delete").keys(1, -2, 1)
         .doc("Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.")
         .args("key [key ...] timeout"),
-    Command::new("bzpopmax", G, -3, WRITE | NOSCRIPT | BLOCKING | FAST, bzpopmax).ks("RW access delete").keys(1, -2, 1)
+    Command::new("bzpopmax", G, -3, WRITE | NOSCRIPT | BLOCKING | FAST, bzpopmax).prop(super::aof::Prop::BlockingPop).ks("RW access delete").keys(1, -2, 1)
         .doc("Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.")
         .args("key [key ...] timeout"),
-    Command::new("bzmpop", G, -5, WRITE | BLOCKING, bzmpop).keynum(2, 0, 1, 1, "RW access delete")
+    Command::new("bzmpop", G, -5, WRITE | BLOCKING, bzmpop).prop(super::aof::Prop::BlockingPop).keynum(2, 0, 1, 1, "RW access delete")
         .doc("Remove and return members with scores in a sorted set or block until one is available", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
         .args("timeout numkeys key [key ...] MIN|MAX [COUNT count]"),
     Command::new("zrandmember", G, -2, READONLY, zrandmember).ks("RO access").tips("nondeterministic_output").keys(1, 1, 1)

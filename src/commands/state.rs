@@ -73,6 +73,8 @@ pub struct Session {
     pub multi_error: bool,
     /// EXEC is running this session's queued commands.
     pub in_exec: bool,
+    /// AOF records of the running EXEC, appended together when it ends.
+    pub aof_tx: Option<Vec<(usize, Vec<Vec<u8>>)>>,
     /// Watched keys: (db, key, the key's expiry time when WATCH ran, if it had one).
     pub watched: Vec<(usize, Vec<u8>, Option<i64>)>,
     /// Set (by any worker, through [`WatchRegistry`]) when a watched key is modified.
@@ -94,6 +96,7 @@ impl Session {
             multi: None,
             multi_error: false,
             in_exec: false,
+            aof_tx: None,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
             conn: ConnId::default(),
@@ -188,6 +191,8 @@ pub struct Effects {
     pub unblock: Vec<(u64, Unblock)>,
     /// Pub/sub frames for other connections (PUBLISH), handed to the reactor.
     pub pushes: Vec<(ConnId, Arc<[u8]>)>,
+    /// AOF offset the replies produced so far must wait for (`appendfsync always`).
+    pub aof_offset: u64,
 }
 
 /// Per-command counters of one worker (INFO commandstats).
@@ -327,6 +332,8 @@ pub struct Shared {
     pub nmonitors: AtomicUsize,
     /// RDB save status (SAVE, BGSAVE, LASTSAVE, INFO persistence).
     pub persist: crate::persistence::Persist,
+    /// The append-only file (off unless `appendonly yes`).
+    pub aof: crate::persistence::aof::Aof,
 }
 
 /// One SLOWLOG entry (Redis's slowlogEntry).
@@ -451,6 +458,7 @@ impl Shared {
             slowlog: Mutex::new(SlowLog::default()),
             monitors: Mutex::new(Vec::new()),
             persist: crate::persistence::Persist::new(now_ms),
+            aof: Default::default(),
             nmonitors: AtomicUsize::new(0),
         }
     }

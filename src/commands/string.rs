@@ -15,16 +15,16 @@ const G: &str = "string";
 
 pub static COMMANDS: &[Command] = &[
     Command::new("get", G, 2, READONLY | FAST, get).ks("RO access").keys(1, 1, 1).doc("Get the value of a key", "1.0.0", "O(1)").args("key"),
-    Command::new("set", G, -3, WRITE | DENYOOM, set).ks("RW access update variable_flags").notes("RW and ACCESS due to the optional `GET` argument")
+    Command::new("set", G, -3, WRITE | DENYOOM, set).prop(super::aof::Prop::State).ks("RW access update variable_flags").notes("RW and ACCESS due to the optional `GET` argument")
         .keys(1, 1, 1)
         .doc("Set the string value of a key", "1.0.0", "O(1)")
         .args("key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]"),
     Command::new("setnx", G, 3, WRITE | DENYOOM | FAST, setnx).ks("OW insert").keys(1, 1, 1).doc("Set the value of a key, only if the key does not exist", "1.0.0", "O(1)").args("key value"),
-    Command::new("setex", G, 4, WRITE | DENYOOM, setex).ks("OW update").keys(1, 1, 1).doc("Set the value and expiration of a key", "2.0.0", "O(1)").args("key seconds value"),
-    Command::new("psetex", G, 4, WRITE | DENYOOM, psetex).ks("OW update").keys(1, 1, 1).doc("Set the value and expiration in milliseconds of a key", "2.6.0", "O(1)").args("key milliseconds value"),
+    Command::new("setex", G, 4, WRITE | DENYOOM, setex).prop(super::aof::Prop::State).ks("OW update").keys(1, 1, 1).doc("Set the value and expiration of a key", "2.0.0", "O(1)").args("key seconds value"),
+    Command::new("psetex", G, 4, WRITE | DENYOOM, psetex).prop(super::aof::Prop::State).ks("OW update").keys(1, 1, 1).doc("Set the value and expiration in milliseconds of a key", "2.6.0", "O(1)").args("key milliseconds value"),
     Command::new("getset", G, 3, WRITE | DENYOOM | FAST, getset).ks("RW access update").keys(1, 1, 1).doc("Set the string value of a key and return its old value", "1.0.0", "O(1)").args("key value"),
     Command::new("getdel", G, 2, WRITE | FAST, getdel).ks("RW access delete").keys(1, 1, 1).doc("Get the value of a key and delete the key", "6.2.0", "O(1)").args("key"),
-    Command::new("getex", G, -2, WRITE | FAST, getex).ks("RW access update").notes("RW and UPDATE because it changes the TTL")
+    Command::new("getex", G, -2, WRITE | FAST, getex).prop(super::aof::Prop::Ttl).ks("RW access update").notes("RW and UPDATE because it changes the TTL")
         .keys(1, 1, 1)
         .doc("Get the value of a key and optionally set its expiration", "6.2.0", "O(1)")
         .args("key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]"),
@@ -37,7 +37,7 @@ pub static COMMANDS: &[Command] = &[
     Command::new("decr", G, 2, WRITE | DENYOOM | FAST, decr).ks("RW access update").keys(1, 1, 1).doc("Decrement the integer value of a key by one", "1.0.0", "O(1)").args("key"),
     Command::new("incrby", G, 3, WRITE | DENYOOM | FAST, incrby).ks("RW access update").keys(1, 1, 1).doc("Increment the integer value of a key by the given amount", "1.0.0", "O(1)").args("key increment"),
     Command::new("decrby", G, 3, WRITE | DENYOOM | FAST, decrby).ks("RW access update").keys(1, 1, 1).doc("Decrement the integer value of a key by the given number", "1.0.0", "O(1)").args("key decrement"),
-    Command::new("incrbyfloat", G, 3, WRITE | DENYOOM | FAST, incrbyfloat).ks("RW access update").keys(1, 1, 1).doc("Increment the float value of a key by the given amount", "2.6.0", "O(1)").args("key increment"),
+    Command::new("incrbyfloat", G, 3, WRITE | DENYOOM | FAST, incrbyfloat).prop(super::aof::Prop::State).ks("RW access update").keys(1, 1, 1).doc("Increment the float value of a key by the given amount", "2.6.0", "O(1)").args("key increment"),
     Command::new("getrange", G, 4, READONLY, getrange).ks("RO access").keys(1, 1, 1).doc("Get a substring of the string stored at a key", "2.4.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.").args("key start end"),
     Command::new("substr", G, 4, READONLY, getrange).ks("RO access").keys(1, 1, 1).doc("Get a substring of the string stored at a key", "1.0.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.").args("key start end"),
     Command::new("setrange", G, 4, WRITE | DENYOOM, setrange).ks("RW update").keys(1, 1, 1).doc("Overwrite part of a string at key starting at the specified offset", "2.2.0", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.").args("key offset value"),

@@ -167,6 +167,9 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     }
     let exec_cmd = ctx.cmd;
     ctx.session.in_exec = true;
+    if ctx.shared.aof.on.load(Ordering::Relaxed) {
+        ctx.session.aof_tx = Some(Vec::new());
+    }
     let mut replies = Vec::with_capacity(cmds.len());
     let mut written: Vec<(usize, Vec<u8>)> = Vec::new();
     for (cmd, argv) in &cmds {
@@ -207,12 +210,17 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
             } else if cmd.has(WRITE) {
                 let d = ctx.dirty_since(mark, argv);
                 ctx.shared.worker_live[ctx.stats.idx].dirty.fetch_add(d, Ordering::Relaxed);
+                ctx.log_to_aof(argv, &reply, d > 0);
             }
         }
         replies.push(reply);
     }
     ctx.cmd = exec_cmd;
     ctx.session.in_exec = false;
+    if let Some(recs) = ctx.session.aof_tx.take() {
+        let at = ctx.shared.aof.append(&recs, true);
+        ctx.effects.aof_offset = ctx.effects.aof_offset.max(at);
+    }
     ctx.locks.release();
     ctx.shared.worker_live[ctx.stats.idx].active_locks.store(0, Ordering::Relaxed);
     ctx.effects.ready.extend(written);

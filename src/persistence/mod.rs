@@ -16,6 +16,7 @@
 //!
 //! Imports only `store`, `protocol` (double formatting) from the crate.
 
+pub mod aof;
 pub mod crc64;
 pub mod lzf;
 pub mod packed;
@@ -40,11 +41,13 @@ pub struct Persist {
     pub shutdown_handled: AtomicBool,
 }
 
-/// A BGSAVE handed to the saver thread: the open snapshot and the dirty counter at its
-/// point in time.
+/// A BGSAVE (or AOF rewrite) handed to the saver thread: the open snapshot and the
+/// dirty counter at its point in time.
 pub struct SaveJob {
     pub begun: Begun,
     pub dirty: u64,
+    /// For a BGREWRITEAOF: the incr file opened at the snapshot point (its seq).
+    pub aof_incr_seq: Option<u64>,
 }
 
 /// What INFO persistence reports.
@@ -70,6 +73,14 @@ pub struct Status {
     pub last_cow_keys: u64,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
+    /// The running save is a BGREWRITEAOF.
+    pub aof_rewrite: bool,
+    pub aof_rewrite_scheduled: bool,
+    pub aof_last_rewrite_ok: bool,
+    pub aof_last_rewrite_secs: i64,
+    pub aof_rewrites: u64,
+    /// AOF size (base + incr files) right after the last rewrite (auto-aof-rewrite).
+    pub aof_base_size: u64,
 }
 
 impl Default for Status {
@@ -88,6 +99,12 @@ impl Default for Status {
             last_cow_keys: 0,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
+            aof_rewrite: false,
+            aof_rewrite_scheduled: false,
+            aof_last_rewrite_ok: true,
+            aof_last_rewrite_secs: -1,
+            aof_rewrites: 0,
+            aof_base_size: 0,
         }
     }
 }
@@ -133,6 +150,34 @@ impl Persist {
         st.started_ms = now_ms;
         st.last_try_ms = now_ms;
         true
+    }
+
+    /// Claims the save slot for a BGREWRITEAOF; false if a save is running.
+    pub fn try_start_rewrite(&self, now_ms: i64) -> bool {
+        let mut st = self.st.lock();
+        if st.in_progress {
+            return false;
+        }
+        st.in_progress = true;
+        st.background = true;
+        st.aof_rewrite = true;
+        st.started_ms = now_ms;
+        true
+    }
+
+    /// Releases the slot after a BGREWRITEAOF.
+    pub fn finish_rewrite(&self, ok: bool, size: u64, now_ms: i64) {
+        let mut st = self.st.lock();
+        st.aof_last_rewrite_secs = (now_ms - st.started_ms) / 1000;
+        st.in_progress = false;
+        st.background = false;
+        st.aof_rewrite = false;
+        st.aof_last_rewrite_ok = ok;
+        if ok {
+            st.aof_rewrites += 1;
+            st.aof_base_size = size;
+        }
+        self.done.notify_all();
     }
 
     /// Releases the save slot and records the outcome.
@@ -203,6 +248,12 @@ pub struct Begun {
 /// Opens a snapshot of the whole keyspace (see the module rules). The caller must hold
 /// no stripe lock.
 pub fn begin(ks: &Keyspace, now_ms: i64) -> Begun {
+    begin_with(ks, now_ms, || {})
+}
+
+/// Like [`begin`], running `at_point` while every stripe is locked: nothing is written
+/// between the snapshot point and `at_point` (BGREWRITEAOF switches incr files there).
+pub fn begin_with(ks: &Keyspace, now_ms: i64, at_point: impl FnOnce()) -> Begun {
     let started = Instant::now();
     let mut guards = Vec::new();
     let mut dbs = Vec::with_capacity(ks.dbs.len());
@@ -221,6 +272,7 @@ pub fn begin(ks: &Keyspace, now_ms: i64) -> Begun {
         }
         dbs.push((keys, vol, open));
     }
+    at_point();
     drop(guards);
     Begun { now_ms, dbs, started }
 }

@@ -1,6 +1,7 @@
-//! Wiring: listeners, loading the RDB file, the reactor thread, the worker pool, the
-//! active-expiry thread, the saver thread (BGSAVE, save points), signals and orderly
-//! shutdown (with the final save when save points are configured).
+//! Wiring: listeners, loading the RDB file or the AOF, the reactor thread, the worker
+//! pool, the active-expiry thread, the saver thread (BGSAVE, BGREWRITEAOF, save points),
+//! the AOF writer thread, signals and orderly shutdown (AOF flushed and fsynced; the
+//! final save when save points are configured).
 //!
 //! Must hold: the reactor is the only thread touching sockets; workers park on their
 //! channel when idle; shutdown stops accepting, closes clients, and joins every thread.
@@ -76,7 +77,11 @@ pub fn start(cfg: Config) -> io::Result<Handle> {
         cfg.port = a.port();
     }
     let shared = Arc::new(Shared::new(cfg, nworkers, commands::table().len(), now_ms()));
-    load_rdb(&shared)?;
+    if shared.config.read().appendonly {
+        commands::aof::load_or_create(&shared).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    } else {
+        load_rdb(&shared)?;
+    }
     let poll = Poll::new()?;
     let wake = Arc::new(Wake { waker: Waker::new(poll.registry(), reactor::WAKER)?, sleeping: AtomicBool::new(false) });
     let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
@@ -95,6 +100,14 @@ pub fn start(cfg: Config) -> io::Result<Handle> {
         let sh = shared.clone();
         std::thread::Builder::new().name("rustis-expire".into()).spawn(move || expire_loop(sh))?
     };
+    let aof_writer = {
+        let sh = shared.clone();
+        std::thread::Builder::new().name("rustis-aof".into()).spawn(move || {
+            while !sh.shutdown.load(Ordering::Acquire) {
+                sh.aof.flush_wait(Duration::from_millis(10));
+            }
+        })?
+    };
     let saver = {
         let sh = shared.clone();
         std::thread::Builder::new().name("rustis-saver".into()).spawn(move || saver_loop(sh))?
@@ -112,6 +125,10 @@ pub fn start(cfg: Config) -> io::Result<Handle> {
         }
         let _ = expiry.join();
         let _ = saver.join();
+        let _ = aof_writer.join();
+        if sh.aof.on.load(Ordering::Acquire) {
+            sh.aof.stop();
+        }
         if !sh.persist.shutdown_handled.load(Ordering::Acquire) && !sh.config.read().save_points().is_empty() {
             if let Err(e) = commands::server::final_save(&sh) {
                 log::error!("Error trying to save the DB on shutdown: {e}");
@@ -256,6 +273,15 @@ fn expire_loop(shared: Arc<Shared>) {
                         break;
                     }
                 }
+                // With the AOF on, expirations are logged as DELs (under the stripe lock,
+                // so they are ordered with the writes to those keys).
+                let gone = st.take_expired();
+                if !gone.is_empty() {
+                    let db = cursor / per_db;
+                    let recs: Vec<_> =
+                        gone.iter().map(|k| (db, vec![b"DEL".to_vec(), k.as_slice().to_vec()])).collect();
+                    shared.aof.append(&recs, false);
+                }
                 drop(st);
                 if start.elapsed() > budget {
                     break;
@@ -324,6 +350,7 @@ fn saver_loop(shared: Arc<Shared>) {
     let jobs = shared.persist.jobs();
     while !shared.shutdown.load(Ordering::Acquire) {
         match jobs.recv_timeout(Duration::from_millis(100)) {
+            Ok(job) if shared.persist.status().aof_rewrite => commands::aof::rewrite_run(&shared, job),
             Ok(job) => commands::server::bgsave_run(&shared, job),
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => commands::server::save_cron(&shared),
             Err(_) => break,
@@ -331,6 +358,10 @@ fn saver_loop(shared: Arc<Shared>) {
     }
     // A snapshot opened just before shutdown still has to be written (and closed).
     while let Ok(job) = jobs.try_recv() {
-        commands::server::bgsave_run(&shared, job);
+        if shared.persist.status().aof_rewrite {
+            commands::aof::rewrite_run(&shared, job);
+        } else {
+            commands::server::bgsave_run(&shared, job);
+        }
     }
 }

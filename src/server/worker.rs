@@ -79,9 +79,21 @@ struct Worker<'a> {
     effects: Effects,
     /// Parked clients that were served and whose batches continue.
     resumed: VecDeque<Cursor>,
+    /// Replies held until the AOF is fsynced (`appendfsync always`, see `send`).
+    held: Vec<Done>,
 }
 
 impl Worker<'_> {
+    /// Hands a message to the reactor, or holds it while an `appendfsync always` write of
+    /// this job list is not yet on disk (released together: group commit).
+    fn send(&mut self, d: Done) {
+        if self.effects.aof_offset > 0 {
+            self.held.push(d);
+        } else {
+            let _ = self.tx.send(d);
+        }
+    }
+
     /// Runs one command of `argv` for `session`, then serves clients its writes freed.
     fn exec(&mut self, session: &mut Session, argv: &[&[u8]]) -> Reply {
         let now = now_ms();
@@ -127,7 +139,7 @@ impl Worker<'_> {
             }
             session.close_after_reply = true;
         }
-        let _ = self.tx.send(Done {
+        self.send(Done {
             conn,
             session: Some(session),
             out,
@@ -150,7 +162,7 @@ impl Worker<'_> {
             // Tell the reactor first (earlier replies, deadline): any serve of this client
             // happens after it is in the registry, so its reply is queued after this.
             let out = std::mem::take(&mut c.out);
-            let _ = self.tx.send(Done {
+            self.send(Done {
                 conn,
                 session: None,
                 out,
@@ -275,9 +287,17 @@ pub fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Vec<Job>>, tx: Sender<D
             scratch: std::mem::take(&mut scratch),
             effects: std::mem::take(&mut effects),
             resumed: VecDeque::new(),
+            held: Vec::new(),
         };
         for job in jobs {
             w.run_job(job);
+        }
+        if w.effects.aof_offset > 0 {
+            shared.aof.wait_synced(w.effects.aof_offset);
+            w.effects.aof_offset = 0;
+        }
+        for d in std::mem::take(&mut w.held) {
+            let _ = tx.send(d);
         }
         scratch = std::mem::take(&mut w.scratch);
         effects = std::mem::take(&mut w.effects);

@@ -86,6 +86,9 @@ pub struct Stripe {
     /// The open snapshot's copy-before-write record, if a snapshot has not read this
     /// stripe yet.
     snap: Option<Box<Snapshot>>,
+    /// Keys removed because their TTL passed, kept while `track_expired` is on (the AOF
+    /// logs them as DEL, as Redis propagates expirations) until `take_expired`.
+    expired_keys: Option<Vec<CompactBytes>>,
 }
 
 /// A key's state at the snapshot point, saved before its first change after that point.
@@ -107,7 +110,15 @@ struct Snapshot {
 
 impl Stripe {
     fn new(hasher: Hasher) -> Stripe {
-        Stripe { table: HashTable::new(), volatile: Vec::new(), hasher, expired: 0, mods: 0, snap: None }
+        Stripe {
+            table: HashTable::new(),
+            volatile: Vec::new(),
+            hasher,
+            expired: 0,
+            mods: 0,
+            snap: None,
+            expired_keys: None,
+        }
     }
 
     /// Records `key`'s current state in the open snapshot (if any) before it changes.
@@ -140,6 +151,26 @@ impl Stripe {
                 let saved = Saved { key: it.key.clone(), val: it.val.clone(), expire_at: it.expire_at() };
                 snap.pre.insert(it.key.as_slice().to_vec(), Some(saved));
             }
+        }
+    }
+
+    /// Starts (or stops) recording the keys expiry removes (see `take_expired`).
+    pub fn track_expired(&mut self, on: bool) {
+        self.expired_keys = if on { Some(self.expired_keys.take().unwrap_or_default()) } else { None };
+    }
+
+    /// The keys expiry removed since the last call (empty unless tracking).
+    pub fn take_expired(&mut self) -> Vec<CompactBytes> {
+        match self.expired_keys.as_mut() {
+            Some(v) if !v.is_empty() => std::mem::take(v),
+            _ => Vec::new(),
+        }
+    }
+
+    fn note_expired(&mut self, key: &[u8]) {
+        self.expired += 1;
+        if let Some(v) = self.expired_keys.as_mut() {
+            v.push(CompactBytes::new(key));
         }
     }
 
@@ -220,7 +251,7 @@ impl Stripe {
         let expired = self.table.find(h, |it| it.key.as_slice() == key)?.is_expired(now);
         if expired {
             self.remove_hashed(key, h);
-            self.expired += 1;
+            self.note_expired(key);
             return None;
         }
         self.mods += 1;
@@ -233,7 +264,7 @@ impl Stripe {
         match self.table.find(h, |it| it.key.as_slice() == key) {
             Some(it) if it.is_expired(now) => {
                 self.remove_hashed(key, h);
-                self.expired += 1;
+                self.note_expired(key);
                 true
             }
             _ => false,
@@ -392,7 +423,7 @@ impl Stripe {
             };
             if dead {
                 self.remove(key.as_slice());
-                self.expired += 1;
+                self.note_expired(key.as_slice());
                 expired += 1;
             }
         }

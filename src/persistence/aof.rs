@@ -1,0 +1,548 @@
+//! Redis 7's multi-part append-only file: the manifest, file naming, the append buffer,
+//! the writer's fsync policies, rotation at BGREWRITEAOF, and reading AOF files back.
+//!
+//! Layout (as Redis 7.0): `<dir>/<appenddirname>/` holds `<appendfilename>.manifest`,
+//! one base file (`<name>.<seq>.base.rdb`, an RDB snapshot, or `.base.aof`, commands) and
+//! one or more incremental files (`<name>.<seq>.incr.aof`, RESP commands). The manifest
+//! lists them in load order: `file <name> seq <n> type <b|i|h>`.
+//!
+//! Must hold:
+//! - commands reach the buffer in an order consistent with execution: callers append while
+//!   they still hold the stripe locks of the keys they changed, so two writes to one key
+//!   are logged in the order they ran;
+//! - every record is preceded by a SELECT when its db differs from the previous record's
+//!   in the same file (a new file starts with no db selected);
+//! - with `appendfsync always`, `synced()` only passes an offset once the bytes up to it
+//!   are written and fsynced (callers hold replies until then: group commit);
+//! - the manifest is replaced atomically (temp file, fsync, rename) and always names
+//!   files that exist.
+
+use parking_lot::{Condvar, Mutex};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// `appendfsync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    Always,
+    EverySec,
+    No,
+}
+
+impl Fsync {
+    pub fn parse(s: &str) -> Option<Fsync> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Some(Fsync::Always),
+            "everysec" => Some(Fsync::EverySec),
+            "no" => Some(Fsync::No),
+            _ => None,
+        }
+    }
+}
+
+/// One manifest line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileInfo {
+    pub name: String,
+    pub seq: u64,
+    /// `b` base, `i` incremental, `h` history (to delete).
+    pub kind: char,
+}
+
+/// The manifest: the base file (if any), then the incremental files in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Manifest {
+    pub base: Option<FileInfo>,
+    pub incrs: Vec<FileInfo>,
+    pub history: Vec<FileInfo>,
+}
+
+impl Manifest {
+    /// Parses Redis's manifest format (`file <name> seq <n> type <t>`, `#` comments).
+    pub fn parse(text: &str) -> Result<Manifest, String> {
+        let mut m = Manifest::default();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let (mut name, mut seq, mut kind) = (None, None, None);
+            let mut i = 0;
+            while i + 1 < words.len() {
+                match words[i] {
+                    "file" => name = Some(words[i + 1].to_string()),
+                    "seq" => seq = words[i + 1].parse::<u64>().ok(),
+                    "type" => kind = words[i + 1].chars().next(),
+                    _ => {}
+                }
+                i += 2;
+            }
+            let (Some(name), Some(seq), Some(kind)) = (name, seq, kind) else {
+                return Err(format!("Invalid AOF manifest file format at line {}", n + 1));
+            };
+            if name.contains('/') {
+                return Err(format!("AOF file name with a path in the manifest at line {}", n + 1));
+            }
+            let f = FileInfo { name, seq, kind };
+            match kind {
+                'b' => {
+                    if m.base.is_some() {
+                        return Err("Found duplicate base file information in the AOF manifest".into());
+                    }
+                    m.base = Some(f);
+                }
+                'i' => {
+                    if m.incrs.last().is_some_and(|l| l.seq >= f.seq) {
+                        return Err("Found a non-monotonic sequence number in the AOF manifest".into());
+                    }
+                    m.incrs.push(f);
+                }
+                'h' => m.history.push(f),
+                _ => return Err(format!("Unknown AOF file type '{kind}' in the manifest at line {}", n + 1)),
+            }
+        }
+        if m.base.is_none() && m.incrs.is_empty() {
+            return Err("Found an empty AOF manifest".into());
+        }
+        Ok(m)
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        for f in self.base.iter().chain(&self.history).chain(&self.incrs) {
+            s.push_str(&format!("file {} seq {} type {}\n", f.name, f.seq, f.kind));
+        }
+        s
+    }
+
+    /// Files to load, in order.
+    pub fn load_order(&self) -> impl Iterator<Item = &FileInfo> {
+        self.base.iter().chain(&self.incrs)
+    }
+
+    pub fn next_incr_seq(&self) -> u64 {
+        self.incrs.last().map(|f| f.seq + 1).unwrap_or(1)
+    }
+
+    pub fn next_base_seq(&self) -> u64 {
+        self.base.as_ref().map(|f| f.seq + 1).unwrap_or(1)
+    }
+}
+
+pub fn manifest_name(appendfilename: &str) -> String {
+    format!("{appendfilename}.manifest")
+}
+pub fn base_name(appendfilename: &str, seq: u64, rdb: bool) -> String {
+    format!("{appendfilename}.{seq}.base.{}", if rdb { "rdb" } else { "aof" })
+}
+pub fn incr_name(appendfilename: &str, seq: u64) -> String {
+    format!("{appendfilename}.{seq}.incr.aof")
+}
+
+/// Writes `text` to `path` atomically (temp file in the same dir, fsync, rename).
+pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let mut f = File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Appends one command in RESP.
+pub fn encode_command(out: &mut Vec<u8>, argv: &[Vec<u8>]) {
+    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+    for a in argv {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// What reading an AOF's commands found.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Every byte was a complete command.
+    Complete(Vec<Vec<Vec<u8>>>),
+    /// The commands before byte `valid`, then an incomplete command (a torn tail).
+    Truncated { cmds: Vec<Vec<Vec<u8>>>, valid: usize },
+}
+
+/// Parses the RESP commands of an AOF (annotations `#...` lines are skipped). Malformed
+/// data (not a truncation) is an error naming the offset.
+pub fn parse_commands(data: &[u8]) -> Result<Parsed, String> {
+    let mut cmds = Vec::new();
+    let mut p = 0usize;
+    loop {
+        if p >= data.len() {
+            return Ok(Parsed::Complete(cmds));
+        }
+        let start = p;
+        if data[p] == b'#' {
+            match find_crlf(data, p) {
+                Some(e) => {
+                    p = e + 2;
+                    continue;
+                }
+                None => return Ok(Parsed::Truncated { cmds, valid: start }),
+            }
+        }
+        match parse_one(data, p) {
+            Ok(Some((argv, next))) => {
+                cmds.push(argv);
+                p = next;
+            }
+            Ok(None) => return Ok(Parsed::Truncated { cmds, valid: start }),
+            Err(e) => return Err(format!("Bad file format reading the append only file at offset {start}: {e}")),
+        }
+    }
+}
+
+fn find_crlf(data: &[u8], from: usize) -> Option<usize> {
+    data.get(from..)?.windows(2).position(|w| w == b"\r\n").map(|i| from + i)
+}
+
+/// One `*N` command at `p`: Ok(None) when the data ends inside it.
+#[allow(clippy::type_complexity)]
+fn parse_one(data: &[u8], p: usize) -> Result<Option<(Vec<Vec<u8>>, usize)>, String> {
+    let num = |data: &[u8], p: usize, prefix: u8| -> Result<Option<(usize, usize)>, String> {
+        if p >= data.len() {
+            return Ok(None);
+        }
+        if data[p] != prefix {
+            return Err(format!("expected '{}'", prefix as char));
+        }
+        let Some(e) = find_crlf(data, p + 1) else {
+            return if data.len() - p > 32 { Err("length line too long".into()) } else { Ok(None) };
+        };
+        let s = std::str::from_utf8(&data[p + 1..e]).map_err(|_| "bad length".to_string())?;
+        let n: usize = s.parse().map_err(|_| "bad length".to_string())?;
+        Ok(Some((n, e + 2)))
+    };
+    let Some((argc, mut q)) = num(data, p, b'*')? else { return Ok(None) };
+    if argc == 0 {
+        return Err("empty command".into());
+    }
+    let mut argv = Vec::with_capacity(argc.min(1024));
+    for _ in 0..argc {
+        let Some((len, r)) = num(data, q, b'$')? else { return Ok(None) };
+        if data.len() < r || data.len() - r < len + 2 {
+            return Ok(None);
+        }
+        if &data[r + len..r + len + 2] != b"\r\n" {
+            return Err("missing CRLF after an argument".into());
+        }
+        argv.push(data[r..r + len].to_vec());
+        q = r + len + 2;
+    }
+    Ok(Some((argv, q)))
+}
+
+// ---------------------------------------------------------------------------------------
+// The append buffer and the file it drains into
+// ---------------------------------------------------------------------------------------
+
+/// Buffered records not yet handed to the writer.
+struct Buf {
+    on: bool,
+    data: Vec<u8>,
+    /// Db of the last record in the current file (None: a SELECT is needed).
+    db: Option<usize>,
+    /// Total bytes ever appended (offsets for `synced`).
+    appended: u64,
+}
+
+/// The current incremental file and its writer-side state.
+pub struct Out {
+    pub file: Option<File>,
+    pub path: PathBuf,
+    pub fsync: Fsync,
+    last_fsync: Instant,
+    /// Bytes written to files (all of them) so far.
+    pub written: u64,
+    /// Bytes of the current incr file.
+    pub incr_size: u64,
+    pub last_write_ok: bool,
+}
+
+/// The live AOF: shared by the commands (append), the writer thread and rewrites.
+pub struct Aof {
+    /// Mirrors the buffer's `on` for a lock-free check on every write command.
+    pub on: std::sync::atomic::AtomicBool,
+    /// `appendfsync always`: `append` returns offsets callers must wait for.
+    always: std::sync::atomic::AtomicBool,
+    buf: Mutex<Buf>,
+    kick: Condvar,
+    /// Taken by the writer while it writes and by rotation (lock order: out, then buf).
+    pub out: Mutex<Out>,
+    synced: Mutex<u64>,
+    synced_cv: Condvar,
+    /// The manifest in force (None until the AOF exists).
+    pub manifest: Mutex<Option<Manifest>>,
+}
+
+impl Default for Aof {
+    fn default() -> Self {
+        Aof {
+            on: Default::default(),
+            always: Default::default(),
+            buf: Mutex::new(Buf { on: false, data: Vec::new(), db: None, appended: 0 }),
+            kick: Condvar::new(),
+            out: Mutex::new(Out {
+                file: None,
+                path: PathBuf::new(),
+                fsync: Fsync::EverySec,
+                last_fsync: Instant::now(),
+                written: 0,
+                incr_size: 0,
+                last_write_ok: true,
+            }),
+            synced: Mutex::new(0),
+            synced_cv: Condvar::new(),
+            manifest: Mutex::new(None),
+        }
+    }
+}
+
+impl Aof {
+    /// True while commands are being logged.
+    pub fn is_on(&self) -> bool {
+        self.buf.lock().on
+    }
+
+    /// Starts logging into `file` (an incr file opened for append).
+    pub fn start(&self, file: File, path: PathBuf, size: u64, fsync: Fsync) {
+        let mut out = self.out.lock();
+        out.file = Some(file);
+        out.path = path;
+        out.fsync = fsync;
+        out.incr_size = size;
+        self.always.store(fsync == Fsync::Always, std::sync::atomic::Ordering::Relaxed);
+        let mut b = self.buf.lock();
+        b.on = true;
+        b.db = None;
+        self.on.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Stops logging (CONFIG SET appendonly no, shutdown), after flushing.
+    pub fn stop(&self) {
+        self.flush(true);
+        let mut out = self.out.lock();
+        self.buf.lock().on = false;
+        self.on.store(false, std::sync::atomic::Ordering::Release);
+        out.file = None;
+    }
+
+    pub fn set_fsync(&self, f: Fsync) {
+        self.out.lock().fsync = f;
+        self.always.store(f == Fsync::Always, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Appends records `(db, argv)`, wrapped in MULTI/EXEC when `multi`. Returns the
+    /// offset to wait for (`wait_synced`), or 0 when logging is off.
+    pub fn append(&self, records: &[(usize, Vec<Vec<u8>>)], multi: bool) -> u64 {
+        if records.is_empty() {
+            return 0;
+        }
+        let mut b = self.buf.lock();
+        if !b.on {
+            return 0;
+        }
+        let before = b.data.len();
+        if multi {
+            // The transaction's first db is selected before MULTI (as Redis does).
+            let db = records[0].0;
+            select(&mut b, db);
+            encode_command(&mut b.data, &[b"MULTI".to_vec()]);
+        }
+        for (db, argv) in records {
+            select(&mut b, *db);
+            encode_command(&mut b.data, argv);
+        }
+        if multi {
+            encode_command(&mut b.data, &[b"EXEC".to_vec()]);
+        }
+        b.appended += (b.data.len() - before) as u64;
+        let at = b.appended;
+        drop(b);
+        self.kick.notify_one();
+        if self.always.load(std::sync::atomic::Ordering::Relaxed) {
+            at
+        } else {
+            0
+        }
+    }
+
+    /// Blocks until everything up to `offset` is written (and fsynced under `always`).
+    pub fn wait_synced(&self, offset: u64) {
+        if offset == 0 {
+            return;
+        }
+        let mut s = self.synced.lock();
+        while *s < offset {
+            if !self.is_on() {
+                return;
+            }
+            self.synced_cv.wait_for(&mut s, std::time::Duration::from_millis(100));
+        }
+    }
+
+    pub fn buffered(&self) -> usize {
+        self.buf.lock().data.len()
+    }
+
+    /// The writer thread's step: waits (at most `idle`) for data, writes it, fsyncs per
+    /// policy. `force_fsync`: fsync whatever the policy (shutdown, rotation).
+    pub fn flush_wait(&self, idle: std::time::Duration) {
+        {
+            let mut b = self.buf.lock();
+            if b.data.is_empty() {
+                self.kick.wait_for(&mut b, idle);
+            }
+        }
+        self.flush(false);
+    }
+
+    /// Writes the buffer out; fsyncs per policy (or always when `force_fsync`).
+    pub fn flush(&self, force_fsync: bool) {
+        let mut out = self.out.lock();
+        let (data, upto) = {
+            let mut b = self.buf.lock();
+            (std::mem::take(&mut b.data), b.appended)
+        };
+        let wrote = data.len() as u64;
+        if let Some(f) = out.file.as_mut() {
+            let mut ok = true;
+            if !data.is_empty() {
+                if let Err(e) = f.write_all(&data) {
+                    log::warn!("Error writing to the AOF file: {e}");
+                    ok = false;
+                }
+            }
+            let need_sync = force_fsync
+                || match out.fsync {
+                    Fsync::Always => !data.is_empty(),
+                    Fsync::EverySec => out.last_fsync.elapsed().as_millis() >= 1000,
+                    Fsync::No => false,
+                };
+            if ok && need_sync {
+                if let Some(f) = out.file.as_ref() {
+                    if let Err(e) = f.sync_data() {
+                        log::warn!("Error fsyncing the AOF file: {e}");
+                        ok = false;
+                    }
+                }
+                out.last_fsync = Instant::now();
+            }
+            out.last_write_ok = ok;
+            out.written += wrote;
+            out.incr_size += wrote;
+        }
+        drop(out);
+        let mut s = self.synced.lock();
+        if *s < upto {
+            *s = upto;
+        }
+        self.synced_cv.notify_all();
+    }
+
+    /// Switches to a new incr file: everything buffered so far goes to the old one (and
+    /// is fsynced), records appended afterwards to `file`. Callers make sure no write
+    /// command runs meanwhile (they hold every stripe lock).
+    pub fn rotate(&self, file: File, path: PathBuf) {
+        self.flush(true);
+        let mut out = self.out.lock();
+        out.file = Some(file);
+        out.path = path;
+        out.incr_size = 0;
+        self.buf.lock().db = None;
+    }
+
+    pub fn incr_size(&self) -> u64 {
+        self.out.lock().incr_size
+    }
+    pub fn last_write_ok(&self) -> bool {
+        self.out.lock().last_write_ok
+    }
+}
+
+fn select(b: &mut Buf, db: usize) {
+    if b.db != Some(db) {
+        encode_command(&mut b.data, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
+        b.db = Some(db);
+    }
+}
+
+/// Opens (creating) an incr file for appending; returns it and its current size.
+pub fn open_append(path: &Path) -> std::io::Result<(File, u64)> {
+    let f = OpenOptions::new().create(true).append(true).open(path)?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok((f, size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_roundtrip_and_errors() {
+        let text = "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\nfile appendonly.aof.2.incr.aof seq 2 type i\n";
+        let m = Manifest::parse(text).unwrap();
+        assert_eq!(m.base.as_ref().unwrap().name, "appendonly.aof.1.base.rdb");
+        assert_eq!(m.incrs.len(), 2);
+        assert_eq!(m.to_text(), text);
+        assert_eq!(m.next_incr_seq(), 3);
+        assert!(Manifest::parse("").is_err());
+        assert!(Manifest::parse("file x seq 1\n").is_err());
+        assert!(Manifest::parse("file a seq 2 type i\nfile b seq 1 type i\n").is_err());
+        assert!(Manifest::parse("file ../x seq 1 type b\n").is_err());
+    }
+
+    #[test]
+    fn commands_parse_and_truncation_is_detected() {
+        let mut data = Vec::new();
+        encode_command(&mut data, &[b"SET".to_vec(), b"k".to_vec(), b"v\r\n".to_vec()]);
+        data.extend_from_slice(b"#TS:123\r\n");
+        encode_command(&mut data, &[b"DEL".to_vec(), b"k".to_vec()]);
+        let Parsed::Complete(c) = parse_commands(&data).unwrap() else { panic!() };
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0][2], b"v\r\n");
+        for cut in 1..data.len() {
+            match parse_commands(&data[..cut]) {
+                Ok(Parsed::Complete(c)) => assert!(c.len() <= 2),
+                Ok(Parsed::Truncated { valid, .. }) => assert!(valid < cut),
+                Err(e) => panic!("cut {cut}: {e}"),
+            }
+        }
+        assert!(parse_commands(b"*1\r\n$3\r\nSETX\r\n").is_err());
+        assert!(parse_commands(b"hello\r\n").is_err());
+    }
+
+    #[test]
+    fn append_selects_and_wraps_multi() {
+        let aof = Aof::default();
+        let dir = std::env::temp_dir().join(format!("rustis-aof-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.incr.aof");
+        let (f, size) = open_append(&path).unwrap();
+        aof.start(f, path.clone(), size, Fsync::Always);
+        let at = aof.append(&[(0, vec![b"SET".to_vec(), b"a".to_vec(), b"1".to_vec()])], false);
+        aof.append(&[(2, vec![b"DEL".to_vec(), b"b".to_vec()]), (2, vec![b"DEL".to_vec(), b"c".to_vec()])], true);
+        aof.flush(false);
+        aof.wait_synced(at);
+        let text = std::fs::read(&path).unwrap();
+        let Parsed::Complete(c) = parse_commands(&text).unwrap() else { panic!() };
+        let names: Vec<String> = c.iter().map(|a| String::from_utf8_lossy(&a[0]).to_string()).collect();
+        assert_eq!(names, ["SELECT", "SET", "SELECT", "MULTI", "DEL", "DEL", "EXEC"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
