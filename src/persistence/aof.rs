@@ -13,7 +13,8 @@
 //! - every record is preceded by a SELECT when its db differs from the previous record's
 //!   in the same file (a new file starts with no db selected);
 //! - with `appendfsync always`, `synced()` only passes an offset once the bytes up to it
-//!   are written and fsynced (callers hold replies until then: group commit);
+//!   are written and fsynced (callers hold replies until then: group commit); a failed
+//!   write or fsync under `always` ends the process, as in Redis;
 //! - the manifest is replaced atomically (temp file, fsync, rename) and always names
 //!   files that exist.
 
@@ -168,6 +169,60 @@ pub fn encode_command(out: &mut Vec<u8>, argv: &[Vec<u8>]) {
     }
 }
 
+/// Items per command when a collection is written as commands (Redis's
+/// AOF_REWRITE_ITEMS_PER_CMD).
+const ITEMS_PER_CMD: usize = 64;
+
+/// Commands that recreate a key (an AOF base without RDB preamble): SET, RPUSH, SADD,
+/// HSET, ZADD in batches of 64 items; streams as RESTORE of their DUMP payload; then
+/// PEXPIREAT for a TTL.
+pub fn key_commands(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    val: &crate::store::Value,
+    at: Option<i64>,
+    opts: super::rdb::SaveOpts,
+) {
+    use crate::store::Value;
+    let batched = |out: &mut Vec<u8>, name: &[u8], items: &mut dyn Iterator<Item = Vec<Vec<u8>>>| {
+        let mut argv = vec![name.to_vec(), key.to_vec()];
+        let mut n = 0;
+        for item in items {
+            argv.extend(item);
+            n += 1;
+            if n == ITEMS_PER_CMD {
+                encode_command(out, &argv);
+                argv.truncate(2);
+                n = 0;
+            }
+        }
+        if n > 0 {
+            encode_command(out, &argv);
+        }
+    };
+    match val {
+        Value::List(l) => batched(out, b"RPUSH", &mut l.iter().map(|e| vec![e.to_vec()])),
+        Value::Set(st) => batched(out, b"SADD", &mut st.iter().map(|m| vec![m.to_vec()])),
+        Value::Hash(h) => batched(out, b"HSET", &mut h.iter().map(|(f, v)| vec![f.to_vec(), v.to_vec()])),
+        Value::ZSet(z) => batched(
+            out,
+            b"ZADD",
+            &mut z.iter().map(|(m, sc)| vec![crate::protocol::reply::fmt_double(sc).into_bytes(), m.to_vec()]),
+        ),
+        Value::Stream(_) => {
+            let payload = super::rdb::dump_payload(val, opts);
+            encode_command(out, &[b"RESTORE".to_vec(), key.to_vec(), b"0".to_vec(), payload, b"REPLACE".to_vec()]);
+        }
+        v => {
+            let b = v.as_bytes().map(|c| c.into_owned()).unwrap_or_default();
+            encode_command(out, &[b"SET".to_vec(), key.to_vec(), b]);
+        }
+    }
+    if let Some(at) = at {
+        encode_command(out, &[b"PEXPIREAT".to_vec(), key.to_vec(), at.to_string().into_bytes()]);
+    }
+}
+
 /// What reading an AOF's commands found.
 #[derive(Debug)]
 pub enum Parsed {
@@ -285,7 +340,8 @@ pub struct Aof {
     /// Taken by the writer while it writes and by rotation (lock order: out, then buf).
     pub out: Mutex<Out>,
     synced: Mutex<u64>,
-    synced_cv: Condvar,
+    write_failed: std::sync::atomic::AtomicBool,
+    last_error: Mutex<String>,
     /// The manifest in force (None until the AOF exists).
     pub manifest: Mutex<Option<Manifest>>,
 }
@@ -307,7 +363,8 @@ impl Default for Aof {
                 last_write_ok: true,
             }),
             synced: Mutex::new(0),
-            synced_cv: Condvar::new(),
+            write_failed: Default::default(),
+            last_error: Mutex::new(String::new()),
             manifest: Mutex::new(None),
         }
     }
@@ -374,25 +431,22 @@ impl Aof {
         b.appended += (b.data.len() - before) as u64;
         let at = b.appended;
         drop(b);
-        self.kick.notify_one();
         if self.always.load(std::sync::atomic::Ordering::Relaxed) {
+            // The worker that waits for this offset writes it (see `wait_synced`).
             at
         } else {
+            self.kick.notify_one();
             0
         }
     }
 
-    /// Blocks until everything up to `offset` is written (and fsynced under `always`).
+    /// Blocks until everything up to `offset` is written and fsynced (`always`). The
+    /// caller does the write + fsync itself unless another caller's covers it: whoever
+    /// gets the file first writes everything buffered, so one fsync serves every writer
+    /// waiting meanwhile (group commit).
     pub fn wait_synced(&self, offset: u64) {
-        if offset == 0 {
-            return;
-        }
-        let mut s = self.synced.lock();
-        while *s < offset {
-            if !self.is_on() {
-                return;
-            }
-            self.synced_cv.wait_for(&mut s, std::time::Duration::from_millis(100));
+        while offset > 0 && *self.synced.lock() < offset && self.on.load(std::sync::atomic::Ordering::Acquire) {
+            self.flush(false);
         }
     }
 
@@ -419,40 +473,71 @@ impl Aof {
             let mut b = self.buf.lock();
             (std::mem::take(&mut b.data), b.appended)
         };
-        let wrote = data.len() as u64;
-        if let Some(f) = out.file.as_mut() {
-            let mut ok = true;
-            if !data.is_empty() {
-                if let Err(e) = f.write_all(&data) {
-                    log::warn!("Error writing to the AOF file: {e}");
-                    ok = false;
-                }
+        let size_before = out.incr_size;
+        let n = data.len() as u64;
+        let policy = out.fsync;
+        let need_sync = force_fsync
+            || match policy {
+                Fsync::Always => !data.is_empty(),
+                Fsync::EverySec => out.last_fsync.elapsed().as_millis() >= 1000,
+                Fsync::No => false,
+            };
+        let Some(f) = out.file.as_mut() else {
+            drop(out);
+            self.mark_synced(upto);
+            return;
+        };
+        let mut err = None;
+        if !data.is_empty() {
+            if let Err(e) = f.write_all(&data) {
+                // Cut a partial write back so the file ends on a whole command, and keep
+                // the data to retry: nothing acknowledged is dropped (Redis does the same).
+                let _ = f.set_len(size_before);
+                let mut b = self.buf.lock();
+                let mut keep = data;
+                keep.extend_from_slice(&b.data);
+                b.data = keep;
+                err = Some(format!("Errors writing to the AOF file: {e}"));
             }
-            let need_sync = force_fsync
-                || match out.fsync {
-                    Fsync::Always => !data.is_empty(),
-                    Fsync::EverySec => out.last_fsync.elapsed().as_millis() >= 1000,
-                    Fsync::No => false,
-                };
-            if ok && need_sync {
-                if let Some(f) = out.file.as_ref() {
-                    if let Err(e) = f.sync_data() {
-                        log::warn!("Error fsyncing the AOF file: {e}");
-                        ok = false;
-                    }
-                }
-                out.last_fsync = Instant::now();
+        }
+        let wrote_ok = err.is_none();
+        if wrote_ok && need_sync {
+            if let Err(e) = f.sync_data() {
+                err = Some(format!("Errors fsyncing the AOF file: {e}"));
             }
-            out.last_write_ok = ok;
-            out.written += wrote;
-            out.incr_size += wrote;
+            out.last_fsync = Instant::now();
+        }
+        if wrote_ok {
+            out.written += n;
+            out.incr_size = size_before + n;
+        }
+        out.last_write_ok = err.is_none();
+        self.write_failed.store(err.is_some(), std::sync::atomic::Ordering::Release);
+        if let Some(e) = &err {
+            log::warn!("{e}");
+            *self.last_error.lock() = e.clone();
+            if policy == Fsync::Always {
+                // Replies wait for this write: acknowledging it would lie (Redis exits too).
+                log::error!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+                std::process::exit(1);
+            }
         }
         drop(out);
+        if wrote_ok {
+            self.mark_synced(upto);
+        }
+    }
+
+    fn mark_synced(&self, upto: u64) {
         let mut s = self.synced.lock();
         if *s < upto {
             *s = upto;
         }
-        self.synced_cv.notify_all();
+    }
+
+    /// The last write or fsync failed (writes get MISCONF until one succeeds).
+    pub fn failing(&self) -> Option<String> {
+        self.write_failed.load(std::sync::atomic::Ordering::Acquire).then(|| self.last_error.lock().clone())
     }
 
     /// Switches to a new incr file: everything buffered so far goes to the old one (and
@@ -525,6 +610,48 @@ mod tests {
         }
         assert!(parse_commands(b"*1\r\n$3\r\nSETX\r\n").is_err());
         assert!(parse_commands(b"hello\r\n").is_err());
+    }
+
+    #[test]
+    fn failed_writes_keep_the_data_and_report_it() {
+        let dir = std::env::temp_dir().join(format!("rustis-aof-fail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad_path = dir.join("ro.aof");
+        std::fs::write(&bad_path, b"").unwrap();
+        let ro = File::open(&bad_path).unwrap(); // read-only: every write fails
+        let aof = Aof::default();
+        aof.start(ro, bad_path.clone(), 0, Fsync::EverySec);
+        aof.append(&[(0, vec![b"SET".to_vec(), b"k".to_vec(), b"1".to_vec()])], false);
+        aof.flush(false);
+        assert!(aof.failing().is_some_and(|e| e.starts_with("Errors writing to the AOF file")));
+        assert!(aof.buffered() > 0, "the failed write's data is kept");
+        aof.append(&[(0, vec![b"SET".to_vec(), b"k".to_vec(), b"2".to_vec()])], false);
+        let good = dir.join("good.aof");
+        let (f, _) = open_append(&good).unwrap();
+        aof.rotate(f, good.clone());
+        aof.flush(true);
+        assert!(aof.failing().is_none());
+        let Parsed::Complete(c) = parse_commands(&std::fs::read(&good).unwrap()).unwrap() else { panic!() };
+        let vals: Vec<&[u8]> = c.iter().filter(|a| a[0] == b"SET").map(|a| a[2].as_slice()).collect();
+        assert_eq!(vals, [&b"1"[..], b"2"], "both writes reach the new file, in order");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn key_commands_rebuild_values() {
+        use crate::store::Value;
+        let mut l = crate::store::list::List::new();
+        for i in 0..150 {
+            l.push(i.to_string().as_bytes(), false);
+        }
+        let mut out = Vec::new();
+        key_commands(&mut out, b"l", &Value::List(Box::new(l)), Some(123), super::super::rdb::SaveOpts::default());
+        key_commands(&mut out, b"s", &Value::string(b"v"), None, super::super::rdb::SaveOpts::default());
+        let Parsed::Complete(c) = parse_commands(&out).unwrap() else { panic!() };
+        let names: Vec<&[u8]> = c.iter().map(|a| a[0].as_slice()).collect();
+        assert_eq!(names, [&b"RPUSH"[..], b"RPUSH", b"RPUSH", b"PEXPIREAT", b"SET"]);
+        assert_eq!(c[0].len(), 2 + 64);
+        assert_eq!(c[2].len(), 2 + 150 - 128);
     }
 
     #[test]

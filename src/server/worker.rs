@@ -292,6 +292,16 @@ pub fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Vec<Job>>, tx: Sender<D
         for job in jobs {
             w.run_job(job);
         }
+        // Group commit (`appendfsync always`): run what else is already queued before
+        // waiting, so one fsync covers all of it.
+        let mut extra = 0;
+        while w.effects.aof_offset > 0 && extra < 64 {
+            let Ok(more) = rx.try_recv() else { break };
+            extra += 1;
+            for job in more {
+                w.run_job(job);
+            }
+        }
         if w.effects.aof_offset > 0 {
             shared.aof.wait_synced(w.effects.aof_offset);
             w.effects.aof_offset = 0;
