@@ -348,7 +348,7 @@ pub static OPTIONS: &[Opt] = &[
         set: |c, a| {
             let v = one(a)?.to_ascii_lowercase();
             if !["always", "everysec", "no"].contains(&v.as_str()) {
-                return Err("argument(s) must be one of the following: always, everysec, no".into());
+                return Err("argument(s) must be one of the following: everysec, always, no".into());
             }
             c.appendfsync = v;
             Ok(())

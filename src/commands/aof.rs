@@ -82,22 +82,25 @@ fn key_state(ctx: &Ctx, db: usize, key: &[u8], out: &mut Vec<(usize, Vec<Vec<u8>
     out.push((db, cmd(&[b"RESTORE", key, ttl.as_bytes(), &payload, b"REPLACE", b"ABSTTL"])));
 }
 
+/// The state records of every (distinct) key argument of the command.
+fn keys_state(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<(usize, Vec<Vec<u8>>)>) {
+    let mut seen: Vec<&[u8]> = Vec::new();
+    ctx.cmd.for_each_key_pos(argv, |p| {
+        if !seen.contains(&argv[p]) {
+            seen.push(argv[p]);
+        }
+    });
+    for k in seen {
+        key_state(ctx, ctx.session.db, k, out);
+    }
+}
+
 /// The AOF records for a write command that changed the dataset (locks still held).
 pub fn records(ctx: &Ctx, argv: &[&[u8]], reply: &Reply, out: &mut Vec<(usize, Vec<Vec<u8>>)>) {
     let db = ctx.session.db;
     match ctx.cmd.prop {
         Prop::Verbatim => out.push((db, cmd(argv))),
-        Prop::State => {
-            let mut seen: Vec<&[u8]> = Vec::new();
-            ctx.cmd.for_each_key_pos(argv, |p| {
-                if !seen.contains(&argv[p]) {
-                    seen.push(argv[p]);
-                }
-            });
-            for k in seen {
-                key_state(ctx, db, k, out);
-            }
-        }
+        Prop::State => keys_state(ctx, argv, out),
         Prop::Ttl => {
             let key = argv[1];
             match ctx.get_in(db, key).map(|it| it.expire_at()) {
@@ -193,15 +196,7 @@ fn blocking_pop(ctx: &Ctx, argv: &[&[u8]], reply: &Reply, out: &mut Vec<(usize, 
         Some(r) => out.push((db, r)),
         None => {
             // Unknown shape: fall back to the state of every key argument.
-            let mut seen: Vec<&[u8]> = Vec::new();
-            ctx.cmd.for_each_key_pos(argv, |p| {
-                if !seen.contains(&argv[p]) {
-                    seen.push(argv[p]);
-                }
-            });
-            for k in seen {
-                key_state(ctx, db, k, out);
-            }
+            keys_state(ctx, argv, out);
         }
     }
 }
@@ -209,25 +204,8 @@ fn blocking_pop(ctx: &Ctx, argv: &[&[u8]], reply: &Reply, out: &mut Vec<(usize, 
 /// Runs an AOF's commands against the keyspace (at start, before clients connect), as
 /// Redis's fake AOF client does: replies are dropped, errors only counted.
 pub fn replay(shared: &Shared, cmds: &[Vec<Vec<u8>>]) -> Result<u64, String> {
-    use super::state::ClientInfo;
-    use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicUsize};
-    let info = std::sync::Arc::new(ClientInfo {
-        id: 0,
-        conn: Default::default(),
-        addr: "aof".into(),
-        laddr: String::new(),
-        fd: -1,
-        created_ms: 0,
-        last_interaction_ms: AtomicI64::new(0),
-        db: AtomicUsize::new(0),
-        name: Default::default(),
-        last_cmd: AtomicUsize::new(0),
-        resp: AtomicU8::new(2),
-        io: Default::default(),
-        killed: AtomicBool::new(false),
-        subs: Default::default(),
-        multi: AtomicI64::new(-1),
-    });
+    let info =
+        std::sync::Arc::new(super::state::ClientInfo::new(0, Default::default(), "aof".into(), String::new(), -1, 0));
     let mut session = Session::new(info);
     let mut stats = WorkerStats::new(super::table().len(), 0);
     let mut effects = Effects::default();
@@ -307,10 +285,12 @@ pub fn load_or_create(shared: &Shared) -> Result<(), String> {
         None => {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
-            let base = FileInfo { name: file::base_name(&name, 1, true), seq: 1, kind: 'b' };
+            let preamble = shared.config.read().aof_use_rdb_preamble;
+            let base = FileInfo { name: file::base_name(&name, 1, preamble), seq: 1, kind: 'b' };
             let params = persistence::SaveParams {
                 dir: dir.display().to_string(),
                 dbfilename: base.name.clone(),
+                as_commands: !preamble,
                 ..super::server::save_params(shared)
             };
             let begun = persistence::begin(&shared.keyspace, wall_ms());
@@ -461,10 +441,12 @@ pub fn rewrite_start(shared: &Shared) -> Result<(), Option<String>> {
 pub fn rewrite_run(shared: &Shared, job: SaveJob) {
     let (dir, name) = paths(shared);
     let base_seq = shared.aof.manifest.lock().as_ref().map(|m| m.next_base_seq()).unwrap_or(1);
-    let base = FileInfo { name: file::base_name(&name, base_seq, true), seq: base_seq, kind: 'b' };
+    let preamble = shared.config.read().aof_use_rdb_preamble;
+    let base = FileInfo { name: file::base_name(&name, base_seq, preamble), seq: base_seq, kind: 'b' };
     let params = persistence::SaveParams {
         dir: dir.display().to_string(),
         dbfilename: base.name.clone(),
+        as_commands: !preamble,
         ..super::server::save_params(shared)
     };
     let res = persistence::write_snapshot(&shared.keyspace, job.begun, &params).and_then(|_| {

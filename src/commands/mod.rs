@@ -957,12 +957,14 @@ pub fn execute(
             "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         ));
     }
-    if (cmd.has(flags::WRITE) || cmd.name == "ping") && server::writes_denied(shared) {
-        if session.multi.is_some() {
-            session.multi_error = true;
+    if cmd.has(flags::WRITE) || cmd.name == "ping" {
+        if let Some(e) = server::writes_denied(shared) {
+            if session.multi.is_some() {
+                session.multi_error = true;
+            }
+            count_error(stats, &e);
+            return Reply::Error(e);
         }
-        count_error(stats, server::MISCONF);
-        return Reply::err(server::MISCONF);
     }
     if session.multi.is_some() && !transaction::runs_in_multi(cmd) {
         return transaction::queue(session, cmd, argv);

@@ -1074,6 +1074,7 @@ pub fn save_params(sh: &Shared) -> SaveParams {
         checksum: c.rdbchecksum,
         used_mem: heap_bytes(),
         version: REDIS_VERSION,
+        as_commands: false,
     }
 }
 
@@ -1208,18 +1209,30 @@ pub fn final_save(sh: &Shared) -> Result<(), String> {
     }
 }
 
-/// Redis's writeCommandsDeniedByDiskError (stop-writes-on-bgsave-error).
-pub fn writes_denied(sh: &Shared) -> bool {
+/// Redis's writeCommandsDeniedByDiskError: the error write commands get while the last
+/// RDB save failed (with save points and stop-writes-on-bgsave-error) or while the AOF
+/// cannot be written.
+pub fn writes_denied(sh: &Shared) -> Option<String> {
+    if sh.aof.on.load(Ordering::Relaxed) {
+        if let Some(e) = sh.aof.failing() {
+            return Some(format!("MISCONF {e}"));
+        }
+    }
     if !sh.persist.last_failed.load(Ordering::Relaxed) {
-        return false;
+        return None;
     }
     let c = sh.config.read();
-    c.stop_writes_on_bgsave_error && !c.save_points().is_empty()
+    (c.stop_writes_on_bgsave_error && !c.save_points().is_empty()).then(|| MISCONF.to_string())
 }
 
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 fn save(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    // Redis refuses SAVE only while a BGSAVE runs; an AOF rewrite is waited for here.
+    let st = ctx.shared.persist.status();
+    if st.in_progress && st.aof_rewrite {
+        ctx.shared.persist.wait_idle();
+    }
     match save_sync(ctx.shared) {
         Ok(_) => Reply::ok(),
         Err(None) => Reply::err("ERR Background save already in progress"),

@@ -44,6 +44,29 @@ pub struct ClientInfo {
     pub multi: AtomicI64,
 }
 
+impl ClientInfo {
+    /// A fresh client record (db 0, RESP2, no name, not in MULTI).
+    pub fn new(id: u64, conn: ConnId, addr: String, laddr: String, fd: i32, now_ms: i64) -> ClientInfo {
+        ClientInfo {
+            id,
+            conn,
+            addr,
+            laddr,
+            fd,
+            created_ms: now_ms,
+            last_interaction_ms: AtomicI64::new(now_ms),
+            db: AtomicUsize::new(0),
+            name: Default::default(),
+            last_cmd: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            io: Default::default(),
+            killed: AtomicBool::new(false),
+            subs: Default::default(),
+            multi: AtomicI64::new(-1),
+        }
+    }
+}
+
 /// A connection's I/O counters (CLIENT LIST qbuf/obl), updated by the reactor.
 #[derive(Default)]
 pub struct IoCounters {

@@ -220,6 +220,9 @@ pub struct SaveParams {
     pub checksum: bool,
     pub used_mem: u64,
     pub version: &'static str,
+    /// Write the snapshot as Redis commands (an AOF base with aof-use-rdb-preamble no)
+    /// instead of RDB.
+    pub as_commands: bool,
 }
 
 impl SaveParams {
@@ -333,7 +336,9 @@ fn write_file(ks: &Keyspace, b: &Begun, p: &SaveParams, tmp: &Path) -> Result<Sa
     let mut stats = SaveStats::default();
     let mut crc = 0u64;
     let mut w = rdb::Writer::new(p.opts);
-    w.header(p.version, b.now_ms / 1000, p.used_mem);
+    if !p.as_commands {
+        w.header(p.version, b.now_ms / 1000, p.used_mem);
+    }
     let mut flush = |w: &mut rdb::Writer, out: &mut std::io::BufWriter<std::fs::File>| -> Result<(), String> {
         if p.checksum {
             crc = crc64::crc64(crc, &w.buf);
@@ -350,7 +355,11 @@ fn write_file(ks: &Keyspace, b: &Begun, p: &SaveParams, tmp: &Path) -> Result<Sa
         if *size == 0 {
             continue;
         }
-        w.select_db(i, *size, *vol);
+        if p.as_commands {
+            aof::encode_command(&mut w.buf, &[b"SELECT".to_vec(), i.to_string().into_bytes()]);
+        } else {
+            w.select_db(i, *size, *vol);
+        }
         for (s, o) in db.stripes.iter().zip(open) {
             if !*o {
                 continue;
@@ -358,7 +367,11 @@ fn write_file(ks: &Keyspace, b: &Begun, p: &SaveParams, tmp: &Path) -> Result<Sa
             let g = s.upgradable_read();
             g.snapshot_visit(|k: &[u8], v: &Value, at: Option<i64>| {
                 if at.is_none_or(|t| t > now) {
-                    w.key_value(k, v, at);
+                    if p.as_commands {
+                        aof::key_commands(&mut w.buf, k, v, at, p.opts);
+                    } else {
+                        w.key_value(k, v, at);
+                    }
                     keys += 1;
                 }
             });
@@ -368,13 +381,15 @@ fn write_file(ks: &Keyspace, b: &Begun, p: &SaveParams, tmp: &Path) -> Result<Sa
             flush(&mut w, &mut out)?;
         }
     }
-    w.byte(rdb::OP_EOF);
-    flush(&mut w, &mut out)?;
-    let crc = if p.checksum { crc } else { 0 };
-    out.write_all(&crc.to_le_bytes()).map_err(|e| format!("Write error saving DB on disk: {e}"))?;
+    if !p.as_commands {
+        w.byte(rdb::OP_EOF);
+        flush(&mut w, &mut out)?;
+        let crc = if p.checksum { crc } else { 0 };
+        out.write_all(&crc.to_le_bytes()).map_err(|e| format!("Write error saving DB on disk: {e}"))?;
+        stats.bytes += 8;
+    }
     let file = out.into_inner().map_err(|e| format!("Write error saving DB on disk: {e}"))?;
     file.sync_all().map_err(|e| format!("Write error saving DB on disk (fsync): {e}"))?;
-    stats.bytes += 8;
     stats.keys = keys;
     stats.cow_keys = cow;
     Ok(stats)
@@ -418,6 +433,7 @@ mod tests {
             checksum: true,
             used_mem: 0,
             version: "7.0.15",
+            as_commands: false,
         }
     }
 

@@ -15,7 +15,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -179,23 +179,14 @@ impl Reactor {
             let gen = self.next_gen;
             self.next_gen += 1;
             let now = now_ms();
-            let info = Arc::new(ClientInfo {
-                id: self.shared.next_id(),
-                conn: ConnId { slot, gen },
-                addr: peer.to_string(),
+            let info = Arc::new(ClientInfo::new(
+                self.shared.next_id(),
+                ConnId { slot, gen },
+                peer.to_string(),
                 laddr,
-                fd: raw_fd(&stream),
-                created_ms: now,
-                last_interaction_ms: AtomicI64::new(now),
-                db: AtomicUsize::new(0),
-                name: Default::default(),
-                last_cmd: AtomicUsize::new(0),
-                resp: AtomicU8::new(2),
-                io: Default::default(),
-                killed: AtomicBool::new(false),
-                subs: Default::default(),
-                multi: AtomicI64::new(-1),
-            });
+                raw_fd(&stream),
+                now,
+            ));
             let mut conn = Conn {
                 stream,
                 gen,
