@@ -22,6 +22,9 @@ Usage: scripts/bench.sh [options]
                     -n REQUESTS -c CLIENTS -r 1000000) once without saving and once
                     while BGSAVEs run back to back; reports p99 with/without, RSS
                     growth during the saves (Redis: its rdb_last_cow_size), save time
+  --aof             instead: SET throughput and p99 with appendonly yes, for
+                    appendfsync always and everysec (redis-benchmark -t set -c CLIENTS
+                    -n REQUESTS), -r rounds, medians; files in a temp dir
   --pubsub          instead: pub/sub delivery (1 channel x 100 subscribers, 1,000
                     channels x 1 subscriber; benches/pubsub.rs), messages/s, -r rounds
   --self-test       use redis-server on both sides (checks this script)
@@ -34,7 +37,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 requests=200000 rounds=3 clients=50 tests="set,get,incr,mset" pipelines="1 16"
-workers="" out="" memory=0 pubsub=0 bgsave=0 keyspace=100000 bench_timeout=${BENCH_TIMEOUT:-300}
+workers="" out="" memory=0 pubsub=0 bgsave=0 aof=0 extra_args=() keyspace=100000 bench_timeout=${BENCH_TIMEOUT:-300}
 rustis_bin=${BENCH_RUSTIS_BIN:-}
 while [ $# -gt 0 ]; do
     case $1 in
@@ -48,6 +51,7 @@ while [ $# -gt 0 ]; do
         --memory) memory=1; shift ;;
         --pubsub) pubsub=1; shift ;;
         --bgsave) bgsave=1; shift ;;
+        --aof) aof=1; shift ;;
         --self-test) rustis_bin=$(command -v redis-server); shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -92,17 +96,28 @@ free_port() {
 
 cli() { timeout 60 redis-cli -h 127.0.0.1 -p "${port[$1]}" "${@:2}"; }
 
-start_server() { # start_server redis|rustis
+start_server() { # start_server redis|rustis: retried on a new port if the port was taken
+    local attempt
+    for attempt in 1 2 3; do
+        start_server_once "$1" && return 0
+        grep -q "already in use" "$tmp/$1.log" 2>/dev/null || return 1
+        echo "  port ${port[$1]} was taken; retrying ($attempt)" >&2
+        unset "pid[$1]"
+    done
+    return 1
+}
+
+start_server_once() {
     local s=$1 bin
     [ -n "${pid[$s]:-}" ] && stop_server "$s"
     port[$s]=$(free_port)
     if [ "$s" = redis ]; then bin=redis-server; else bin=$rustis_bin; fi
     if [ "$(basename "$bin")" = redis-server ]; then
         "$bin" --port "${port[$s]}" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-            --dir "$tmp" --dbfilename "$s.rdb" </dev/null >"$tmp/$s.log" 2>&1 &
+            --dir "$tmp" --dbfilename "$s.rdb" --appenddirname "aof-$s" "${extra_args[@]}" </dev/null >"$tmp/$s.log" 2>&1 &
     else
         "$bin" --port "${port[$s]}" --bind 127.0.0.1 --save "" --dir "$tmp" --dbfilename "$s.rdb" \
-            ${workers:+--workers "$workers"} </dev/null >"$tmp/$s.log" 2>&1 &
+            --appenddirname "aof-$s" ${workers:+--workers "$workers"} "${extra_args[@]}" </dev/null >"$tmp/$s.log" 2>&1 &
     fi
     pid[$s]=$!
     local i
@@ -185,6 +200,47 @@ info_field() { # info_field server field
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 now_ms() { date +%s%3N; }
+
+if [ "$aof" -eq 1 ]; then
+    header "AOF write throughput"
+    {
+        echo "- redis-benchmark -c $clients -n $requests -r 100000 -t set --csv; appendonly yes; median of $rounds rounds, servers alternating, fresh AOF each run"
+        echo "- disk: $(df -h "$tmp" | awk 'NR == 2 { print $1 " (" $2 ")" }'); fsync cost depends entirely on it"
+    } >>"$report"
+    declare -A res
+    for policy in always everysec; do
+        for r in $(seq 1 "$rounds"); do
+            for s in redis rustis; do
+                rm -rf "$tmp/aof-$s"
+                extra_args=(--appendonly yes --appendfsync "$policy")
+                start_server "$s"
+                line=$(timeout "$bench_timeout" redis-benchmark -h 127.0.0.1 -p "${port[$s]}" -c "$clients" \
+                    -n "$requests" -r 100000 -t set --csv 2>/dev/null | grep -v '^"test"' | tail -n 1)
+                rps=$(awk -F'","' '{ print $2 }' <<<"$line")
+                p99=$(awk -F'","' '{ print $7 }' <<<"$line")
+                res[$s,$policy]="${res[$s,$policy]:-} $rps:$p99"
+                echo "  $s $policy round $r: $rps rps, p99 $p99 ms" >&2
+                stop_server "$s"
+            done
+        done
+    done
+    extra_args=()
+    med() { tr ' ' '\n' | grep -v '^$' | sort -t: -k1 -n | awk -F: '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
+    {
+        echo
+        echo "| appendfsync | redis rps | rustis rps | ratio | redis p99 ms | rustis p99 ms |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        for policy in always everysec; do
+            a=$(echo "${res[redis,$policy]}" | med)
+            b=$(echo "${res[rustis,$policy]}" | med)
+            awk -v p="$policy" -v a="$a" -v b="$b" 'BEGIN { split(a, x, ":"); split(b, y, ":");
+                printf "| %s | %.0f | %.0f | %.2f | %s | %s |\n", p, x[1], y[1], (x[1] > 0 ? y[1] / x[1] : 0), x[2], y[2] }'
+        done
+    } >>"$report"
+    cat "$report"
+    [ -n "$out" ] && cp "$report" "$out"
+    exit 0
+fi
 
 if [ "$bgsave" -eq 1 ]; then
     header "BGSAVE under load"

@@ -10,9 +10,12 @@
 //!   (by `{hash tag}` when present); multi-key commands lock stripes in ascending order.
 //! - [`protocol`]: the `Reply` type, RESP2/RESP3 encoding, the incremental parser.
 //! - [`config`]: defaults, redis.conf parsing and CONFIG GET/SET metadata.
+//! - [`persistence`]: RDB and AOF file formats (Redis 7.0's), forkless snapshots with
+//!   copy-before-write in the stripes, the AOF append buffer and its fsync policies.
 //!
 //! Import direction: `config`, `protocol`, `store` import nothing else from the crate;
-//! `commands` imports `store`, `protocol` and `config`; `server` imports everything.
+//! `persistence` imports `store` and `protocol`; `commands` imports `store`, `protocol`,
+//! `config` and `persistence`; `server` imports everything.
 
 pub mod commands;
 pub mod config;
