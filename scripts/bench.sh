@@ -23,7 +23,7 @@ Usage: scripts/bench.sh [options]
                     while BGSAVEs run back to back; reports p99 with/without, RSS
                     growth during the saves (Redis: its rdb_last_cow_size), save time
   --aof             instead: SET throughput and p99 with appendonly yes, for
-                    appendfsync always and everysec (redis-benchmark -t set -c CLIENTS
+                    appendfsync always, everysec and no (redis-benchmark -t set -c CLIENTS
                     -n REQUESTS), -r rounds, medians; files in a temp dir
   --pubsub          instead: pub/sub delivery (1 channel x 100 subscribers, 1,000
                     channels x 1 subscriber; benches/pubsub.rs), messages/s, -r rounds
@@ -208,7 +208,7 @@ if [ "$aof" -eq 1 ]; then
         echo "- disk: $(df -h "$tmp" | awk 'NR == 2 { print $1 " (" $2 ")" }'); fsync cost depends entirely on it"
     } >>"$report"
     declare -A res
-    for policy in always everysec; do
+    for policy in always everysec no; do
         for r in $(seq 1 "$rounds"); do
             for s in redis rustis; do
                 rm -rf "$tmp/aof-$s"
@@ -230,7 +230,7 @@ if [ "$aof" -eq 1 ]; then
         echo
         echo "| appendfsync | redis rps | rustis rps | ratio | redis p99 ms | rustis p99 ms |"
         echo "|---|---:|---:|---:|---:|---:|"
-        for policy in always everysec; do
+        for policy in always everysec no; do
             a=$(echo "${res[redis,$policy]}" | med)
             b=$(echo "${res[rustis,$policy]}" | med)
             awk -v p="$policy" -v a="$a" -v b="$b" 'BEGIN { split(a, x, ":"); split(b, y, ":");

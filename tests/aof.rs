@@ -1601,3 +1601,141 @@ fn aof_replies_match_redis() {
         assert_eq!(render(t), render(r), "{label}: {} vs redis-server", target.name);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// 9. everysec crash loss, failing disks, a base without RDB preamble
+// ---------------------------------------------------------------------------------------
+
+/// `appendfsync everysec` + `kill -9`: whatever is lost was acknowledged in the last
+/// second or so before the kill (Redis's promise; a process kill, unlike a power cut,
+/// usually loses nothing because written data is in the page cache).
+#[test]
+fn everysec_kill_9_loses_at_most_about_a_second() {
+    let prep = Prepared::new("aof-everysec");
+    let mut server = start_aof_target(&prep, &["--appendfsync", "everysec"]);
+    let mut con = support::client(server.port);
+    let start = Instant::now();
+    let mut acked: Vec<Instant> = Vec::new();
+    while start.elapsed() < Duration::from_millis(1500) && acked.len() < 200_000 {
+        let mut p = redis::pipe();
+        let from = acked.len();
+        for i in from..from + 100 {
+            p.cmd("SET").arg(format!("k:{i}")).arg(i).ignore();
+        }
+        p.query::<()>(&mut con).expect("SET batch");
+        let now = Instant::now();
+        acked.extend(std::iter::repeat_n(now, 100));
+    }
+    let killed_at = Instant::now();
+    kill9(&mut server);
+    drop(server);
+    let restarted = start_aof_target(&prep, &[]);
+    let mut con = support::client(restarted.port);
+    let mut lost = 0usize;
+    for chunk in (0..acked.len()).collect::<Vec<_>>().chunks(1000) {
+        let keys: Vec<String> = chunk.iter().map(|i| format!("k:{i}")).collect();
+        let vals: Vec<Option<i64>> = redis::cmd("MGET").arg(&keys).query(&mut con).expect("MGET");
+        for (i, v) in chunk.iter().zip(vals) {
+            match v {
+                Some(x) => assert_eq!(x as usize, *i, "k:{i} has the wrong value"),
+                None => {
+                    lost += 1;
+                    let age = killed_at.duration_since(acked[*i]);
+                    assert!(age < Duration::from_millis(2000), "k:{i}, acknowledged {age:?} before the kill, was lost");
+                }
+            }
+        }
+    }
+    eprintln!("everysec: {} writes acknowledged, {lost} lost by kill -9", acked.len());
+}
+
+/// A save that cannot write (the `dir` is gone) turns writes into Redis's MISCONF error
+/// while `stop-writes-on-bgsave-error` is on; reads keep working; once the disk is back
+/// (Rustis only: redis-server's cwd is the deleted directory) saves succeed again and no
+/// acknowledged write is lost.
+#[test]
+fn failing_dir_turns_writes_into_misconf() {
+    let prep = Prepared::new("misconf");
+    let mut server = start_target(&["--dir", prep.arg(), "--save", "1 1"]);
+    let mut con = support::client(server.port);
+    run(&mut con, &["SET", "before", "1"]);
+    let saved = support::wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+        info_field(&mut con, "rdb_changes_since_last_save") == "0"
+    });
+    assert!(saved, "the save point did not save");
+    fs::remove_dir_all(prep.path()).expect("remove dir");
+    run(&mut con, &["SET", "during", "1"]);
+    let failed = support::wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+        info_field(&mut con, "rdb_last_bgsave_status") == "err"
+    });
+    assert!(failed, "the save into a missing dir did not fail");
+    let mut raw = server.conn();
+    let misconf = b"-MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.\r\n";
+    let r = raw.cmd_str(&["SET", "refused", "1"]);
+    assert_eq!(render(&r), render(misconf));
+    assert_eq!(render(&raw.cmd_str(&["GET", "before"])), render(b"$1\r\n1\r\n"), "reads still work");
+    assert_eq!(render(&raw.cmd_str(&["EXISTS", "refused"])), render(b":0\r\n"));
+    if support::against_redis() {
+        run(&mut con, &["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]);
+        assert_eq!(render(&raw.cmd_str(&["SET", "allowed", "1"])), render(b"+OK\r\n"));
+        return;
+    }
+    // The disk comes back: the next attempt (5 s retry delay, as Redis) succeeds.
+    fs::create_dir_all(prep.path()).expect("recreate dir");
+    let ok = support::wait_until(Duration::from_secs(15), Duration::from_millis(100), || {
+        info_field(&mut con, "rdb_last_bgsave_status") == "ok"
+    });
+    assert!(ok, "saving did not recover once the dir was back");
+    assert_eq!(render(&raw.cmd_str(&["SET", "after", "1"])), render(b"+OK\r\n"));
+    shutdown(&mut server);
+    drop(server);
+    let restarted = start_target(&["--dir", prep.arg(), "--save", ""]);
+    let mut con = support::client(restarted.port);
+    for k in ["before", "during", "after"] {
+        assert_eq!(text(&run(&mut con, &["GET", k])), "1", "acknowledged {k} lost");
+    }
+    assert_eq!(int(&run(&mut con, &["EXISTS", "refused"])), 0);
+}
+
+/// `aof-use-rdb-preamble no`: the rewrite writes the base as commands (`.base.aof`), which
+/// redis-check-aof accepts and both servers load back to the same data.
+#[test]
+fn rewrite_without_rdb_preamble_writes_commands() {
+    let prep = Prepared::new("aof-nopreamble");
+    let mut server = start_aof_target(&prep, &["--aof-use-rdb-preamble", "no"]);
+    let mut con = support::client(server.port);
+    let items: Vec<String> = (0..150).map(|i| i.to_string()).collect();
+    let mut rpush = vec!["RPUSH", "list"];
+    rpush.extend(items.iter().map(|s| s.as_str()));
+    run(&mut con, &rpush);
+    run(&mut con, &["SADD", "set", "a", "b", "7"]);
+    run(&mut con, &["HSET", "hash", "f1", "v1", "f2", "v2"]);
+    run(&mut con, &["ZADD", "zset", "1.5", "a", "-inf", "b", "3", "c"]);
+    run(&mut con, &["XADD", "stream", "1-1", "f", "v"]);
+    run(&mut con, &["XGROUP", "CREATE", "stream", "g", "0"]);
+    run(&mut con, &["SET", "ttl", "x", "PX", "100000"]);
+    run(&mut con, &["SELECT", "4"]);
+    run(&mut con, &["SET", "db4", "y"]);
+    run(&mut con, &["SELECT", "0"]);
+    assert_eq!(text(&run(&mut con, &["BGREWRITEAOF"])), "Background append only file rewriting started");
+    wait_rewrite_done(&mut con, "rewrite");
+    let m = read_manifest(prep.path());
+    let base = m.iter().find(|(_, _, t)| t == "b").expect("a base file");
+    assert!(base.0.ends_with(".base.aof"), "base {} is not a command file", base.0);
+    let bytes = fs::read(aof_dir(prep.path()).join(&base.0)).expect("read base");
+    assert!(bytes.starts_with(b"*"), "the base starts with a command, not an RDB header");
+    redis_check_aof(prep.path());
+    let before = snapshot(&mut con);
+    shutdown(&mut server);
+    drop(server);
+    let reloaded = start_aof_target(&prep, &[]);
+    let mut con = support::client(reloaded.port);
+    assert_same_dataset("reloaded from a command base", &before, &snapshot(&mut con), false);
+    drop(reloaded);
+    if redis_available("rewrite_without_rdb_preamble_writes_commands") {
+        let copy = copy_aof(prep.path(), "aof-nopreamble-redis");
+        let redis = start_reference(&["--dir", copy.arg(), "--appendonly", "yes"]);
+        let mut rcon = support::client(redis.port);
+        assert_same_dataset("redis-server loading the command base", &before, &snapshot(&mut rcon), false);
+    }
+}
