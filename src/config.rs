@@ -63,6 +63,8 @@ pub struct Config {
     pub active_expire_effort: u32,
     pub slowlock_log_slower_than: i64,
     pub lazyfree_lazy_user_flush: bool,
+    /// notify-keyspace-events as flags (see [`events`]).
+    pub notify_keyspace_events: u32,
 }
 
 impl Default for Config {
@@ -118,6 +120,7 @@ impl Default for Config {
             active_expire_effort: 1,
             slowlock_log_slower_than: 10_000,
             lazyfree_lazy_user_flush: false,
+            notify_keyspace_events: 0,
         }
     }
 }
@@ -427,6 +430,16 @@ pub static OPTIONS: &[Opt] = &[
     opt_num!("active-expire-effort", active_expire_effort, u32, 1, 10, false),
     opt_num!("slowlock-log-slower-than", slowlock_log_slower_than, i64, -1, i64::MAX, false),
     opt_bool!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, false),
+    Opt {
+        name: "notify-keyspace-events",
+        immutable: false,
+        get: |c| events::to_string(c.notify_keyspace_events),
+        set: |c, a| {
+            c.notify_keyspace_events = events::parse(one(a)?)
+                .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?;
+            Ok(())
+        },
+    },
 ];
 
 /// Redis 7.0's old names for renamed options.
@@ -680,6 +693,95 @@ mod shipped_file {
             if o.name != "workers" {
                 assert!(include_str!("../etc/rustis.conf").contains(o.name), "{} undocumented", o.name);
             }
+        }
+    }
+}
+
+/// Keyspace notification classes (Redis's NOTIFY_* flags) and their config string.
+pub mod events {
+    pub const KEYSPACE: u32 = 1 << 0;
+    pub const KEYEVENT: u32 = 1 << 1;
+    pub const GENERIC: u32 = 1 << 2;
+    pub const STRING: u32 = 1 << 3;
+    pub const LIST: u32 = 1 << 4;
+    pub const SET: u32 = 1 << 5;
+    pub const HASH: u32 = 1 << 6;
+    pub const ZSET: u32 = 1 << 7;
+    pub const EXPIRED: u32 = 1 << 8;
+    pub const EVICTED: u32 = 1 << 9;
+    pub const STREAM: u32 = 1 << 10;
+    pub const KEY_MISS: u32 = 1 << 11;
+    pub const MODULE: u32 = 1 << 12;
+    pub const NEW: u32 = 1 << 13;
+    /// 'A': every class but key-miss and new.
+    pub const ALL: u32 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+
+    const CLASSES: &[(char, u32)] = &[
+        ('g', GENERIC),
+        ('$', STRING),
+        ('l', LIST),
+        ('s', SET),
+        ('h', HASH),
+        ('z', ZSET),
+        ('x', EXPIRED),
+        ('e', EVICTED),
+        ('t', STREAM),
+        ('d', MODULE),
+        ('n', NEW),
+    ];
+
+    /// Redis's keyspaceEventsStringToFlags; None on an unknown character.
+    pub fn parse(s: &str) -> Option<u32> {
+        let mut f = 0;
+        for ch in s.chars() {
+            f |= match ch {
+                'A' => ALL,
+                'K' => KEYSPACE,
+                'E' => KEYEVENT,
+                'm' => KEY_MISS,
+                c => CLASSES.iter().find(|(x, _)| *x == c)?.1,
+            };
+        }
+        Some(f)
+    }
+
+    /// Redis's keyspaceEventsFlagsToString (which, like Redis, omits 'n' after 'A').
+    pub fn to_string(f: u32) -> String {
+        let mut s = String::new();
+        if f & ALL == ALL {
+            s.push('A');
+        } else {
+            for (c, bit) in CLASSES {
+                if f & bit != 0 {
+                    s.push(*c);
+                }
+            }
+        }
+        for (c, bit) in [('K', KEYSPACE), ('E', KEYEVENT), ('m', KEY_MISS)] {
+            if f & bit != 0 {
+                s.push(c);
+            }
+        }
+        s
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        #[test]
+        fn flags_print_like_redis() {
+            for (i, o) in [
+                ("KEA", "AKE"),
+                ("Kg", "gK"),
+                ("AKEn", "AKE"),
+                ("g$lshzxetd", "A"),
+                ("ntdgm", "gtdnm"),
+                ("Kz$", "$zK"),
+                ("", ""),
+            ] {
+                assert_eq!(to_string(parse(i).unwrap()), o, "{i}");
+            }
+            assert!(parse("Q").is_none());
         }
     }
 }

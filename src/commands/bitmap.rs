@@ -19,7 +19,7 @@ const BITFIELD_TYPE_ERR: &str =
     "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
 
 pub static COMMANDS: &[Command] = &[
-    Command::new("setbit", G, 4, WRITE | DENYOOM, setbit)
+    Command::new("setbit", G, 4, WRITE | DENYOOM, setbit).ev(super::notify::Ev::Key(crate::config::events::STRING, "setbit"))
         .acl("@bitmap")
         .keys(1, 1, 1)
         .ks("RW access update")
@@ -43,13 +43,13 @@ pub static COMMANDS: &[Command] = &[
         .ks("RO access")
         .doc("Find first bit set or clear in a string", "2.8.7", "O(N)")
         .args("key bit [start [end [BYTE|BIT]]]"),
-    Command::new("bitop", G, -4, WRITE | DENYOOM, bitop)
+    Command::new("bitop", G, -4, WRITE | DENYOOM, bitop).ev(super::notify::Ev::Store(crate::config::events::STRING, "bitop"))
         .acl("@bitmap")
         .keys(2, -1, 1)
         .ks("OW update; RO access")
         .doc("Perform bitwise operations between strings", "2.6.0", "O(N)")
         .args("operation destkey key [key ...]"),
-    Command::new("bitfield", G, -2, WRITE | DENYOOM, bitfield)
+    Command::new("bitfield", G, -2, WRITE | DENYOOM, bitfield).ev(super::notify::Ev::Key(crate::config::events::STRING, "setbit"))
         .acl("@bitmap")
         .keys(1, 1, 1)
         .ks("RW access update variable_flags")

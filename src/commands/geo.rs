@@ -22,7 +22,7 @@ const SEARCH_CX: &str = "O(N+log(M)) where N is the number of elements in the gr
 const RADIUS_CX: &str = "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.";
 
 pub static COMMANDS: &[Command] = &[
-    Command::new("geoadd", G, -5, WRITE | DENYOOM, geoadd).keys(1, 1, 1).ks("RW update").acl("@geo")
+    Command::new("geoadd", G, -5, WRITE | DENYOOM, geoadd).ev(super::notify::Ev::Key(crate::config::events::ZSET, "zadd")).keys(1, 1, 1).ks("RW update").acl("@geo")
         .doc("Add one or more geospatial items in the geospatial index represented using a sorted set", "3.2.0", "O(log(N)) for each item added, where N is the number of elements in the sorted set.")
         .args("key [NX|XX] [CH] longitude latitude member [longitude latitude member ...]"),
     Command::new("geodist", G, -4, READONLY, geodist).keys(1, 1, 1).ks("RO access").acl("@geo")
@@ -49,7 +49,7 @@ pub static COMMANDS: &[Command] = &[
     Command::new("geosearch", G, -7, READONLY, geosearch).keys(1, 1, 1).ks("RO access").acl("@geo")
         .doc("Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.", "6.2.0", SEARCH_CX)
         .args("key FROMMEMBER member|FROMLONLAT longitude latitude BYRADIUS radius M|KM|FT|MI|BYBOX width height M|KM|FT|MI [ASC|DESC] [COUNT count [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]"),
-    Command::new("geosearchstore", G, -8, WRITE | DENYOOM, geosearchstore).keys(1, 2, 1).ks("OW update; RO access").acl("@geo")
+    Command::new("geosearchstore", G, -8, WRITE | DENYOOM, geosearchstore).ev(super::notify::Ev::Store(crate::config::events::ZSET, "geosearchstore")).keys(1, 2, 1).ks("OW update; RO access").acl("@geo")
         .doc("Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.", "6.2.0", SEARCH_CX)
         .args("destination source FROMMEMBER member|FROMLONLAT longitude latitude BYRADIUS radius M|KM|FT|MI|BYBOX width height M|KM|FT|MI [ASC|DESC] [COUNT count [ANY]] [STOREDIST]"),
 ];

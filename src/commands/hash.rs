@@ -21,12 +21,12 @@ const G: &str = "hash";
 const SCAN_CX: &str = "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..";
 
 pub static COMMANDS: &[Command] = &[
-    Command::new("hset", G, -4, WRITE | DENYOOM | FAST, hset)
+    Command::new("hset", G, -4, WRITE | DENYOOM | FAST, hset).ev(super::notify::Ev::Key(crate::config::events::HASH, "hset"))
         .ks("RW update")
         .keys(1, 1, 1)
         .doc("Set the string value of a hash field", "2.0.0", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.")
         .args("key field value [field value ...]"),
-    Command::new("hsetnx", G, 4, WRITE | DENYOOM | FAST, hsetnx)
+    Command::new("hsetnx", G, 4, WRITE | DENYOOM | FAST, hsetnx).ev(super::notify::Ev::KeyIfReply(crate::config::events::HASH, "hset"))
         .ks("RW insert")
         .keys(1, 1, 1)
         .doc("Set the value of a hash field, only if the field does not exist", "2.0.0", "O(1)")
@@ -36,7 +36,7 @@ pub static COMMANDS: &[Command] = &[
         .keys(1, 1, 1)
         .doc("Get the value of a hash field", "2.0.0", "O(1)")
         .args("key field"),
-    Command::new("hmset", G, -4, WRITE | DENYOOM | FAST, hmset)
+    Command::new("hmset", G, -4, WRITE | DENYOOM | FAST, hmset).ev(super::notify::Ev::Key(crate::config::events::HASH, "hset"))
         .ks("RW update")
         .keys(1, 1, 1)
         .doc("Set multiple hash fields to multiple values", "2.0.0", "O(N) where N is the number of fields being set.")
@@ -46,7 +46,7 @@ pub static COMMANDS: &[Command] = &[
         .keys(1, 1, 1)
         .doc("Get the values of all the given hash fields", "2.0.0", "O(N) where N is the number of fields being requested.")
         .args("key field [field ...]"),
-    Command::new("hdel", G, -3, WRITE | FAST, hdel)
+    Command::new("hdel", G, -3, WRITE | FAST, hdel).ev(super::notify::Ev::KeyIfReply(crate::config::events::HASH, "hdel"))
         .ks("RW delete")
         .keys(1, 1, 1)
         .doc("Delete one or more hash fields", "2.0.0", "O(N) where N is the number of fields to be removed.")
@@ -84,12 +84,12 @@ pub static COMMANDS: &[Command] = &[
         .keys(1, 1, 1)
         .doc("Get all the fields and values in a hash", "2.0.0", "O(N) where N is the size of the hash.")
         .args("key"),
-    Command::new("hincrby", G, 4, WRITE | DENYOOM | FAST, hincrby)
+    Command::new("hincrby", G, 4, WRITE | DENYOOM | FAST, hincrby).ev(super::notify::Ev::Key(crate::config::events::HASH, "hincrby"))
         .ks("RW access update")
         .keys(1, 1, 1)
         .doc("Increment the integer value of a hash field by the given number", "2.0.0", "O(1)")
         .args("key field increment"),
-    Command::new("hincrbyfloat", G, 4, WRITE | DENYOOM | FAST, hincrbyfloat).prop(super::aof::Prop::HincrFloat)
+    Command::new("hincrbyfloat", G, 4, WRITE | DENYOOM | FAST, hincrbyfloat).ev(super::notify::Ev::Key(crate::config::events::HASH, "hincrbyfloat")).prop(super::aof::Prop::HincrFloat)
         .ks("RW access update")
         .keys(1, 1, 1)
         .doc("Increment the float value of a hash field by the given amount", "2.6.0", "O(1)")

@@ -22,7 +22,7 @@ const INVALID_HLL: &str = "INVALIDOBJ Corrupted HLL object detected";
 const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 
 pub static COMMANDS: &[Command] = &[
-    Command::new("pfadd", G, -2, WRITE | DENYOOM | FAST, pfadd)
+    Command::new("pfadd", G, -2, WRITE | DENYOOM | FAST, pfadd).ev(super::notify::Ev::KeyIfReply(crate::config::events::STRING, "pfadd"))
         .acl("@hyperloglog")
         .keys(1, 1, 1)
         .ks("RW insert")
@@ -39,7 +39,7 @@ pub static COMMANDS: &[Command] = &[
             "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
         )
         .args("key [key ...]"),
-    Command::new("pfmerge", G, -2, WRITE | DENYOOM, pfmerge)
+    Command::new("pfmerge", G, -2, WRITE | DENYOOM, pfmerge).ev(super::notify::Ev::Key(crate::config::events::STRING, "pfadd"))
         .acl("@hyperloglog")
         .keys(1, -1, 1)
         .ks("RW access insert; RO access")

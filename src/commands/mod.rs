@@ -22,6 +22,7 @@ pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod list;
+pub mod notify;
 pub mod pubsub;
 pub mod server;
 pub mod set;
@@ -190,6 +191,8 @@ pub struct Command {
     pub tips: &'static str,
     /// How a successful write is logged to the AOF (see [`aof::Prop`]).
     pub prop: aof::Prop,
+    /// The keyspace event it emits (see [`notify::Ev`]).
+    pub ev: notify::Ev,
 }
 
 impl Command {
@@ -214,6 +217,7 @@ impl Command {
             key_notes: "",
             tips: "",
             prop: aof::Prop::Verbatim,
+            ev: notify::Ev::Custom,
         }
     }
     /// A container with subcommands (CONFIG, CLIENT, ...); `run` handles the bare name.
@@ -238,6 +242,7 @@ impl Command {
             key_notes: "",
             tips: "",
             prop: aof::Prop::Verbatim,
+            ev: notify::Ev::Custom,
         }
     }
     pub const fn ks(mut self, flags: &'static str) -> Command {
@@ -246,6 +251,10 @@ impl Command {
     }
     pub const fn notes(mut self, notes: &'static str) -> Command {
         self.key_notes = notes;
+        self
+    }
+    pub const fn ev(mut self, e: notify::Ev) -> Command {
+        self.ev = e;
         self
     }
     pub const fn prop(mut self, p: aof::Prop) -> Command {
@@ -550,6 +559,9 @@ pub struct Ctx<'a> {
     pub effects: &'a mut Effects,
     /// Expired keys a read-locked lookup found; deleted once the locks are released.
     stale: std::cell::RefCell<Vec<(usize, Vec<u8>)>>,
+    /// Keys this command's writes found expired and removed (announced as `expired`,
+    /// logged to the AOF as DEL).
+    pub expired_seen: Vec<(usize, Vec<u8>)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -839,6 +851,17 @@ impl Ctx<'_> {
         }
     }
 
+    /// Moves the keys expiry removed from the held stripes into `expired_seen`.
+    pub fn drain_expired(&mut self) {
+        for (db, _, g) in self.locks.held.iter_mut() {
+            if let Guard::W(g) = g {
+                for k in g.take_expired() {
+                    self.expired_seen.push((*db, k.as_slice().to_vec()));
+                }
+            }
+        }
+    }
+
     /// Logs a write that changed the dataset to the AOF (locks still held). Inside EXEC
     /// the records wait in the session and are appended as one MULTI/EXEC.
     pub fn log_to_aof(&mut self, argv: &[&[u8]], reply: &Reply, changed: bool) {
@@ -847,12 +870,9 @@ impl Ctx<'_> {
         }
         let mut recs = Vec::new();
         // Keys the command found expired (and removed) come first, as DELs.
-        for (db, _, g) in self.locks.held.iter_mut() {
-            if let Guard::W(g) = g {
-                for k in g.take_expired() {
-                    recs.push((*db, vec![b"DEL".to_vec(), k.as_slice().to_vec()]));
-                }
-            }
+        self.drain_expired();
+        for (db, k) in self.expired_seen.drain(..) {
+            recs.push((db, vec![b"DEL".to_vec(), k]));
         }
         if changed {
             aof::records(self, argv, reply, &mut recs);
@@ -975,12 +995,22 @@ pub fn execute(
     session.info.last_cmd.store(id + 1, std::sync::atomic::Ordering::Relaxed);
     let start = std::time::Instant::now();
     let reply = {
-        let mut ctx =
-            Ctx { shared, session, stats, now, cmd, locks: Locks::default(), effects, stale: Default::default() };
+        let mut ctx = Ctx {
+            shared,
+            session,
+            stats,
+            now,
+            cmd,
+            locks: Locks::default(),
+            effects,
+            stale: Default::default(),
+            expired_seen: Vec::new(),
+        };
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             lock_plan(&mut ctx, argv, scratch);
             let snap = ctx.watch_snapshot();
             let mark = ctx.dirty_mark();
+            let existed = if cmd.has(flags::WRITE) { notify::before(&ctx, argv) } else { None };
             let r = run(&mut ctx, argv);
             if cmd.has(flags::WRITE) {
                 let mut d = 0;
@@ -988,6 +1018,7 @@ pub fn execute(
                     d = ctx.dirty_since(mark, argv);
                     ctx.shared.worker_live[ctx.stats.idx].dirty.fetch_add(d, Relaxed);
                 }
+                notify::after(&mut ctx, argv, &r, existed, d > 0);
                 ctx.log_to_aof(argv, &r, d > 0);
             }
             ctx.watch_touch(snap, argv, &r);
@@ -1014,6 +1045,16 @@ pub fn execute(
                 if st.expire_if_needed(&key, now) {
                     let gone = st.take_expired();
                     if !gone.is_empty() {
+                        for k in &gone {
+                            notify::emit(
+                                ctx.shared,
+                                &mut ctx.effects.pushes,
+                                db,
+                                crate::config::events::EXPIRED,
+                                "expired",
+                                k.as_slice(),
+                            );
+                        }
                         let recs: Vec<_> =
                             gone.iter().map(|k| (db, vec![b"DEL".to_vec(), k.as_slice().to_vec()])).collect();
                         let at = ctx.shared.aof.append(&recs, false);

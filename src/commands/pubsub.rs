@@ -15,7 +15,7 @@
 
 use super::connection::help_reply;
 use super::flags::*;
-use super::state::ConnId;
+use super::state::{ConnId, Shared};
 use super::{Command, Ctx};
 use crate::protocol::{Proto, Reply};
 use crate::store::glob::glob_match;
@@ -272,7 +272,19 @@ fn publish_generic(ctx: &mut Ctx, channel: &[u8], message: &[u8], shard: bool) -
 }
 
 fn queue_message(ctx: &mut Ctx, channel: &[u8], message: &[u8], shard: bool) -> i64 {
-    let ps = ctx.shared.pubsub.read();
+    queue_to(ctx.shared, &mut ctx.effects.pushes, channel, message, shard)
+}
+
+/// Queues `message` on `channel` for every subscriber into `pushes` (for the reactor);
+/// returns the number of receivers. Used by PUBLISH and keyspace notifications.
+pub fn queue_to(
+    shared: &Shared,
+    pushes: &mut Vec<(ConnId, Arc<[u8]>)>,
+    channel: &[u8],
+    message: &[u8],
+    shard: bool,
+) -> i64 {
+    let ps = shared.pubsub.read();
     let mut n = 0;
     let (table, kind): (&Table, &[u8]) = if shard { (&ps.shard, b"smessage") } else { (&ps.channels, b"message") };
     if let Some(subs) = table.get(channel) {
@@ -282,7 +294,7 @@ fn queue_message(ctx: &mut Ctx, channel: &[u8], message: &[u8], shard: bool) -> 
             let f = frames[(s.proto != Proto::Resp2) as usize].get_or_insert_with(|| {
                 frame(s.proto, &[Part::Bulk(kind), Part::Bulk(channel), Part::Bulk(message)]).into()
             });
-            ctx.effects.pushes.push((s.conn, f.clone()));
+            pushes.push((s.conn, f.clone()));
             n += 1;
         }
     }
@@ -296,7 +308,7 @@ fn queue_message(ctx: &mut Ctx, channel: &[u8], message: &[u8], shard: bool) -> 
                             [Part::Bulk(b"pmessage"), Part::Bulk(pat), Part::Bulk(channel), Part::Bulk(message)];
                         frame(s.proto, &parts).into()
                     });
-                    ctx.effects.pushes.push((s.conn, f.clone()));
+                    pushes.push((s.conn, f.clone()));
                     n += 1;
                 }
             }

@@ -510,6 +510,7 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     }
     ctx.shared.enc.load_from(&next);
     let aof_change = (next.appendonly != cfg.appendonly).then_some(next.appendonly);
+    let notify_change = next.notify_keyspace_events != cfg.notify_keyspace_events;
     if next.appendfsync != cfg.appendfsync {
         if let Some(f) = crate::persistence::aof::Fsync::parse(&next.appendfsync) {
             ctx.shared.aof.set_fsync(f);
@@ -526,7 +527,12 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
             }
         }
         Some(false) => super::aof::disable(ctx.shared),
-        None => {}
+        None => {
+            if notify_change {
+                // CONFIG SET holds no stripe lock: safe to visit them all.
+                super::aof::track_expired(ctx.shared, ctx.shared.aof.on.load(Ordering::Relaxed));
+            }
+        }
     }
     Reply::ok()
 }

@@ -30,12 +30,12 @@ const INTER_CX: &str = "O(N*M) worst case where N is the cardinality of the smal
 const UNION_CX: &str = "O(N) where N is the total number of elements in all given sets.";
 
 pub static COMMANDS: &[Command] = &[
-    Command::new("sadd", G, -3, WRITE | DENYOOM | FAST, sadd)
+    Command::new("sadd", G, -3, WRITE | DENYOOM | FAST, sadd).ev(super::notify::Ev::KeyIfReply(crate::config::events::SET, "sadd"))
         .ks("RW insert")
         .keys(1, 1, 1)
         .doc("Add one or more members to a set", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
         .args("key member [member ...]"),
-    Command::new("srem", G, -3, WRITE | FAST, srem)
+    Command::new("srem", G, -3, WRITE | FAST, srem).ev(super::notify::Ev::KeyIfReply(crate::config::events::SET, "srem"))
         .ks("RW delete")
         .keys(1, 1, 1)
         .doc("Remove one or more members from a set", "1.0.0", "O(N) where N is the number of members to be removed.")
@@ -61,12 +61,12 @@ pub static COMMANDS: &[Command] = &[
         .keys(1, 1, 1)
         .doc("Get the number of members in a set", "1.0.0", "O(1)")
         .args("key"),
-    Command::new("smove", G, 4, WRITE | FAST, smove)
+    Command::new("smove", G, 4, WRITE | FAST, smove).ev(super::notify::Ev::Fn(super::notify::smove))
         .ks("RW access delete; RW insert")
         .keys(1, 2, 1)
         .doc("Move a member from one set to another", "1.0.0", "O(1)")
         .args("source destination member"),
-    Command::new("spop", G, -2, WRITE | FAST, spop).prop(super::aof::Prop::Spop)
+    Command::new("spop", G, -2, WRITE | FAST, spop).ev(super::notify::Ev::KeyIfReply(crate::config::events::SET, "spop")).prop(super::aof::Prop::Spop)
         .ks("RW access delete")
         .tips("nondeterministic_output")
         .keys(1, 1, 1)
@@ -88,7 +88,7 @@ pub static COMMANDS: &[Command] = &[
         .keynum(1, 0, 1, 1, "RO access")
         .doc("Intersect multiple sets and return the cardinality of the result", "7.0.0", INTER_CX)
         .args("numkeys key [key ...] [LIMIT limit]"),
-    Command::new("sinterstore", G, -3, WRITE | DENYOOM, sinterstore)
+    Command::new("sinterstore", G, -3, WRITE | DENYOOM, sinterstore).ev(super::notify::Ev::Store(crate::config::events::SET, "sinterstore"))
         .ks("RW update; RO access")
         .keys(1, -1, 1)
         .doc("Intersect multiple sets and store the resulting set in a key", "1.0.0", INTER_CX)
@@ -99,7 +99,7 @@ pub static COMMANDS: &[Command] = &[
         .keys(1, -1, 1)
         .doc("Add multiple sets", "1.0.0", UNION_CX)
         .args("key [key ...]"),
-    Command::new("sunionstore", G, -3, WRITE | DENYOOM, sunionstore)
+    Command::new("sunionstore", G, -3, WRITE | DENYOOM, sunionstore).ev(super::notify::Ev::Store(crate::config::events::SET, "sunionstore"))
         .ks("OW update; RO access")
         .keys(1, -1, 1)
         .doc("Add multiple sets and store the resulting set in a key", "1.0.0", UNION_CX)
@@ -110,7 +110,7 @@ pub static COMMANDS: &[Command] = &[
         .keys(1, -1, 1)
         .doc("Subtract multiple sets", "1.0.0", UNION_CX)
         .args("key [key ...]"),
-    Command::new("sdiffstore", G, -3, WRITE | DENYOOM, sdiffstore)
+    Command::new("sdiffstore", G, -3, WRITE | DENYOOM, sdiffstore).ev(super::notify::Ev::Store(crate::config::events::SET, "sdiffstore"))
         .ks("OW update; RO access")
         .keys(1, -1, 1)
         .doc("Subtract multiple sets and store the resulting set in a key", "1.0.0", UNION_CX)

@@ -39,13 +39,13 @@ const INTER_CX: &str = "O(N*K)+O(M*log(M)) worst case with N being the smallest 
 const DIFF_CX: &str = "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.";
 
 pub static COMMANDS: &[Command] = &[
-    Command::new("zadd", G, -4, WRITE | DENYOOM | FAST, zadd).ks("RW update").keys(1, 1, 1)
+    Command::new("zadd", G, -4, WRITE | DENYOOM | FAST, zadd).ev(super::notify::Ev::Fn(super::notify::zadd)).ks("RW update").keys(1, 1, 1)
         .doc("Add one or more members to a sorted set, or update its score if it already exists", "1.2.0", "O(log(N)) for each item added, where N is the number of elements in the sorted set.")
         .args("key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]"),
-    Command::new("zincrby", G, 4, WRITE | DENYOOM | FAST, zincrby).ks("RW access update").keys(1, 1, 1)
+    Command::new("zincrby", G, 4, WRITE | DENYOOM | FAST, zincrby).ev(super::notify::Ev::Key(crate::config::events::ZSET, "zincr")).ks("RW access update").keys(1, 1, 1)
         .doc("Increment the score of a member in a sorted set", "1.2.0", "O(log(N)) where N is the number of elements in the sorted set.")
         .args("key increment member"),
-    Command::new("zrem", G, -3, WRITE | FAST, zrem).ks("RW delete").keys(1, 1, 1)
+    Command::new("zrem", G, -3, WRITE | FAST, zrem).ev(super::notify::Ev::KeyIfReply(crate::config::events::ZSET, "zrem")).ks("RW delete").keys(1, 1, 1)
         .doc("Remove one or more members from a sorted set", "1.2.0", "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.")
         .args("key member [member ...]"),
     Command::new("zcard", G, 2, READONLY | FAST, zcard).ks("RO").keys(1, 1, 1)
@@ -68,7 +68,7 @@ pub static COMMANDS: &[Command] = &[
     Command::new("zrange", G, -4, READONLY, zrange).ks("RO access").keys(1, 1, 1)
         .doc("Return a range of members in a sorted set", "1.2.0", RANGE_CX)
         .args("key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]"),
-    Command::new("zrangestore", G, -5, WRITE | DENYOOM, zrangestore).ks("OW update; RO access").keys(1, 2, 1)
+    Command::new("zrangestore", G, -5, WRITE | DENYOOM, zrangestore).ev(super::notify::Ev::Store(crate::config::events::ZSET, "zrangestore")).ks("OW update; RO access").keys(1, 2, 1)
         .doc("Store a range of members from sorted set into another key", "6.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.")
         .args("dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]"),
     Command::new("zrevrange", G, -4, READONLY, zrevrange).ks("RO access").keys(1, 1, 1)
@@ -86,26 +86,26 @@ pub static COMMANDS: &[Command] = &[
     Command::new("zrevrangebylex", G, -4, READONLY, zrevrangebylex).ks("RO access").keys(1, 1, 1)
         .doc("Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.", "2.8.9", BYSCORE_CX)
         .args("key max min [LIMIT offset count]"),
-    Command::new("zremrangebyrank", G, 4, WRITE, zremrangebyrank).ks("RW delete").keys(1, 1, 1)
+    Command::new("zremrangebyrank", G, 4, WRITE, zremrangebyrank).ev(super::notify::Ev::KeyIfReply(crate::config::events::ZSET, "zrembyrank")).ks("RW delete").keys(1, 1, 1)
         .doc("Remove all members in a sorted set within the given indexes", "2.0.0", REMRANGE_CX).args("key start stop"),
-    Command::new("zremrangebyscore", G, 4, WRITE, zremrangebyscore).ks("RW delete").keys(1, 1, 1)
+    Command::new("zremrangebyscore", G, 4, WRITE, zremrangebyscore).ev(super::notify::Ev::KeyIfReply(crate::config::events::ZSET, "zrembyscore")).ks("RW delete").keys(1, 1, 1)
         .doc("Remove all members in a sorted set within the given scores", "1.2.0", REMRANGE_CX).args("key min max"),
-    Command::new("zremrangebylex", G, 4, WRITE, zremrangebylex).ks("RW delete").keys(1, 1, 1)
+    Command::new("zremrangebylex", G, 4, WRITE, zremrangebylex).ev(super::notify::Ev::KeyIfReply(crate::config::events::ZSET, "zrembylex")).ks("RW delete").keys(1, 1, 1)
         .doc("Remove all members in a sorted set between the given lexicographical range", "2.8.9", REMRANGE_CX).args("key min max"),
-    Command::new("zpopmin", G, -2, WRITE | FAST, zpopmin).ks("RW access delete").keys(1, 1, 1)
+    Command::new("zpopmin", G, -2, WRITE | FAST, zpopmin).ev(super::notify::Ev::KeyIfReply(crate::config::events::ZSET, "zpopmin")).ks("RW access delete").keys(1, 1, 1)
         .doc("Remove and return members with the lowest scores in a sorted set", "5.0.0", POP_CX).args("key [count]"),
-    Command::new("zpopmax", G, -2, WRITE | FAST, zpopmax).ks("RW access delete").keys(1, 1, 1)
+    Command::new("zpopmax", G, -2, WRITE | FAST, zpopmax).ev(super::notify::Ev::KeyIfReply(crate::config::events::ZSET, "zpopmax")).ks("RW access delete").keys(1, 1, 1)
         .doc("Remove and return members with the highest scores in a sorted set", "5.0.0", POP_CX).args("key [count]"),
-    Command::new("zmpop", G, -4, WRITE, zmpop).keynum(1, 0, 1, 1, "RW access delete")
+    Command::new("zmpop", G, -4, WRITE, zmpop).ev(super::notify::Ev::Fn(super::notify::pop)).keynum(1, 0, 1, 1, "RW access delete")
         .doc("Remove and return members with scores in a sorted set", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
         .args("numkeys key [key ...] MIN|MAX [COUNT count]"),
-    Command::new("bzpopmin", G, -3, WRITE | NOSCRIPT | BLOCKING | FAST, bzpopmin).prop(super::aof::Prop::BlockingPop).ks("RW access delete").keys(1, -2, 1)
+    Command::new("bzpopmin", G, -3, WRITE | NOSCRIPT | BLOCKING | FAST, bzpopmin).ev(super::notify::Ev::Fn(super::notify::pop)).prop(super::aof::Prop::BlockingPop).ks("RW access delete").keys(1, -2, 1)
         .doc("Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.")
         .args("key [key ...] timeout"),
-    Command::new("bzpopmax", G, -3, WRITE | NOSCRIPT | BLOCKING | FAST, bzpopmax).prop(super::aof::Prop::BlockingPop).ks("RW access delete").keys(1, -2, 1)
+    Command::new("bzpopmax", G, -3, WRITE | NOSCRIPT | BLOCKING | FAST, bzpopmax).ev(super::notify::Ev::Fn(super::notify::pop)).prop(super::aof::Prop::BlockingPop).ks("RW access delete").keys(1, -2, 1)
         .doc("Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.")
         .args("key [key ...] timeout"),
-    Command::new("bzmpop", G, -5, WRITE | BLOCKING, bzmpop).prop(super::aof::Prop::BlockingPop).keynum(2, 0, 1, 1, "RW access delete")
+    Command::new("bzmpop", G, -5, WRITE | BLOCKING, bzmpop).ev(super::notify::Ev::Fn(super::notify::pop)).prop(super::aof::Prop::BlockingPop).keynum(2, 0, 1, 1, "RW access delete")
         .doc("Remove and return members with scores in a sorted set or block until one is available", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
         .args("timeout numkeys key [key ...] MIN|MAX [COUNT count]"),
     Command::new("zrandmember", G, -2, READONLY, zrandmember).ks("RO access").tips("nondeterministic_output").keys(1, 1, 1)
@@ -119,13 +119,13 @@ pub static COMMANDS: &[Command] = &[
         .args("numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]"),
     Command::new("zdiff", G, -3, READONLY, zdiff).keynum(1, 0, 1, 1, "RO access")
         .doc("Subtract multiple sorted sets", "6.2.0", DIFF_CX).args("numkeys key [key ...] [WITHSCORES]"),
-    Command::new("zunionstore", G, -4, WRITE | DENYOOM, zunionstore).ks("OW update").keys(1, 1, 1).keynum(2, 0, 1, 1, "RO access")
+    Command::new("zunionstore", G, -4, WRITE | DENYOOM, zunionstore).ev(super::notify::Ev::Store(crate::config::events::ZSET, "zunionstore")).ks("OW update").keys(1, 1, 1).keynum(2, 0, 1, 1, "RO access")
         .doc("Add multiple sorted sets and store the resulting sorted set in a new key", "2.0.0", "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.")
         .args("destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX]"),
-    Command::new("zinterstore", G, -4, WRITE | DENYOOM, zinterstore).ks("OW update").keys(1, 1, 1).keynum(2, 0, 1, 1, "RO access")
+    Command::new("zinterstore", G, -4, WRITE | DENYOOM, zinterstore).ev(super::notify::Ev::Store(crate::config::events::ZSET, "zinterstore")).ks("OW update").keys(1, 1, 1).keynum(2, 0, 1, 1, "RO access")
         .doc("Intersect multiple sorted sets and store the resulting sorted set in a new key", "2.0.0", INTER_CX)
         .args("destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX]"),
-    Command::new("zdiffstore", G, -4, WRITE | DENYOOM, zdiffstore).ks("OW update").keys(1, 1, 1).keynum(2, 0, 1, 1, "RO access")
+    Command::new("zdiffstore", G, -4, WRITE | DENYOOM, zdiffstore).ev(super::notify::Ev::Store(crate::config::events::ZSET, "zdiffstore")).ks("OW update").keys(1, 1, 1).keynum(2, 0, 1, 1, "RO access")
         .doc("Subtract multiple sorted sets and store the resulting sorted set in a new key", "6.2.0", DIFF_CX)
         .args("destination numkeys key [key ...]"),
     Command::new("zintercard", G, -3, READONLY, zintercard).keynum(1, 0, 1, 1, "RO access")

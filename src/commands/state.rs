@@ -297,6 +297,8 @@ pub struct EncLimits {
     pub stream_node_max_entries: AtomicU64,
     pub slowlog_log_slower_than: AtomicI64,
     pub slowlog_max_len: AtomicU64,
+    /// notify-keyspace-events flags (0: off, checked before any notification work).
+    pub notify: std::sync::atomic::AtomicU32,
 }
 
 impl EncLimits {
@@ -312,6 +314,7 @@ impl EncLimits {
         self.stream_node_max_entries.store(c.stream_node_max_entries, r);
         self.slowlog_log_slower_than.store(c.slowlog_log_slower_than, r);
         self.slowlog_max_len.store(c.slowlog_max_len, r);
+        self.notify.store(c.notify_keyspace_events, r);
     }
     pub fn get(a: &AtomicU64) -> usize {
         a.load(Ordering::Relaxed) as usize

@@ -36,16 +36,19 @@ pub static COMMANDS: &[Command] = &[
 
 static XGROUP_SUBS: &[Command] = &[
     Command::new("xgroup|create", G, -5, WRITE | DENYOOM, xgroup)
+        .ev(super::notify::Ev::Key(crate::config::events::STREAM, "xgroup-create"))
         .ks("RW insert")
         .keys(2, 2, 1)
         .doc("Create a consumer group.", "5.0.0", "O(1)")
         .args("key group <id | $> [MKSTREAM] [ENTRIESREAD entries_read]"),
     Command::new("xgroup|setid", G, -5, WRITE, xgroup)
+        .ev(super::notify::Ev::Key(crate::config::events::STREAM, "xgroup-setid"))
         .ks("RW update")
         .keys(2, 2, 1)
         .doc("Set a consumer group to an arbitrary last delivered ID value.", "5.0.0", "O(1)")
         .args("key group <id | $> [ENTRIESREAD entries_read]"),
     Command::new("xgroup|destroy", G, 4, WRITE, xgroup)
+        .ev(super::notify::Ev::KeyIfReply(crate::config::events::STREAM, "xgroup-destroy"))
         .ks("RW delete")
         .keys(2, 2, 1)
         .doc(
@@ -55,11 +58,13 @@ static XGROUP_SUBS: &[Command] = &[
         )
         .args("key group"),
     Command::new("xgroup|createconsumer", G, 5, WRITE | DENYOOM, xgroup)
+        .ev(super::notify::Ev::KeyIfReply(crate::config::events::STREAM, "xgroup-createconsumer"))
         .ks("RW insert")
         .keys(2, 2, 1)
         .doc("Create a consumer in a consumer group.", "6.2.0", "O(1)")
         .args("key group consumer"),
     Command::new("xgroup|delconsumer", G, 5, WRITE, xgroup)
+        .ev(super::notify::Ev::Key(crate::config::events::STREAM, "xgroup-delconsumer"))
         .ks("RW delete")
         .keys(2, 2, 1)
         .doc("Delete a consumer from a consumer group.", "5.0.0", "O(1)")

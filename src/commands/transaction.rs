@@ -181,6 +181,7 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
         let start = std::time::Instant::now();
         let snap = ctx.watch_snapshot();
         let mark = ctx.dirty_mark();
+        let existed = if cmd.has(WRITE) { super::notify::before(ctx, argv) } else { None };
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(ctx, argv)));
         let mut reply = match res {
             Ok(r) => r,
@@ -210,6 +211,7 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
             } else if cmd.has(WRITE) {
                 let d = ctx.dirty_since(mark, argv);
                 ctx.shared.worker_live[ctx.stats.idx].dirty.fetch_add(d, Ordering::Relaxed);
+                super::notify::after(ctx, argv, &reply, existed, d > 0);
                 ctx.log_to_aof(argv, &reply, d > 0);
             }
         }

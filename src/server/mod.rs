@@ -95,11 +95,12 @@ pub fn start(cfg: Config) -> io::Result<Handle> {
                 .spawn(move || worker::run(i, sh, rx, tx, wk))?,
         );
     }
-    drop(done_tx);
+    commands::aof::track_expired(&shared, shared.aof.on.load(Ordering::Acquire));
     let expiry = {
-        let sh = shared.clone();
-        std::thread::Builder::new().name("rustis-expire".into()).spawn(move || expire_loop(sh))?
+        let (sh, tx, wk) = (shared.clone(), done_tx.clone(), wake.clone());
+        std::thread::Builder::new().name("rustis-expire".into()).spawn(move || expire_loop(sh, tx, wk))?
     };
+    drop(done_tx);
     let aof_writer = {
         let sh = shared.clone();
         std::thread::Builder::new().name("rustis-aof".into()).spawn(move || {
@@ -242,7 +243,7 @@ fn metrics_snapshot(shared: &Shared, queue_depth: u64) -> crate::metrics::Snapsh
 
 /// Active expiry: Redis's sampled cycle, per stripe, time-boxed so no stripe is held for
 /// long. Runs `hz` times a second.
-fn expire_loop(shared: Arc<Shared>) {
+fn expire_loop(shared: Arc<Shared>, done: crossbeam_channel::Sender<worker::Done>, wake: Arc<Wake>) {
     let mut rng: u64 = 0x2545_f491_4f6c_dd1d ^ now_ms() as u64;
     let mut cursor = 0usize;
     while !shared.shutdown.load(Ordering::Acquire) {
@@ -281,6 +282,29 @@ fn expire_loop(shared: Arc<Shared>) {
                     let recs: Vec<_> =
                         gone.iter().map(|k| (db, vec![b"DEL".to_vec(), k.as_slice().to_vec()])).collect();
                     shared.aof.append(&recs, false);
+                    // `expired` events, published while the stripe is still locked.
+                    let mut pushes = Vec::new();
+                    for k in &gone {
+                        commands::notify::emit(
+                            &shared,
+                            &mut pushes,
+                            db,
+                            crate::config::events::EXPIRED,
+                            "expired",
+                            k.as_slice(),
+                        );
+                    }
+                    if !pushes.is_empty() {
+                        let _ = done.send(worker::Done {
+                            conn: Default::default(),
+                            session: None,
+                            out: Vec::new(),
+                            spare: Vec::new(),
+                            blocked_until: None,
+                            pushes,
+                        });
+                        wake.wake_if_sleeping();
+                    }
                 }
                 drop(st);
                 if start.elapsed() > budget {
