@@ -34,10 +34,10 @@ pub static COMMANDS: &[Command] = &[
     Command::new("geopos", G, -2, READONLY, geopos).keys(1, 1, 1).ks("RO access").acl("@geo")
         .doc("Returns longitude and latitude of members of a geospatial index", "3.2.0", "O(N) where N is the number of members requested.")
         .args("key [member [member ...]]"),
-    Command::new("georadius", G, -6, WRITE | DENYOOM, georadius).keys(1, 1, 1).ks("RO access").specs(&[ExtraSpec::keyword("STORE", 6, 0, 0, "OW update"), ExtraSpec::keyword("STOREDIST", 6, 0, 0, "OW update")]).plan(georadius_plan).acl("@geo")
+    Command::new("georadius", G, -6, WRITE | DENYOOM, georadius).ev(super::notify::Ev::Fn(super::notify::store_option)).keys(1, 1, 1).ks("RO access").specs(&[ExtraSpec::keyword("STORE", 6, 0, 0, "OW update"), ExtraSpec::keyword("STOREDIST", 6, 0, 0, "OW update")]).plan(georadius_plan).acl("@geo")
         .doc("Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point", "3.2.0", RADIUS_CX)
         .args("key longitude latitude radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC|DESC] [STORE key] [STOREDIST key]"),
-    Command::new("georadiusbymember", G, -5, WRITE | DENYOOM, georadiusbymember).keys(1, 1, 1).ks("RO access").specs(&[ExtraSpec::keyword("STORE", 5, 0, 0, "OW update"), ExtraSpec::keyword("STOREDIST", 5, 0, 0, "OW update")]).plan(georadius_plan).acl("@geo")
+    Command::new("georadiusbymember", G, -5, WRITE | DENYOOM, georadiusbymember).ev(super::notify::Ev::Fn(super::notify::store_option)).keys(1, 1, 1).ks("RO access").specs(&[ExtraSpec::keyword("STORE", 5, 0, 0, "OW update"), ExtraSpec::keyword("STOREDIST", 5, 0, 0, "OW update")]).plan(georadius_plan).acl("@geo")
         .doc("Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member", "3.2.0", RADIUS_CX)
         .args("key member radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC|DESC] [STORE key] [STOREDIST key]"),
     Command::new("georadius_ro", G, -6, READONLY, georadius_ro).keys(1, 1, 1).ks("RO access").acl("@geo")

@@ -375,3 +375,27 @@ pub fn xadd(ctx: &mut Ctx, argv: &[&[u8]], r: &Reply, existed: &[bool], _: bool)
     new_if_created(ctx, existed.first().copied().unwrap_or(true), argv[1]);
     ctx.notify(ev::STREAM, "xadd", argv[1]);
 }
+
+/// SORT ... STORE, GEORADIUS[BYMEMBER] ... STORE|STOREDIST: the store event on the
+/// destination, or `del` when the result was empty and removed it.
+pub fn store_option(ctx: &mut Ctx, argv: &[&[u8]], r: &Reply, existed: &[bool], _: bool) {
+    if matches!(r, Reply::Error(_)) {
+        return;
+    }
+    let Some(pos) =
+        argv.iter().rposition(|a| a.eq_ignore_ascii_case(b"store") || a.eq_ignore_ascii_case(b"storedist"))
+    else {
+        return;
+    };
+    let Some(dst) = argv.get(pos + 1).copied() else { return };
+    let mut keys = Vec::new();
+    ctx.cmd.for_each_key_pos(argv, |p| keys.push(p));
+    let was = keys.iter().zip(existed).any(|(p, e)| argv[*p] == dst && *e);
+    let e = if ctx.cmd.name == "sort" { "sortstore" } else { "georadiusstore" };
+    if exists(ctx, dst) {
+        new_if_created(ctx, was, dst);
+        ctx.notify(if ctx.cmd.name == "sort" { ev::LIST } else { ev::ZSET }, e, dst);
+    } else {
+        del_if_gone(ctx, was, dst);
+    }
+}
