@@ -65,6 +65,8 @@ pub struct Config {
     pub lazyfree_lazy_user_flush: bool,
     /// notify-keyspace-events as flags (see [`events`]).
     pub notify_keyspace_events: u32,
+    /// no | yes | local (DEBUG allowed from loopback clients only).
+    pub enable_debug_command: String,
 }
 
 impl Default for Config {
@@ -121,6 +123,7 @@ impl Default for Config {
             slowlock_log_slower_than: 10_000,
             lazyfree_lazy_user_flush: false,
             notify_keyspace_events: 0,
+            enable_debug_command: "no".into(),
         }
     }
 }
@@ -430,6 +433,19 @@ pub static OPTIONS: &[Opt] = &[
     opt_num!("active-expire-effort", active_expire_effort, u32, 1, 10, false),
     opt_num!("slowlock-log-slower-than", slowlock_log_slower_than, i64, -1, i64::MAX, false),
     opt_bool!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, false),
+    Opt {
+        name: "enable-debug-command",
+        immutable: true,
+        get: |c| c.enable_debug_command.clone(),
+        set: |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            if !["no", "yes", "local"].contains(&v.as_str()) {
+                return Err("argument(s) must be one of the following: no, yes, local".into());
+            }
+            c.enable_debug_command = v;
+            Ok(())
+        },
+    },
     Opt {
         name: "notify-keyspace-events",
         immutable: false,

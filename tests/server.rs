@@ -164,3 +164,62 @@ fn config_rewrite_without_a_file_is_an_error() {
     let e = support::err_line::<()>(redis::cmd("CONFIG").arg("REWRITE"), &mut con);
     assert_eq!(e, "ERR The server is running without a config file");
 }
+
+fn status(v: &Value) -> String {
+    match v {
+        Value::SimpleString(s) => s.clone(),
+        Value::Okay => "OK".into(),
+        other => panic!("not a status: {other:?}"),
+    }
+}
+
+#[test]
+fn debug_is_off_by_default_like_redis_7() {
+    let server = support::start(&[]);
+    let mut raw = server.conn();
+    let r = raw.cmd_str(&["DEBUG", "SLEEP", "0"]);
+    assert_eq!(
+        common::render(&r),
+        common::render(b"-ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.\r\n")
+    );
+}
+
+#[test]
+fn debug_object_active_expire_and_reload() {
+    let dir = common::temp_dir("debug");
+    let server =
+        support::start(&["--enable-debug-command", "yes", "--dir", dir.to_str().expect("utf-8"), "--save", ""]);
+    let mut con = support::client(server.port);
+    let _: () = redis::cmd("SET").arg("s").arg("hello").query(&mut con).expect("SET");
+    let _: () = redis::cmd("RPUSH").arg("l").arg("a").arg("b").arg("c").query(&mut con).expect("RPUSH");
+    let v: Value = redis::cmd("DEBUG").arg("OBJECT").arg("s").query(&mut con).expect("DEBUG OBJECT");
+    let s = status(&v);
+    assert!(s.contains(" encoding:embstr serializedlength:6 "), "{s}");
+    let v: Value = redis::cmd("DEBUG").arg("OBJECT").arg("l").query(&mut con).expect("DEBUG OBJECT");
+    let s = status(&v);
+    assert!(
+        s.contains("encoding:quicklist serializedlength:19 ")
+            && s.contains(" ql_nodes:1 ql_avg_node:3.00 ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:16"),
+        "{s}"
+    );
+    let e = redis::cmd("DEBUG").arg("OBJECT").arg("missing").query::<Value>(&mut con).unwrap_err();
+    assert!(e.to_string().contains("no such key"), "{e}");
+    // Active expiry off: an expired key stays in the table (DBSIZE counts it) until on again.
+    let _: () = redis::cmd("DEBUG").arg("SET-ACTIVE-EXPIRE").arg(0).query(&mut con).expect("off");
+    let _: () = redis::cmd("SET").arg("t").arg("x").arg("PX").arg(30).query(&mut con).expect("SET PX");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let n: i64 = redis::cmd("DBSIZE").query(&mut con).expect("DBSIZE");
+    assert_eq!(n, 3, "the expired key was removed although active expiry is off");
+    let _: () = redis::cmd("DEBUG").arg("SET-ACTIVE-EXPIRE").arg(1).query(&mut con).expect("on");
+    let gone = support::wait_until(std::time::Duration::from_secs(5), std::time::Duration::from_millis(50), || {
+        redis::cmd("DBSIZE").query::<i64>(&mut con).expect("DBSIZE") == 2
+    });
+    assert!(gone, "active expiry did not resume");
+    // RELOAD: save, empty, load back.
+    let _: () = redis::cmd("DEBUG").arg("RELOAD").query(&mut con).expect("RELOAD");
+    let v: Vec<String> = redis::cmd("LRANGE").arg("l").arg(0).arg(-1).query(&mut con).expect("LRANGE");
+    assert_eq!(v, ["a", "b", "c"]);
+    let v: String = redis::cmd("GET").arg("s").query(&mut con).expect("GET");
+    assert_eq!(v, "hello");
+    let _ = std::fs::remove_dir_all(&dir);
+}

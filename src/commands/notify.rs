@@ -382,8 +382,7 @@ pub fn store_option(ctx: &mut Ctx, argv: &[&[u8]], r: &Reply, existed: &[bool], 
     if matches!(r, Reply::Error(_)) {
         return;
     }
-    let Some(pos) =
-        argv.iter().rposition(|a| a.eq_ignore_ascii_case(b"store") || a.eq_ignore_ascii_case(b"storedist"))
+    let Some(pos) = argv.iter().rposition(|a| a.eq_ignore_ascii_case(b"store") || a.eq_ignore_ascii_case(b"storedist"))
     else {
         return;
     };

@@ -80,6 +80,10 @@ pub static COMMANDS: &[Command] = &[
         "1.0.0",
         "O(1)",
     ),
+    Command::new("debug", G, -2, ADMIN | NOSCRIPT | LOADING | STALE, debug)
+        .plan(debug_plan)
+        .doc("A container for debugging commands", "1.0.0", "Depends on subcommand.")
+        .args("subcommand [argument]"),
     Command::new("lastsave", G, 1, LOADING | STALE | FAST, lastsave)
         .tips("nondeterministic_output")
         .acl("@admin @dangerous")
@@ -1296,5 +1300,129 @@ fn bgrewriteaof(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
         Err(Some(_)) => Reply::err(
             "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.",
         ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// DEBUG (the subcommands tests and tools rely on)
+// ---------------------------------------------------------------------------------------
+
+fn debug_plan(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<(usize, usize)>) {
+    if argv.len() >= 3 && eq_ic(argv[1], "object") {
+        out.push(super::plan_key(ctx, ctx.session.db, argv[2]));
+    }
+}
+
+fn debug_allowed(ctx: &Ctx) -> bool {
+    match ctx.shared.config.read().enable_debug_command.as_str() {
+        "yes" => true,
+        "local" => {
+            let a = &ctx.session.info.addr;
+            a.starts_with("127.") || a.starts_with("[::1]") || a.starts_with("::1")
+        }
+        _ => false,
+    }
+}
+
+fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    if !debug_allowed(ctx) {
+        return Reply::err("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+    }
+    let sub = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
+    match (sub.as_str(), argv.len()) {
+        ("help", 2) => super::connection::help_reply(
+            "DEBUG",
+            &[
+                "JMAP",
+                "    Does nothing (Rustis has no Java heap either).",
+                "OBJECT <key>",
+                "    Show low level info about the `key` and associated value.",
+                "RELOAD",
+                "    Save the RDB on disk and reload it back to memory.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+            ],
+        ),
+        ("sleep", 3) => {
+            let secs = String::from_utf8_lossy(argv[2]).parse::<f64>().unwrap_or(0.0);
+            if secs > 0.0 && secs.is_finite() {
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+            }
+            Reply::ok()
+        }
+        ("jmap", 2) => Reply::ok(),
+        ("set-active-expire", 3) => {
+            let on = crate::store::parse_i64_strict(argv[2]).unwrap_or(1) != 0;
+            ctx.shared.active_expire.store(on, Ordering::Relaxed);
+            Reply::ok()
+        }
+        ("object", 3) => {
+            let Some(it) = ctx.get(argv[2]) else { return Reply::err("ERR no such key") };
+            let mut w = rdb::Writer::new(rdb::SaveOpts::default());
+            w.value(&it.val);
+            let lru = it.lru.load(Ordering::Relaxed);
+            let idle = crate::store::lru_clock(ctx.now).saturating_sub(lru);
+            let refcount = match it.val {
+                crate::store::Value::Int(i) if (0..10000).contains(&i) => i32::MAX as i64,
+                _ => 1,
+            };
+            let mut s = format!(
+                "Value at:{:p} refcount:{refcount} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{idle}",
+                &it.val,
+                it.val.encoding(),
+                w.buf.len(),
+                lru & 0xff_ffff,
+            );
+            if let crate::store::Value::List(l) = &it.val {
+                let nodes = rdb::Reader::new(&w.buf).length().unwrap_or(0);
+                let fill = ctx.shared.config.read().list_max_listpack_size;
+                let _ = write!(
+                    s,
+                    " ql_nodes:{} ql_avg_node:{:.2} ql_listpack_max:{fill} ql_compressed:0 ql_uncompressed_size:{}",
+                    nodes,
+                    l.len() as f64 / nodes.max(1) as f64,
+                    {
+                        let mut lp = persistence::packed::ListpackWriter::new();
+                        for e in l.iter() {
+                            lp.push_str(e);
+                        }
+                        lp.byte_len() + nodes.saturating_sub(1) as usize * 7
+                    }
+                );
+            }
+            Reply::Status(s)
+        }
+        ("reload", 2) => {
+            // Save, empty the dataset, load the file back (like Redis; other clients keep
+            // running here, so writes between the save and the load are lost, as in Redis
+            // they could not happen).
+            if !ctx.locks.is_empty() {
+                return Reply::err("ERR DEBUG RELOAD can't run inside a transaction");
+            }
+            if save_sync(ctx.shared).is_err() {
+                return Reply::err("ERR Error trying to save the DB");
+            }
+            for db in ctx.shared.keyspace.dbs.iter() {
+                for s in db.stripes.iter() {
+                    drop(s.write().take());
+                }
+            }
+            let path = save_params(ctx.shared).path();
+            match persistence::load(&ctx.shared.keyspace, &path, load_limits(ctx.shared), wall_ms()) {
+                Ok(_) => Reply::ok(),
+                Err(e) => {
+                    log::warn!("DEBUG RELOAD: {e}");
+                    Reply::err("ERR Error trying to load the RDB dump, check server logs.")
+                }
+            }
+        }
+        _ => Reply::Error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(argv[1])
+        )),
     }
 }

@@ -360,6 +360,8 @@ pub struct Shared {
     pub persist: crate::persistence::Persist,
     /// The append-only file (off unless `appendonly yes`).
     pub aof: crate::persistence::aof::Aof,
+    /// DEBUG SET-ACTIVE-EXPIRE: false stops the active expiry cycle.
+    pub active_expire: AtomicBool,
 }
 
 /// One SLOWLOG entry (Redis's slowlogEntry).
@@ -485,6 +487,7 @@ impl Shared {
             monitors: Mutex::new(Vec::new()),
             persist: crate::persistence::Persist::new(now_ms),
             aof: Default::default(),
+            active_expire: AtomicBool::new(true),
             nmonitors: AtomicUsize::new(0),
         }
     }

@@ -258,7 +258,7 @@ fn expire_loop(shared: Arc<Shared>, done: crossbeam_channel::Sender<worker::Done
         let threshold = samples * (10 - effort as usize + 1) / 40; // ~25% at effort 1
                                                                    // Resume where the last cycle stopped so no stripe starves.
         let per_db = shared.keyspace.nstripes();
-        let total = per_db * shared.keyspace.dbs.len();
+        let total = if shared.active_expire.load(Ordering::Relaxed) { per_db * shared.keyspace.dbs.len() } else { 0 };
         for _ in 0..total {
             cursor = (cursor + 1) % total;
             let s = &shared.keyspace.dbs[cursor / per_db].stripes[cursor % per_db];
