@@ -60,6 +60,9 @@ pub struct Config {
     pub stream_node_max_entries: u64,
     pub maxmemory: u64,
     pub maxmemory_policy: String,
+    pub maxmemory_samples: u64,
+    pub lfu_log_factor: u64,
+    pub lfu_decay_time: u64,
     pub active_expire_effort: u32,
     pub slowlock_log_slower_than: i64,
     pub lazyfree_lazy_user_flush: bool,
@@ -119,6 +122,9 @@ impl Default for Config {
             stream_node_max_entries: 100,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
+            maxmemory_samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
             active_expire_effort: 1,
             slowlock_log_slower_than: 10_000,
             lazyfree_lazy_user_flush: false,
@@ -398,11 +404,7 @@ pub static OPTIONS: &[Opt] = &[
         immutable: false,
         get: |c| c.maxmemory.to_string(),
         set: |c, a| {
-            let v = parse_memory(one(a)?)?;
-            if v != 0 {
-                return Err("memory limits and eviction are not supported yet; only 0 (no limit) is accepted".into());
-            }
-            c.maxmemory = v;
+            c.maxmemory = parse_memory(one(a)?)?;
             Ok(())
         },
     },
@@ -425,11 +427,13 @@ pub static OPTIONS: &[Opt] = &[
             if !P.contains(&v.as_str()) {
                 return Err(format!("argument(s) must be one of the following: {}", P.join(", ")));
             }
-            // With maxmemory 0 (the only limit accepted so far) no policy ever evicts.
             c.maxmemory_policy = v;
             Ok(())
         },
     },
+    opt_num!("maxmemory-samples", maxmemory_samples, u64, 1, 64, false),
+    opt_num!("lfu-log-factor", lfu_log_factor, u64, 0, i32::MAX as i64, false),
+    opt_num!("lfu-decay-time", lfu_decay_time, u64, 0, i32::MAX as i64, false),
     opt_num!("active-expire-effort", active_expire_effort, u32, 1, 10, false),
     opt_num!("slowlock-log-slower-than", slowlock_log_slower_than, i64, -1, i64::MAX, false),
     opt_bool!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, false),
@@ -749,7 +753,8 @@ pub mod events {
     /// Redis's keyspaceEventsStringToFlags; None on an unknown character.
     pub fn parse(s: &str) -> Option<u32> {
         let mut f = 0;
-        for ch in s.chars() {
+        // A NUL ends the string, as in Redis's C string handling.
+        for ch in s.chars().take_while(|c| *c != '\0') {
             f |= match ch {
                 'A' => ALL,
                 'K' => KEYSPACE,

@@ -61,7 +61,7 @@ fn cmd(parts: &[&[u8]]) -> Vec<Vec<u8>> {
 
 /// The state records of one key (see [`Prop::State`]).
 fn key_state(ctx: &Ctx, db: usize, key: &[u8], out: &mut Vec<(usize, Vec<Vec<u8>>)>) {
-    let Some(it) = ctx.get_in(db, key) else {
+    let Some(it) = ctx.peek_in(db, key) else {
         out.push((db, cmd(&[b"DEL", key])));
         return;
     };
@@ -103,7 +103,7 @@ pub fn records(ctx: &Ctx, argv: &[&[u8]], reply: &Reply, out: &mut Vec<(usize, V
         Prop::State => keys_state(ctx, argv, out),
         Prop::Ttl => {
             let key = argv[1];
-            match ctx.get_in(db, key).map(|it| it.expire_at()) {
+            match ctx.peek_in(db, key).map(|it| it.expire_at()) {
                 None => out.push((db, cmd(&[b"DEL", key]))),
                 Some(Some(at)) => out.push((db, cmd(&[b"PEXPIREAT", key, at.to_string().as_bytes()]))),
                 Some(None) => out.push((db, cmd(&[b"PERSIST", key]))),

@@ -43,7 +43,7 @@ pub static COMMANDS: &[Command] = &[
         .ks("RO access")
         .doc("Find first bit set or clear in a string", "2.8.7", "O(N)")
         .args("key bit [start [end [BYTE|BIT]]]"),
-    Command::new("bitop", G, -4, WRITE | DENYOOM, bitop).ev(super::notify::Ev::Store(crate::config::events::STRING, "bitop"))
+    Command::new("bitop", G, -4, WRITE | DENYOOM, bitop).ev(super::notify::Ev::Store(crate::config::events::STRING, "set"))
         .acl("@bitmap")
         .keys(2, -1, 1)
         .ks("OW update; RO access")

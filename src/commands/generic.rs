@@ -126,12 +126,12 @@ fn del(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 }
 
 fn exists(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    let n = argv[1..].iter().filter(|k| ctx.get(k).is_some()).count();
+    let n = argv[1..].iter().filter(|k| ctx.peek(k).is_some()).count();
     Reply::Int(n as i64)
 }
 
 fn type_cmd(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    match ctx.get(argv[1]) {
+    match ctx.peek(argv[1]) {
         Some(it) => Reply::Simple(it.val.type_name()),
         None => Reply::Simple("none"),
     }
@@ -370,7 +370,7 @@ fn pexpireat(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 /// -2 missing, -1 no TTL, else the expiry through `f`.
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], f: impl Fn(i64, i64) -> i64) -> Reply {
     let now = ctx.now;
-    match ctx.get(key) {
+    match ctx.peek(key) {
         None => Reply::Int(-2),
         Some(it) => match it.expire_at() {
             None => Reply::Int(-1),
@@ -773,7 +773,7 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> Reply {
 }
 
 fn object_lookup<'c>(ctx: &'c Ctx, key: &[u8]) -> Option<&'c crate::store::Item> {
-    ctx.get(key)
+    ctx.peek(key)
 }
 
 fn object_encoding(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
@@ -785,6 +785,9 @@ fn object_encoding(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 
 fn object_freq(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     match object_lookup(ctx, argv[2]) {
+        Some(it) if crate::store::lfu::enabled() => {
+            Reply::Int(crate::store::lfu::counter(it.lru.load(std::sync::atomic::Ordering::Relaxed), ctx.now) as i64)
+        }
         Some(_) => Reply::err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
         None => Reply::Nil,
     }
@@ -793,6 +796,7 @@ fn object_freq(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 fn object_idletime(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     let now_s = crate::store::lru_clock(ctx.now);
     match object_lookup(ctx, argv[2]) {
+        Some(_) if crate::store::lfu::enabled() => Reply::err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
         Some(it) => Reply::Int(now_s.saturating_sub(it.lru.load(std::sync::atomic::Ordering::Relaxed)) as i64),
         None => Reply::Nil,
     }
@@ -912,13 +916,18 @@ fn restore(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         return Reply::ok();
     }
     st.set(key, val, (ttl != 0).then_some(ttl), now);
-    let lfu = ctx.shared.config.read().maxmemory_policy.contains("lfu");
-    if let (Some(idle), false) = (idle, lfu) {
-        if let Some(it) = ctx.stripe_mut(key).get_mut(key, now) {
-            let clock = crate::store::lru_clock(now).saturating_sub(idle.min(u32::MAX as i64) as u32);
-            it.lru.store(clock, std::sync::atomic::Ordering::Relaxed);
+    let lfu = crate::store::lfu::enabled();
+    if let Some(it) = ctx.stripe_mut(key).get_mut(key, now) {
+        match (idle, freq, lfu) {
+            (Some(idle), _, false) => {
+                let clock = crate::store::lru_clock(now).saturating_sub(idle.min(u32::MAX as i64) as u32);
+                it.lru.store(clock, std::sync::atomic::Ordering::Relaxed);
+            }
+            (_, Some(f), true) => {
+                it.lru.store(crate::store::lfu::with_counter(now, f as u32), std::sync::atomic::Ordering::Relaxed)
+            }
+            _ => {}
         }
     }
-    let _ = freq;
     Reply::ok()
 }

@@ -17,6 +17,7 @@ pub mod bitmap;
 pub mod connection;
 pub mod docs;
 pub mod errors;
+pub mod evict;
 pub mod generic;
 pub mod geo;
 pub mod hash;
@@ -571,7 +572,21 @@ impl<'a> Ctx<'a> {
         self.get_in(self.session.db, key)
     }
 
+    /// Like `get` in `db`; counts as an access (LRU clock / LFU counter), as Redis's
+    /// lookupKey does.
     pub fn get_in(&self, db: usize, key: &[u8]) -> Option<&crate::store::Item> {
+        let it = self.peek_in(db, key)?;
+        it.touch(self.now);
+        Some(it)
+    }
+
+    /// A live key without counting an access (Redis's LOOKUP_NOTOUCH: TYPE, TTL, EXISTS,
+    /// OBJECT, and the server's own bookkeeping).
+    pub fn peek(&self, key: &[u8]) -> Option<&crate::store::Item> {
+        self.peek_in(self.session.db, key)
+    }
+
+    pub fn peek_in(&self, db: usize, key: &[u8]) -> Option<&crate::store::Item> {
         let it = self.stripe_in(db, key).peek(key)?;
         if it.is_expired(self.now) {
             self.stale.borrow_mut().push((db, key.to_vec()));
@@ -888,6 +903,11 @@ impl Ctx<'_> {
         }
     }
 
+    /// True when this command holds the lock of `key`'s stripe in `db`.
+    pub fn holds(&self, db: usize, key: &[u8]) -> bool {
+        self.locks.find(db, self.shared.keyspace.dbs[db].stripe_of(key)).is_some()
+    }
+
     /// Sum of the change counters of every stripe this command holds.
     fn held_mods(&self) -> u64 {
         (0..self.locks.count()).map(|i| self.held_stripe(i).mods).sum()
@@ -976,6 +996,13 @@ pub fn execute(
         return Reply::Error(format!(
             "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         ));
+    }
+    if shared.enc.maxmemory.load(Relaxed) > 0 && !evict::perform(shared, effects, now) && cmd.has(flags::DENYOOM) {
+        if session.multi.is_some() {
+            session.multi_error = true;
+        }
+        count_error(stats, evict::OOM);
+        return Reply::err(evict::OOM);
     }
     if cmd.has(flags::WRITE) || cmd.name == "ping" {
         if let Some(e) = server::writes_denied(shared) {

@@ -110,7 +110,10 @@ pub fn before(ctx: &Ctx, argv: &[&[u8]]) -> Option<Vec<bool>> {
         return None;
     }
     let mut v = Vec::new();
-    ctx.cmd.for_each_key_pos(argv, |p| v.push(ctx.get(argv[p]).is_some()));
+    let db = ctx.session.db;
+    // Only keys whose stripe this command holds in the current db can be looked at (COPY
+    // ... DB n and MOVE lock another db's stripe); the others count as present.
+    ctx.cmd.for_each_key_pos(argv, |p| v.push(!ctx.holds(db, argv[p]) || ctx.peek(argv[p]).is_some()));
     Some(v)
 }
 
@@ -133,7 +136,7 @@ pub fn after(ctx: &mut Ctx, argv: &[&[u8]], reply: &Reply, existed: Option<Vec<b
     let Some(existed) = existed else { return };
     let mut keys: Vec<usize> = Vec::new();
     ctx.cmd.for_each_key_pos(argv, |p| keys.push(p));
-    let now_exists = |ctx: &Ctx, p: usize| ctx.get(argv[p]).is_some();
+    let now_exists = |ctx: &Ctx, p: usize| ctx.peek(argv[p]).is_some();
     match ctx.cmd.ev {
         Ev::Custom => {}
         Ev::Key(class, name) | Ev::KeyIfReply(class, name) => {
@@ -166,7 +169,8 @@ pub fn after(ctx: &mut Ctx, argv: &[&[u8]], reply: &Reply, existed: Option<Vec<b
             }
         }
         Ev::AllKeys(class, name) => {
-            if !changed {
+            // MSETNX answers 0 when it set nothing.
+            if !changed || *reply == Reply::Int(0) {
                 return;
             }
             let mut created: Vec<&[u8]> = Vec::new();
@@ -196,7 +200,7 @@ pub fn after(ctx: &mut Ctx, argv: &[&[u8]], reply: &Reply, existed: Option<Vec<b
 // ---------------------------------------------------------------------------------------
 
 fn exists(ctx: &Ctx, key: &[u8]) -> bool {
-    ctx.get(key).is_some()
+    ctx.peek(key).is_some()
 }
 
 fn has_opt(argv: &[&[u8]], from: usize, opts: &[&str]) -> bool {
@@ -349,6 +353,9 @@ pub fn smove(ctx: &mut Ctx, argv: &[&[u8]], r: &Reply, existed: &[bool], _: bool
         return;
     }
     let (src, dst) = (argv[1], argv[2]);
+    if src == dst {
+        return;
+    }
     ctx.notify(ev::SET, "srem", src);
     del_if_gone(ctx, existed.first().copied().unwrap_or(true), src);
     if src != dst {

@@ -86,11 +86,11 @@ pub static COMMANDS: &[Command] = &[
     Command::new("zrevrangebylex", G, -4, READONLY, zrevrangebylex).ks("RO access").keys(1, 1, 1)
         .doc("Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.", "2.8.9", BYSCORE_CX)
         .args("key max min [LIMIT offset count]"),
-    Command::new("zremrangebyrank", G, 4, WRITE, zremrangebyrank).ev(super::notify::Ev::KeyIfReply(crate::config::events::ZSET, "zrembyrank")).ks("RW delete").keys(1, 1, 1)
+    Command::new("zremrangebyrank", G, 4, WRITE, zremrangebyrank).ev(super::notify::Ev::KeyIfReply(crate::config::events::ZSET, "zremrangebyrank")).ks("RW delete").keys(1, 1, 1)
         .doc("Remove all members in a sorted set within the given indexes", "2.0.0", REMRANGE_CX).args("key start stop"),
-    Command::new("zremrangebyscore", G, 4, WRITE, zremrangebyscore).ev(super::notify::Ev::KeyIfReply(crate::config::events::ZSET, "zrembyscore")).ks("RW delete").keys(1, 1, 1)
+    Command::new("zremrangebyscore", G, 4, WRITE, zremrangebyscore).ev(super::notify::Ev::KeyIfReply(crate::config::events::ZSET, "zremrangebyscore")).ks("RW delete").keys(1, 1, 1)
         .doc("Remove all members in a sorted set within the given scores", "1.2.0", REMRANGE_CX).args("key min max"),
-    Command::new("zremrangebylex", G, 4, WRITE, zremrangebylex).ev(super::notify::Ev::KeyIfReply(crate::config::events::ZSET, "zrembylex")).ks("RW delete").keys(1, 1, 1)
+    Command::new("zremrangebylex", G, 4, WRITE, zremrangebylex).ev(super::notify::Ev::KeyIfReply(crate::config::events::ZSET, "zremrangebylex")).ks("RW delete").keys(1, 1, 1)
         .doc("Remove all members in a sorted set between the given lexicographical range", "2.8.9", REMRANGE_CX).args("key min max"),
     Command::new("zpopmin", G, -2, WRITE | FAST, zpopmin).ev(super::notify::Ev::KeyIfReply(crate::config::events::ZSET, "zpopmin")).ks("RW access delete").keys(1, 1, 1)
         .doc("Remove and return members with the lowest scores in a sorted set", "5.0.0", POP_CX).args("key [count]"),

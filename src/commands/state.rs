@@ -299,6 +299,9 @@ pub struct EncLimits {
     pub slowlog_max_len: AtomicU64,
     /// notify-keyspace-events flags (0: off, checked before any notification work).
     pub notify: std::sync::atomic::AtomicU32,
+    /// maxmemory (0: no limit) and maxmemory-samples.
+    pub maxmemory: AtomicU64,
+    pub maxmemory_samples: AtomicU64,
 }
 
 impl EncLimits {
@@ -315,6 +318,13 @@ impl EncLimits {
         self.slowlog_log_slower_than.store(c.slowlog_log_slower_than, r);
         self.slowlog_max_len.store(c.slowlog_max_len, r);
         self.notify.store(c.notify_keyspace_events, r);
+        self.maxmemory.store(c.maxmemory, r);
+        self.maxmemory_samples.store(c.maxmemory_samples, r);
+        crate::store::lfu::configure(
+            c.maxmemory_policy.contains("lfu"),
+            c.lfu_log_factor.min(u32::MAX as u64) as u32,
+            c.lfu_decay_time.min(u32::MAX as u64) as u32,
+        );
     }
     pub fn get(a: &AtomicU64) -> usize {
         a.load(Ordering::Relaxed) as usize
@@ -362,6 +372,15 @@ pub struct Shared {
     pub aof: crate::persistence::aof::Aof,
     /// DEBUG SET-ACTIVE-EXPIRE: false stops the active expiry cycle.
     pub active_expire: AtomicBool,
+    /// Keys removed by maxmemory eviction (INFO evicted_keys).
+    pub evicted_keys: AtomicU64,
+    /// jemalloc's allocated bytes, refreshed at most every millisecond (`used_memory`).
+    pub used_memory: AtomicU64,
+    pub used_memory_at: AtomicI64,
+    /// Eviction's cache of the dbs that have keys: (when, dbs).
+    pub evict_dbs: Mutex<(i64, Vec<usize>)>,
+    /// Eviction pool: the best candidates sampled so far, (db, key, score).
+    pub evict_pool: Mutex<Vec<(usize, crate::store::CompactBytes, i64)>>,
 }
 
 /// One SLOWLOG entry (Redis's slowlogEntry).
@@ -488,6 +507,11 @@ impl Shared {
             persist: crate::persistence::Persist::new(now_ms),
             aof: Default::default(),
             active_expire: AtomicBool::new(true),
+            evicted_keys: AtomicU64::new(0),
+            used_memory: AtomicU64::new(0),
+            used_memory_at: AtomicI64::new(0),
+            evict_dbs: Mutex::new((i64::MIN / 2, Vec::new())),
+            evict_pool: Mutex::new(Vec::new()),
             nmonitors: AtomicUsize::new(0),
         }
     }

@@ -233,6 +233,7 @@ fn metrics_snapshot(shared: &Shared, queue_depth: u64) -> crate::metrics::Snapsh
         let _ = epoch::advance();
         stats::allocated::read().unwrap_or(0) as u64
     };
+    s.evicted_keys = shared.evicted_keys.load(Ordering::Relaxed);
     s.blocked_clients = shared.nblocked.load(Ordering::Relaxed) as u64;
     s.pubsub_channels = shared.pubsub.read().counts().0 as u64;
     s.active_locks = shared.worker_live.iter().map(|l| l.active_locks.load(Ordering::Relaxed)).sum();

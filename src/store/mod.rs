@@ -54,13 +54,93 @@ impl Item {
     pub fn is_expired(&self, now: i64) -> bool {
         self.expire_at != NO_EXPIRE && self.expire_at <= now
     }
+    /// Records an access: the LRU clock, or (under an LFU policy) Redis's logarithmic
+    /// access counter.
     pub fn touch(&self, now: i64) {
-        self.lru.store(lru_clock(now), Ordering::Relaxed);
+        if lfu::enabled() {
+            let v = self.lru.load(Ordering::Relaxed);
+            self.lru.store(lfu::on_access(v, now), Ordering::Relaxed);
+        } else {
+            self.lru.store(lru_clock(now), Ordering::Relaxed);
+        }
     }
 }
 
 pub fn lru_clock(now_ms: i64) -> u32 {
     (now_ms / 1000) as u32
+}
+
+/// The access field of a new item: LRU clock, or LFU counter 5 (Redis's LFU_INIT_VAL).
+pub fn initial_access(now_ms: i64) -> u32 {
+    if lfu::enabled() {
+        lfu::initial(now_ms)
+    } else {
+        lru_clock(now_ms)
+    }
+}
+
+/// Redis's LFU approximation, kept in `Item::lru` while an LFU policy is on: the low 8
+/// bits are a logarithmic access counter, the bits above the minute (mod 2^16) of the
+/// last decrement.
+pub mod lfu {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+    static ON: AtomicBool = AtomicBool::new(false);
+    static LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
+    static DECAY_TIME: AtomicU32 = AtomicU32::new(1);
+    pub const INIT_VAL: u32 = 5;
+
+    pub fn enabled() -> bool {
+        ON.load(Ordering::Relaxed)
+    }
+    /// Switches the meaning of `Item::lru` (maxmemory-policy) and sets lfu-log-factor /
+    /// lfu-decay-time.
+    pub fn configure(on: bool, log_factor: u32, decay_time: u32) {
+        ON.store(on, Ordering::Relaxed);
+        LOG_FACTOR.store(log_factor, Ordering::Relaxed);
+        DECAY_TIME.store(decay_time, Ordering::Relaxed);
+    }
+    fn minutes(now_ms: i64) -> u32 {
+        ((now_ms / 60_000) as u32) & 0xffff
+    }
+    pub fn initial(now_ms: i64) -> u32 {
+        (minutes(now_ms) << 8) | INIT_VAL
+    }
+    /// A value with the given counter (RESTORE FREQ).
+    pub fn with_counter(now_ms: i64, counter: u32) -> u32 {
+        (minutes(now_ms) << 8) | counter.min(255)
+    }
+    /// Redis's LFUDecrAndReturn: the counter after the decay since its last decrement.
+    pub fn counter(v: u32, now_ms: i64) -> u32 {
+        let ldt = (v >> 8) & 0xffff;
+        let now = minutes(now_ms);
+        let elapsed = if now >= ldt { now - ldt } else { 65535 - ldt + now };
+        let decay = DECAY_TIME.load(Ordering::Relaxed);
+        let periods = elapsed.checked_div(decay).unwrap_or(0);
+        (v & 0xff).saturating_sub(periods)
+    }
+    thread_local!(static RNG: Cell<u64> = const { Cell::new(0x9e37_79b9_7f4a_7c15) });
+    /// Redis's updateLFU: decay, then a logarithmic increment.
+    pub fn on_access(v: u32, now_ms: i64) -> u32 {
+        let mut c = counter(v, now_ms);
+        if c < 255 {
+            let r = RNG.with(|g| {
+                let mut x = g.get();
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                g.set(x);
+                (x >> 11) as f64 / (1u64 << 53) as f64
+            });
+            let base = c.saturating_sub(INIT_VAL) as f64;
+            let p = 1.0 / (base * LOG_FACTOR.load(Ordering::Relaxed) as f64 + 1.0);
+            if r < p {
+                c += 1;
+            }
+        }
+        (minutes(now_ms) << 8) | c
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -285,7 +365,7 @@ impl Stripe {
                 val,
                 expire_at: NO_EXPIRE,
                 vidx: 0,
-                lru: AtomicU32::new(lru_clock(now)),
+                lru: AtomicU32::new(initial_access(now)),
             });
             let hasher = self.hasher;
             self.table.insert_unique(h, item, move |it| hasher.hash_one(it.key.as_slice()));
@@ -428,6 +508,33 @@ impl Stripe {
             }
         }
         (n, expired)
+    }
+
+    /// Up to `n` random keys (only keys with a TTL when `volatile`) with their access
+    /// field and expiry, for eviction sampling. Expired keys are included (the caller
+    /// evicts them first, as Redis would have expired them).
+    pub fn sample(&self, n: usize, volatile: bool, rng: &mut u64, out: &mut Vec<(CompactBytes, u32, i64)>) {
+        let mut next = || {
+            *rng ^= *rng << 13;
+            *rng ^= *rng >> 7;
+            *rng ^= *rng << 17;
+            *rng
+        };
+        if volatile {
+            for _ in 0..n.min(self.volatile.len()) {
+                let i = (next() % self.volatile.len() as u64) as usize;
+                // SAFETY: index entries point at live items of this stripe.
+                let it = unsafe { &*self.volatile[i].0 };
+                out.push((it.key.clone(), it.lru.load(Ordering::Relaxed), it.expire_at));
+            }
+        } else if !self.table.is_empty() {
+            for _ in 0..n.min(self.table.len()) {
+                let skip = (next() % self.table.len() as u64) as usize;
+                if let Some(it) = self.table.iter().nth(skip) {
+                    out.push((it.key.clone(), it.lru.load(Ordering::Relaxed), it.expire_at));
+                }
+            }
+        }
     }
 
     /// Approximate bytes used by this stripe's keys and values.
