@@ -1049,7 +1049,6 @@ const MIXED: &[&str] = &[
 ];
 
 #[test]
-#[ignore = "known differences from redis-server, listed in README Known differences (keyspace notifications); run with --ignored"]
 fn event_class_filtering() {
     let Some(mut d) = Diff::start(Some(""), &[]) else { return };
     d.expect_events = false;
@@ -1141,7 +1140,6 @@ fn config_flags_readback_and_errors() {
 }
 
 #[test]
-#[ignore = "known differences from redis-server, listed in README Known differences (keyspace notifications); run with --ignored"]
 fn new_key_events() {
     let Some(mut d) = Diff::start(Some("KEn"), &[]) else { return };
     d.check(

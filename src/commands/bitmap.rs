@@ -19,7 +19,7 @@ const BITFIELD_TYPE_ERR: &str =
     "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
 
 pub static COMMANDS: &[Command] = &[
-    Command::new("setbit", G, 4, WRITE | DENYOOM, setbit).ev(super::notify::Ev::Key(crate::config::events::STRING, "setbit"))
+    Command::new("setbit", G, 4, WRITE | DENYOOM, setbit).ev(super::notify::Ev::Fn(super::notify::setbit))
         .acl("@bitmap")
         .keys(1, 1, 1)
         .ks("RW access update")

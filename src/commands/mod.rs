@@ -563,6 +563,8 @@ pub struct Ctx<'a> {
     /// Keys this command's writes found expired and removed (announced as `expired`,
     /// logged to the AOF as DEL).
     pub expired_seen: Vec<(usize, Vec<u8>)>,
+    /// Read lookups that missed, for `keymiss` events (only while class `m` is on).
+    pub misses: std::cell::RefCell<Vec<(usize, Vec<u8>)>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -587,12 +589,21 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn peek_in(&self, db: usize, key: &[u8]) -> Option<&crate::store::Item> {
-        let it = self.stripe_in(db, key).peek(key)?;
-        if it.is_expired(self.now) {
-            self.stale.borrow_mut().push((db, key.to_vec()));
-            return None;
+        let found = self.stripe_in(db, key).peek(key);
+        let live = match found {
+            Some(it) if it.is_expired(self.now) => {
+                self.stale.borrow_mut().push((db, key.to_vec()));
+                None
+            }
+            other => other,
+        };
+        if live.is_none()
+            && self.cmd.has(flags::READONLY)
+            && notify::flags(self.shared) & crate::config::events::KEY_MISS != 0
+        {
+            self.misses.borrow_mut().push((db, key.to_vec()));
         }
-        Some(it)
+        live
     }
 
     pub fn db(&self) -> &'a Db {
@@ -1032,6 +1043,7 @@ pub fn execute(
             effects,
             stale: Default::default(),
             expired_seen: Vec::new(),
+            misses: Default::default(),
         };
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             lock_plan(&mut ctx, argv, scratch);
@@ -1066,7 +1078,9 @@ pub fn execute(
                 let ready = &mut ctx.effects.ready;
                 cmd.for_each_key_pos(argv, |p| ready.push_back((db, argv[p].to_vec())));
             }
-            for (db, key) in ctx.stale.get_mut().drain(..) {
+            let stale_keys: Vec<(usize, Vec<u8>)> = ctx.stale.get_mut().drain(..).collect();
+            let misses: Vec<(usize, Vec<u8>)> = ctx.misses.get_mut().drain(..).collect();
+            for (db, key) in stale_keys {
                 let d = &ctx.shared.keyspace.dbs[db];
                 let mut st = d.stripes[d.stripe_of(&key)].write();
                 if st.expire_if_needed(&key, now) {
@@ -1088,6 +1102,9 @@ pub fn execute(
                         ctx.effects.aof_offset = ctx.effects.aof_offset.max(at);
                     }
                 }
+            }
+            for (db, key) in misses {
+                notify::emit(ctx.shared, &mut ctx.effects.pushes, db, crate::config::events::KEY_MISS, "keymiss", &key);
             }
             r
         }));

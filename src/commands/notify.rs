@@ -405,3 +405,24 @@ pub fn store_option(ctx: &mut Ctx, argv: &[&[u8]], r: &Reply, existed: &[bool], 
         del_if_gone(ctx, was, dst);
     }
 }
+
+/// SETBIT: `setbit` only when the bit changed (the reply is the old bit).
+pub fn setbit(ctx: &mut Ctx, argv: &[&[u8]], r: &Reply, existed: &[bool], _: bool) {
+    let new_bit = argv.get(3).map(|v| *v == b"1").unwrap_or(false) as i64;
+    let Reply::Int(old) = r else { return };
+    let was = existed.first().copied().unwrap_or(true);
+    if *old == new_bit && was {
+        return;
+    }
+    new_if_created(ctx, was, argv[1]);
+    ctx.notify(ev::STRING, "setbit", argv[1]);
+}
+
+/// RESTORE: the key is always added anew (`new`), then `restore`.
+pub fn restore(ctx: &mut Ctx, argv: &[&[u8]], r: &Reply, _: &[bool], _: bool) {
+    if !matches!(r, Reply::Simple(_) | Reply::Status(_)) || !exists(ctx, argv[1]) {
+        return;
+    }
+    ctx.notify(ev::NEW, "new", argv[1]);
+    ctx.notify(ev::GENERIC, "restore", argv[1]);
+}
