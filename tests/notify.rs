@@ -763,7 +763,6 @@ fn blocked_clients_served_by_writes() {
 }
 
 #[test]
-#[ignore = "known differences from redis-server, listed in README Known differences (keyspace notifications); run with --ignored"]
 fn set_commands() {
     let Some(mut d) = Diff::start(Some("KEA"), &[]) else { return };
     d.check(
@@ -841,7 +840,6 @@ fn hash_commands() {
 }
 
 #[test]
-#[ignore = "known differences from redis-server, listed in README Known differences (keyspace notifications); run with --ignored"]
 fn sorted_set_commands() {
     let Some(mut d) = Diff::start(Some("KEA"), &[]) else { return };
     d.check(
@@ -900,7 +898,6 @@ fn sorted_set_commands() {
 }
 
 #[test]
-#[ignore = "known differences from redis-server, listed in README Known differences (keyspace notifications); run with --ignored"]
 fn stream_commands() {
     let Some(mut d) = Diff::start(Some("KEA"), &[]) else { return };
     d.check(

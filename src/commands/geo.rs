@@ -558,6 +558,7 @@ fn geoadd(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     if z.is_empty() {
         st.remove(key);
     }
+    ctx.changed_hint = Some(added + updated > 0);
     Reply::Int(if ch { added + updated } else { added })
 }
 

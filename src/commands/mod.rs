@@ -565,6 +565,12 @@ pub struct Ctx<'a> {
     pub expired_seen: Vec<(usize, Vec<u8>)>,
     /// Read lookups that missed, for `keymiss` events (only while class `m` is on).
     pub misses: std::cell::RefCell<Vec<(usize, Vec<u8>)>>,
+    /// Set by handlers that know whether their write changed anything (ZADD, SMOVE's add,
+    /// XGROUP DELCONSUMER): events are skipped when false.
+    pub changed_hint: Option<bool>,
+    /// Events a handler adds after its main one (XADD's `xtrim`, consumers created by
+    /// XREADGROUP/XCLAIM/XAUTOCLAIM): (class, event, key).
+    pub extra_events: Vec<(u32, &'static str, Vec<u8>)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -1044,6 +1050,8 @@ pub fn execute(
             stale: Default::default(),
             expired_seen: Vec::new(),
             misses: Default::default(),
+            changed_hint: None,
+            extra_events: Vec::new(),
         };
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             lock_plan(&mut ctx, argv, scratch);

@@ -129,11 +129,24 @@ fn reply_nonzero(r: &Reply) -> bool {
 
 /// After a write command ran and changed something (locks held): its table events.
 pub fn after(ctx: &mut Ctx, argv: &[&[u8]], reply: &Reply, existed: Option<Vec<bool>>, changed: bool) {
+    let extras = std::mem::take(&mut ctx.extra_events);
     if flags(ctx.shared) == 0 {
+        ctx.changed_hint = None;
         return;
     }
     ctx.flush_expired();
-    let Some(existed) = existed else { return };
+    if let Some(existed) = existed {
+        if ctx.changed_hint != Some(false) || matches!(ctx.cmd.ev, Ev::Fn(_)) {
+            table_events(ctx, argv, reply, &existed, changed);
+        }
+    }
+    ctx.changed_hint = None;
+    for (class, e, key) in extras {
+        ctx.notify(class, e, &key);
+    }
+}
+
+fn table_events(ctx: &mut Ctx, argv: &[&[u8]], reply: &Reply, existed: &[bool], changed: bool) {
     let mut keys: Vec<usize> = Vec::new();
     ctx.cmd.for_each_key_pos(argv, |p| keys.push(p));
     let now_exists = |ctx: &Ctx, p: usize| ctx.peek(argv[p]).is_some();
@@ -182,7 +195,7 @@ pub fn after(ctx: &mut Ctx, argv: &[&[u8]], reply: &Reply, existed: Option<Vec<b
                 ctx.notify(class, name, argv[p]);
             }
         }
-        Ev::Fn(f) => f(ctx, argv, reply, &existed, changed),
+        Ev::Fn(f) => f(ctx, argv, reply, existed, changed),
         Ev::Removed => {
             let mut done: Vec<&[u8]> = Vec::new();
             for (i, &p) in keys.iter().enumerate() {
@@ -358,7 +371,8 @@ pub fn smove(ctx: &mut Ctx, argv: &[&[u8]], r: &Reply, existed: &[bool], _: bool
     }
     ctx.notify(ev::SET, "srem", src);
     del_if_gone(ctx, existed.first().copied().unwrap_or(true), src);
-    if src != dst {
+    // The hint says whether the member was new in the destination.
+    if src != dst && ctx.changed_hint != Some(false) {
         new_if_created(ctx, existed.get(1).copied().unwrap_or(true), dst);
         ctx.notify(ev::SET, "sadd", dst);
     }
@@ -366,7 +380,7 @@ pub fn smove(ctx: &mut Ctx, argv: &[&[u8]], r: &Reply, existed: &[bool], _: bool
 
 /// ZADD: `zadd`, or `zincr` with INCR.
 pub fn zadd(ctx: &mut Ctx, argv: &[&[u8]], r: &Reply, existed: &[bool], changed: bool) {
-    if !changed || matches!(r, Reply::Nil) {
+    if !changed || matches!(r, Reply::Nil) || ctx.changed_hint == Some(false) {
         return;
     }
     new_if_created(ctx, existed.first().copied().unwrap_or(true), argv[1]);

@@ -328,10 +328,13 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         return removed;
     }
     let max = max_intset(ctx);
-    write(ctx, dst, None, |s| {
-        s.add(m, max);
+    let mut added = false;
+    let r = write(ctx, dst, None, |s| {
+        added = s.add(m, max);
         Reply::Int(1)
-    })
+    });
+    ctx.changed_hint = Some(added);
+    r
 }
 
 fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {

@@ -508,6 +508,7 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], mut incr: bool) -> Reply {
     if created && z.is_empty() {
         st.remove(key);
     }
+    ctx.changed_hint = Some(added + updated > 0);
     if failed {
         return Reply::err(NAN_SCORE);
     }

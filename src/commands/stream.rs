@@ -305,8 +305,12 @@ fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         return Reply::err("ERR The ID specified in XADD is equal or smaller than the target stream top item");
     }
     s.append(id, &argv[field_pos..], lim);
-    if let Some(how) = a.trim {
-        s.trim(how, a.approx, a.limit);
+    let trimmed = match a.trim {
+        Some(how) => s.trim(how, a.approx, a.limit),
+        None => 0,
+    };
+    if trimmed > 0 {
+        ctx.extra_events.push((crate::config::events::STREAM, "xtrim", argv[1].to_vec()));
     }
     Reply::Bulk(id.to_bytes())
 }

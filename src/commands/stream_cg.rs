@@ -273,6 +273,7 @@ fn xgroup_inner(ctx: &mut Ctx, argv: &[&[u8]]) -> Result<Reply, Reply> {
     } else if eq_ic(opt, "delconsumer") && argc == 5 {
         let pending =
             stream_mut(ctx, key)?.and_then(|s| s.groups.get_mut(gname)).and_then(|g| g.delete_consumer(argv[4]));
+        ctx.changed_hint = Some(pending.is_some());
         Ok(Reply::Int(pending.unwrap_or(0) as i64))
     } else {
         Err(subcommand_syntax(argv))
@@ -355,9 +356,13 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     let now = ctx.now;
     let count = a.count as usize;
     let mut out: Vec<(Reply, Reply)> = Vec::new();
+    let mut created_in: Vec<Vec<u8>> = Vec::new();
     for (k, id) in a.keys.iter().zip(&ids) {
         let Ok(Some(s)) = stream_mut(ctx, k) else { continue };
         let Some(g) = s.groups.get_mut(gname) else { continue };
+        if !g.consumers.contains_key(cname) {
+            created_in.push(k.to_vec());
+        }
         g.consumer(cname, now, true);
         match *id {
             Some(after) => {
@@ -405,6 +410,9 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
                 out.push((Reply::Bulk(k.to_vec()), Reply::Array(replies)));
             }
         }
+    }
+    for k in created_in {
+        ctx.extra_events.push((crate::config::events::STREAM, "xgroup-createconsumer", k));
     }
     if !out.is_empty() {
         return streams_reply(ctx, out);
@@ -621,6 +629,7 @@ fn xclaim_inner(ctx: &mut Ctx, argv: &[&[u8]]) -> Result<Reply, Reply> {
     }
     let mut out = Vec::new();
     let mut consumer_ready = false;
+    let mut created = false;
     for id in ids {
         let exists = s.contains(id);
         let Some(g) = s.groups.get_mut(gname) else { break };
@@ -640,6 +649,9 @@ fn xclaim_inner(ctx: &mut Ctx, argv: &[&[u8]]) -> Result<Reply, Reply> {
             }
         }
         if !consumer_ready {
+            if !g.consumers.contains_key(cname) {
+                created = true;
+            }
             g.consumer(cname, now, true);
             consumer_ready = true;
         }
@@ -651,6 +663,9 @@ fn xclaim_inner(ctx: &mut Ctx, argv: &[&[u8]]) -> Result<Reply, Reply> {
             n.delivery_count += 1;
         }
         out.push(if justid { id_reply(id) } else { claimed_entry(s, id) });
+    }
+    if created {
+        ctx.extra_events.push((crate::config::events::STREAM, "xgroup-createconsumer", argv[1].to_vec()));
     }
     Ok(Reply::Array(out))
 }
@@ -698,6 +713,7 @@ fn xautoclaim_inner(ctx: &mut Ctx, argv: &[&[u8]]) -> Result<Reply, Reply> {
     let mut out = Vec::new();
     let mut deleted = Vec::new();
     let mut consumer_ready = false;
+    let mut created = false;
     while attempts > 0 && count > 0 {
         attempts -= 1;
         let Some(c) = cursor else { break };
@@ -721,6 +737,9 @@ fn xautoclaim_inner(ctx: &mut Ctx, argv: &[&[u8]]) -> Result<Reply, Reply> {
         }
         let Some(g) = s.groups.get_mut(gname) else { break };
         if !consumer_ready {
+            if !g.consumers.contains_key(cname) {
+                created = true;
+            }
             g.consumer(cname, now, true);
             consumer_ready = true;
         }
@@ -735,6 +754,9 @@ fn xautoclaim_inner(ctx: &mut Ctx, argv: &[&[u8]]) -> Result<Reply, Reply> {
     let next = cursor
         .and_then(|c| s.groups.get(gname).and_then(|g| g.pel.range(c..).next().map(|(k, _)| *k)))
         .unwrap_or(StreamId::MIN);
+    if created {
+        ctx.extra_events.push((crate::config::events::STREAM, "xgroup-createconsumer", argv[1].to_vec()));
+    }
     Ok(Reply::Array(vec![id_reply(next), Reply::Array(out), Reply::Array(deleted)]))
 }
 
