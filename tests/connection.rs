@@ -375,3 +375,32 @@ fn ping_and_echo() {
     c.send(b"PING\r\n");
     assert_reply!(c.read_reply(), b"+PONG\r\n");
 }
+
+/// CLIENT REPLY OFF / SKIP / ON: silenced replies are never sent; NO-EVICT is accepted.
+#[test]
+fn client_reply_off_skip_on() {
+    let server = support::start(&[]);
+    let mut c = server.conn();
+    let mut batch = Vec::new();
+    for cmd in [
+        &["CLIENT", "REPLY", "OFF"][..],
+        &["SET", "a", "1"],
+        &["INCR", "a"],
+        &["CLIENT", "REPLY", "ON"],
+        &["GET", "a"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["INCR", "a"],
+        &["GET", "a"],
+        &["CLIENT", "NO-EVICT", "on"],
+        &["CLIENT", "REPLY", "maybe"],
+    ] {
+        let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+        batch.extend(common::encode_command(&args));
+    }
+    c.send(&batch);
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.extend(c.read_reply());
+    }
+    assert_eq!(common::render(&got), common::render(b"+OK\r\n$1\r\n2\r\n$1\r\n3\r\n+OK\r\n-ERR syntax error\r\n"));
+}

@@ -58,6 +58,13 @@ static CLIENT_SUBS: &[Command] = &[
     Command::new("client|unblock", G, -3, ADMIN | NOSCRIPT | LOADING | STALE, client_unblock)
         .doc("Unblock a client blocked in a blocking command from a different connection", "5.0.0", "O(log N) where N is the number of client connections")
         .args("client-id [TIMEOUT|ERROR]"),
+    Command::new("client|reply", G, 3, NOSCRIPT | LOADING | STALE, client_reply)
+        .doc("Instruct the server whether to reply to commands", "3.2.0", "O(1)")
+        .args("ON|OFF|SKIP"),
+    Command::new("client|no-evict", G, 3, ADMIN | NOSCRIPT | LOADING | STALE, client_no_evict)
+        .acl("@dangerous")
+        .doc("Set client eviction mode for the current connection", "7.0.0", "O(1)")
+        .args("ON|OFF"),
     Command::new("client|help", G, 2, LOADING | STALE, client_help).doc("Show helpful text about the different subcommands", "5.0.0", "O(1)"),
 ];
 
@@ -372,6 +379,32 @@ fn client_unblock(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         ctx.effects.unblock.push((id as u64, how));
     }
     Reply::Int(parked as i64)
+}
+
+/// CLIENT REPLY ON|OFF|SKIP: OFF and SKIP are not answered; SKIP silences only the next
+/// command (the worker drops replies while `session.reply` says so).
+fn client_reply(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    use super::state::ReplyMode;
+    let mode = if eq_ic(argv[2], "on") {
+        ReplyMode::On
+    } else if eq_ic(argv[2], "off") {
+        ReplyMode::Off
+    } else if eq_ic(argv[2], "skip") {
+        ReplyMode::SkipThis
+    } else {
+        return Reply::err(super::errors::SYNTAX);
+    };
+    ctx.session.reply = mode;
+    Reply::ok()
+}
+
+/// CLIENT NO-EVICT ON|OFF: accepted (Rustis has no client eviction, so nothing changes).
+fn client_no_evict(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    if eq_ic(argv[2], "on") || eq_ic(argv[2], "off") {
+        Reply::ok()
+    } else {
+        Reply::err(super::errors::SYNTAX)
+    }
 }
 
 fn client_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {

@@ -98,6 +98,8 @@ pub struct Session {
     pub in_exec: bool,
     /// AOF records of the running EXEC, appended together when it ends.
     pub aof_tx: Option<Vec<(usize, Vec<Vec<u8>>)>>,
+    /// CLIENT REPLY state.
+    pub reply: ReplyMode,
     /// Watched keys: (db, key, the key's expiry time when WATCH ran, if it had one).
     pub watched: Vec<(usize, Vec<u8>, Option<i64>)>,
     /// Set (by any worker, through [`WatchRegistry`]) when a watched key is modified.
@@ -120,6 +122,7 @@ impl Session {
             multi_error: false,
             in_exec: false,
             aof_tx: None,
+            reply: ReplyMode::On,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
             conn: ConnId::default(),
@@ -128,6 +131,17 @@ impl Session {
             serving_block: false,
         }
     }
+}
+
+/// CLIENT REPLY: answer, stay silent, or stay silent for the next command only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Set by CLIENT REPLY SKIP (whose own reply is dropped too).
+    SkipThis,
+    /// The command after CLIENT REPLY SKIP: dropped, then back to On.
+    SkipNext,
 }
 
 /// What a blocking command waits for.

@@ -117,7 +117,7 @@ impl Worker<'_> {
                 self.serve_effects();
                 return;
             }
-            reply.encode(c.session.proto, &mut c.out);
+            emit_reply(&mut c.session, &reply, &mut c.out);
             c.next += 1;
             self.serve_effects();
             if c.session.close_after_reply {
@@ -245,9 +245,9 @@ impl Worker<'_> {
     }
 
     /// Queues a parked client's batch to continue after `reply` to its blocked command.
-    fn resume_with(&mut self, b: Blocked, reply: Reply) {
+    fn resume_with(&mut self, mut b: Blocked, reply: Reply) {
         let mut out = Vec::new();
-        reply.encode(b.session.proto, &mut out);
+        emit_reply(&mut b.session, &reply, &mut out);
         self.resumed.push_back(Cursor { conn: b.conn, session: b.session, batch: b.batch, next: b.index + 1, out });
     }
 
@@ -271,6 +271,18 @@ impl Worker<'_> {
         while let Some(c) = self.resumed.pop_front() {
             self.drive(c);
         }
+    }
+}
+
+/// Encodes a reply unless CLIENT REPLY OFF/SKIP silences it (Redis's CLIENT_REPLY_OFF /
+/// CLIENT_REPLY_SKIP: SKIP drops its own reply and the next command's).
+fn emit_reply(session: &mut Session, reply: &Reply, out: &mut Vec<u8>) {
+    use crate::commands::state::ReplyMode;
+    match session.reply {
+        ReplyMode::On => reply.encode(session.proto, out),
+        ReplyMode::Off => {}
+        ReplyMode::SkipThis => session.reply = ReplyMode::SkipNext,
+        ReplyMode::SkipNext => session.reply = ReplyMode::On,
     }
 }
 
