@@ -223,3 +223,26 @@ fn debug_object_active_expire_and_reload() {
     assert_eq!(v, "hello");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn memory_usage_doctor_purge_help() {
+    let server = support::start(&[]);
+    let mut raw = server.conn();
+    raw.cmd_str(&["SET", "k", "hello"]);
+    // A small embstr: 64 bytes in Redis 7.0 and in Rustis (one 64-byte item).
+    assert_eq!(common::render(&raw.cmd_str(&["MEMORY", "USAGE", "k"])), common::render(b":64\r\n"));
+    assert_eq!(common::render(&raw.cmd_str(&["MEMORY", "USAGE", "nokey"])), common::render(b"$-1\r\n"));
+    assert_eq!(
+        common::render(&raw.cmd_str(&["MEMORY", "USAGE", "k", "SAMPLES", "-1"])),
+        common::render(b"-ERR syntax error\r\n")
+    );
+    assert_eq!(
+        common::render(&raw.cmd_str(&["MEMORY", "USAGE", "k", "SAMPLES", "x"])),
+        common::render(b"-ERR value is not an integer or out of range\r\n")
+    );
+    let doc = raw.cmd_str(&["MEMORY", "DOCTOR"]);
+    assert!(doc.starts_with(b"$268\r\nHi Sam, this instance is empty"), "{}", common::render(&doc));
+    assert_eq!(common::render(&raw.cmd_str(&["MEMORY", "PURGE"])), common::render(b"+OK\r\n"));
+    let stats = raw.cmd_str(&["MEMORY", "STATS"]);
+    assert!(common::render(&stats).contains("keys.count"));
+}

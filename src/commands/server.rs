@@ -22,6 +22,31 @@ pub const REDIS_VERSION: &str = "7.0.15";
 
 const G: &str = "server";
 
+static MEMORY_SUBS: &[Command] = &[
+    Command::new("memory|usage", G, -3, READONLY, memory_usage)
+        .ks("RO")
+        .keys(2, 2, 1)
+        .doc("Estimate the memory usage of a key", "4.0.0", "O(N) where N is the number of samples.")
+        .args("key [SAMPLES count]"),
+    Command::new("memory|doctor", G, 2, 0, memory_doctor)
+        .tips("nondeterministic_output request_policy:all_shards response_policy:special")
+        .doc("Outputs memory problems report", "4.0.0", "O(1)"),
+    Command::new("memory|stats", G, 2, 0, memory_stats)
+        .tips("nondeterministic_output request_policy:all_shards response_policy:special")
+        .doc("Show memory usage details", "4.0.0", "O(1)"),
+    Command::new("memory|malloc-stats", G, 2, 0, memory_malloc_stats)
+        .tips("nondeterministic_output request_policy:all_shards response_policy:special")
+        .doc("Show allocator internal stats", "4.0.0", "Depends on how much memory is allocated, could be slow"),
+    Command::new("memory|purge", G, 2, 0, memory_purge)
+        .tips("request_policy:all_shards response_policy:all_succeeded")
+        .doc("Ask the allocator to release memory", "4.0.0", "Depends on how much memory is allocated, could be slow"),
+    Command::new("memory|help", G, 2, LOADING | STALE, memory_help).doc(
+        "Show helpful text about the different subcommands",
+        "4.0.0",
+        "O(1)",
+    ),
+];
+
 pub static COMMANDS: &[Command] = &[
     Command::new("dbsize", G, 1, READONLY | FAST | DB_STRIPES, dbsize)
         .acl("@keyspace")
@@ -84,6 +109,11 @@ pub static COMMANDS: &[Command] = &[
         .plan(debug_plan)
         .doc("A container for debugging commands", "1.0.0", "Depends on subcommand.")
         .args("subcommand [argument]"),
+    Command::container("memory", G, MEMORY_SUBS).doc(
+        "A container for memory diagnostics commands",
+        "4.0.0",
+        "Depends on subcommand.",
+    ),
     Command::new("lastsave", G, 1, LOADING | STALE | FAST, lastsave)
         .tips("nondeterministic_output")
         .acl("@admin @dangerous")
@@ -1431,4 +1461,150 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
             String::from_utf8_lossy(argv[1])
         )),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// MEMORY
+// ---------------------------------------------------------------------------------------
+
+/// MEMORY USAGE: the item (64 bytes), the key's and the value's heap bytes. Rustis's own
+/// layout, so figures differ from Redis's except for small strings.
+fn memory_usage(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let mut i = 3;
+    while i < argv.len() {
+        if eq_ic(argv[i], "samples") && i + 1 < argv.len() {
+            match crate::store::parse_i64_strict(argv[i + 1]) {
+                Some(n) if n >= 0 => {}
+                Some(_) => return Reply::err(errors::SYNTAX),
+                None => return Reply::err(errors::NOT_INT),
+            }
+            i += 2;
+        } else {
+            return Reply::err(errors::SYNTAX);
+        }
+    }
+    match ctx.peek(argv[2]) {
+        Some(it) => {
+            Reply::Int((std::mem::size_of::<crate::store::Item>() + it.key.heap_size() + it.val.heap_size()) as i64)
+        }
+        None => Reply::Nil,
+    }
+}
+
+fn memory_doctor(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    let text = if heap_bytes() < 5 * 1024 * 1024 {
+        "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n"
+    } else {
+        "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n"
+    };
+    Reply::Verbatim("txt", text.as_bytes().to_vec())
+}
+
+fn memory_stats(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    let (used, rss) = (heap_bytes(), rss_bytes());
+    let mut keys = 0u64;
+    let mut dbs = Vec::new();
+    for (i, db) in ctx.shared.keyspace.dbs.iter().enumerate() {
+        let (mut n, mut vol, mut overhead) = (0u64, 0u64, 0u64);
+        for s in db.stripes.iter() {
+            let g = s.read();
+            n += g.len() as u64;
+            vol += g.volatile_len() as u64;
+            overhead += (g.len() * std::mem::size_of::<crate::store::Item>()) as u64;
+        }
+        if n > 0 {
+            keys += n;
+            dbs.push((
+                Reply::bulk(format!("db.{i}").as_bytes()),
+                Reply::Map(vec![
+                    (Reply::bulk(b"overhead.hashtable.main"), Reply::Int(overhead as i64)),
+                    (Reply::bulk(b"overhead.hashtable.expires"), Reply::Int((vol * 8) as i64)),
+                ]),
+            ));
+        }
+    }
+    let aof = ctx.shared.aof.buffered() as i64;
+    let mut m = vec![
+        (Reply::bulk(b"peak.allocated"), Reply::Int(used as i64)),
+        (Reply::bulk(b"total.allocated"), Reply::Int(used as i64)),
+        (Reply::bulk(b"startup.allocated"), Reply::Int(0)),
+        (Reply::bulk(b"replication.backlog"), Reply::Int(0)),
+        (Reply::bulk(b"clients.slaves"), Reply::Int(0)),
+        (Reply::bulk(b"clients.normal"), Reply::Int(0)),
+        (Reply::bulk(b"cluster.links"), Reply::Int(0)),
+        (Reply::bulk(b"aof.buffer"), Reply::Int(aof)),
+        (Reply::bulk(b"lua.caches"), Reply::Int(0)),
+        (Reply::bulk(b"functions.caches"), Reply::Int(0)),
+    ];
+    m.extend(dbs);
+    let dataset = used;
+    m.extend([
+        (Reply::bulk(b"keys.count"), Reply::Int(keys as i64)),
+        (Reply::bulk(b"keys.bytes-per-key"), Reply::Int(used.checked_div(keys).unwrap_or(0) as i64)),
+        (Reply::bulk(b"dataset.bytes"), Reply::Int(dataset as i64)),
+        (Reply::bulk(b"dataset.percentage"), Reply::Double(100.0)),
+        (Reply::bulk(b"peak.percentage"), Reply::Double(100.0)),
+        (Reply::bulk(b"allocator.allocated"), Reply::Int(used as i64)),
+        (Reply::bulk(b"allocator.resident"), Reply::Int(rss as i64)),
+        (Reply::bulk(b"rss-overhead.ratio"), Reply::Double(if used > 0 { rss as f64 / used as f64 } else { 0.0 })),
+        (Reply::bulk(b"fragmentation"), Reply::Double(if used > 0 { rss as f64 / used as f64 } else { 0.0 })),
+        (Reply::bulk(b"fragmentation.bytes"), Reply::Int(rss as i64 - used as i64)),
+    ]);
+    Reply::Map(m)
+}
+
+fn memory_malloc_stats(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    let _ = epoch::advance();
+    let text = format!(
+        "jemalloc (Rustis summary): allocated={} active={} resident={} mapped={} retained={}\n",
+        stats::allocated::read().unwrap_or(0),
+        stats::active::read().unwrap_or(0),
+        stats::resident::read().unwrap_or(0),
+        stats::mapped::read().unwrap_or(0),
+        stats::retained::read().unwrap_or(0),
+    );
+    Reply::Verbatim("txt", text.into_bytes())
+}
+
+extern "C" {
+    /// jemalloc's mallctl, as tikv-jemallocator links it (prefixed `_rjem_`).
+    fn _rjem_mallctl(
+        name: *const libc::c_char,
+        oldp: *mut libc::c_void,
+        oldlenp: *mut libc::size_t,
+        newp: *mut libc::c_void,
+        newlen: libc::size_t,
+    ) -> libc::c_int;
+}
+
+fn memory_purge(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    // Every arena returns its dirty pages (Redis: jemalloc "arena.<MALLCTL_ARENAS_ALL>.purge").
+    // SAFETY: a void mallctl: NUL-terminated name, no old or new value.
+    let rc = unsafe {
+        _rjem_mallctl(c"arena.4096.purge".as_ptr(), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut(), 0)
+    };
+    if rc != 0 {
+        log::debug!("MEMORY PURGE: mallctl returned {rc}");
+    }
+    Reply::ok()
+}
+
+fn memory_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    super::connection::help_reply(
+        "MEMORY",
+        &[
+            "DOCTOR",
+            "    Return memory problems reports.",
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+        ],
+    )
 }
