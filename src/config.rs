@@ -70,6 +70,8 @@ pub struct Config {
     pub notify_keyspace_events: u32,
     /// no | yes | local (DEBUG allowed from loopback clients only).
     pub enable_debug_command: String,
+    /// LATENCY monitor threshold in ms (0: off).
+    pub latency_monitor_threshold: u64,
 }
 
 impl Default for Config {
@@ -130,6 +132,7 @@ impl Default for Config {
             lazyfree_lazy_user_flush: false,
             notify_keyspace_events: 0,
             enable_debug_command: "no".into(),
+            latency_monitor_threshold: 0,
         }
     }
 }
@@ -432,6 +435,7 @@ pub static OPTIONS: &[Opt] = &[
         },
     },
     opt_num!("maxmemory-samples", maxmemory_samples, u64, 1, 64, false),
+    opt_num!("latency-monitor-threshold", latency_monitor_threshold, u64, 0, i64::MAX, false),
     opt_num!("lfu-log-factor", lfu_log_factor, u64, 0, i32::MAX as i64, false),
     opt_num!("lfu-decay-time", lfu_decay_time, u64, 0, i32::MAX as i64, false),
     opt_num!("active-expire-effort", active_expire_effort, u32, 1, 10, false),

@@ -246,3 +246,31 @@ fn memory_usage_doctor_purge_help() {
     let stats = raw.cmd_str(&["MEMORY", "STATS"]);
     assert!(common::render(&stats).contains("keys.count"));
 }
+
+#[test]
+fn latency_monitor_records_slow_commands() {
+    let server = support::start(&["--enable-debug-command", "yes"]);
+    let mut raw = server.conn();
+    let disabled = raw.cmd_str(&["LATENCY", "DOCTOR"]);
+    assert!(common::render(&disabled).contains("Latency monitoring is disabled"), "{}", common::render(&disabled));
+    raw.cmd_str(&["CONFIG", "SET", "latency-monitor-threshold", "10"]);
+    let calm = raw.cmd_str(&["LATENCY", "DOCTOR"]);
+    assert!(common::render(&calm).contains("no latency spike was observed"), "{}", common::render(&calm));
+    assert_eq!(common::render(&raw.cmd_str(&["LATENCY", "LATEST"])), common::render(b"*0\r\n"));
+    raw.cmd_str(&["DEBUG", "SLEEP", "0.05"]);
+    let latest = String::from_utf8_lossy(&raw.cmd_str(&["LATENCY", "LATEST"])).to_string();
+    assert!(latest.starts_with("*1\r\n*4\r\n$7\r\ncommand\r\n:"), "{latest}");
+    let hist = String::from_utf8_lossy(&raw.cmd_str(&["LATENCY", "HISTORY", "command"])).to_string();
+    assert!(hist.starts_with("*1\r\n*2\r\n:"), "{hist}");
+    assert_eq!(common::render(&raw.cmd_str(&["LATENCY", "HISTORY", "nothing"])), common::render(b"*0\r\n"));
+    let spikes = common::render(&raw.cmd_str(&["LATENCY", "DOCTOR"]));
+    assert!(
+        spikes.contains("I have observed latency spikes") && spikes.contains("command: 1 latency spikes"),
+        "{spikes}"
+    );
+    raw.cmd_str(&["SET", "a", "1"]);
+    let h = String::from_utf8_lossy(&raw.cmd_str(&["LATENCY", "HISTOGRAM", "set"])).to_string();
+    assert!(h.starts_with("*2\r\n$3\r\nset\r\n*4\r\n$5\r\ncalls\r\n:1\r\n$14\r\nhistogram_usec\r\n"), "{h}");
+    assert_eq!(common::render(&raw.cmd_str(&["LATENCY", "RESET"])), common::render(b":1\r\n"));
+    assert_eq!(common::render(&raw.cmd_str(&["LATENCY", "LATEST"])), common::render(b"*0\r\n"));
+}

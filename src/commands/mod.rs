@@ -1145,6 +1145,11 @@ pub fn execute(
 
 /// Adds a command to SLOWLOG when it ran for at least `slowlog-log-slower-than` us.
 pub fn slowlog_record(shared: &Shared, session: &Session, cmd: &Command, argv: &[&[u8]], usec: u64, now: i64) {
+    let lat = shared.enc.latency_threshold.load(Relaxed);
+    if lat > 0 && usec / 1000 >= lat {
+        let event = if cmd.has(flags::FAST) { "fast-command" } else { "command" };
+        server::latency_add(shared, event, usec / 1000, now);
+    }
     let threshold = shared.enc.slowlog_log_slower_than.load(Relaxed);
     if threshold < 0 || (usec as i64) < threshold || cmd.has(flags::SKIP_SLOWLOG) {
         return;

@@ -22,6 +22,36 @@ pub const REDIS_VERSION: &str = "7.0.15";
 
 const G: &str = "server";
 
+static LATENCY_SUBS: &[Command] = &[
+    Command::new("latency|latest", G, 2, ADMIN | NOSCRIPT | LOADING | STALE, latency_latest)
+        .tips("nondeterministic_output request_policy:all_nodes response_policy:special")
+        .doc("Return the latest latency samples for all events.", "2.8.13", "O(1)"),
+    Command::new("latency|history", G, 3, ADMIN | NOSCRIPT | LOADING | STALE, latency_history)
+        .tips("nondeterministic_output request_policy:all_nodes response_policy:special")
+        .doc("Return timestamp-latency samples for the event.", "2.8.13", "O(1)")
+        .args("event"),
+    Command::new("latency|reset", G, -2, ADMIN | NOSCRIPT | LOADING | STALE, latency_reset)
+        .tips("request_policy:all_nodes response_policy:agg_sum")
+        .doc("Reset latency data for one or more events.", "2.8.13", "O(1)")
+        .args("[event [event ...]]"),
+    Command::new("latency|doctor", G, 2, ADMIN | NOSCRIPT | LOADING | STALE, latency_doctor)
+        .tips("nondeterministic_output request_policy:all_nodes response_policy:special")
+        .doc("Return a human readable latency analysis report.", "2.8.13", "O(1)"),
+    Command::new("latency|histogram", G, -2, ADMIN | NOSCRIPT | LOADING | STALE, latency_histogram)
+        .tips("nondeterministic_output request_policy:all_nodes response_policy:special")
+        .doc(
+            "Return the cumulative distribution of latencies of a subset of commands or all.",
+            "7.0.0",
+            "O(N) where N is the number of commands with latency information being retrieved.",
+        )
+        .args("[command [command ...]]"),
+    Command::new("latency|help", G, 2, LOADING | STALE, latency_help).doc(
+        "Show helpful text about the different subcommands.",
+        "2.8.13",
+        "O(1)",
+    ),
+];
+
 static MEMORY_SUBS: &[Command] = &[
     Command::new("memory|usage", G, -3, READONLY, memory_usage)
         .ks("RO")
@@ -112,6 +142,11 @@ pub static COMMANDS: &[Command] = &[
     Command::container("memory", G, MEMORY_SUBS).doc(
         "A container for memory diagnostics commands",
         "4.0.0",
+        "Depends on subcommand.",
+    ),
+    Command::container("latency", G, LATENCY_SUBS).doc(
+        "A container for latency diagnostics commands",
+        "2.8.13",
         "Depends on subcommand.",
     ),
     Command::new("lastsave", G, 1, LOADING | STALE | FAST, lastsave)
@@ -1605,6 +1640,165 @@ fn memory_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {
             "USAGE <key> [SAMPLES <count>]",
             "    Return memory in bytes used by <key> and its value. Nested values are",
             "    sampled up to <count> times (default: 5, 0 means sample all).",
+        ],
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// LATENCY (the latency monitor: events over latency-monitor-threshold)
+// ---------------------------------------------------------------------------------------
+
+/// Redis's LATENCY_TS_LEN: samples kept per event.
+const LATENCY_SAMPLES: usize = 160;
+
+/// Records a latency sample (Redis's latencyAddSample: one sample per second, the max).
+pub fn latency_add(sh: &Shared, event: &'static str, ms: u64, now_ms: i64) {
+    let now = now_ms / 1000;
+    let mut m = sh.latency.lock();
+    let (samples, max) = m.entry(event).or_default();
+    *max = (*max).max(ms);
+    match samples.back_mut() {
+        Some((t, v)) if *t == now => *v = (*v).max(ms),
+        _ => {
+            samples.push_back((now, ms));
+            if samples.len() > LATENCY_SAMPLES {
+                samples.pop_front();
+            }
+        }
+    }
+}
+
+fn latency_latest(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    let m = ctx.shared.latency.lock();
+    let mut names: Vec<&&str> = m.keys().collect();
+    names.sort();
+    Reply::Array(
+        names
+            .into_iter()
+            .filter_map(|n| {
+                let (samples, max) = &m[*n];
+                let (t, v) = samples.back()?;
+                Some(Reply::Array(vec![
+                    Reply::bulk(n.as_bytes()),
+                    Reply::Int(*t),
+                    Reply::Int(*v as i64),
+                    Reply::Int(*max as i64),
+                ]))
+            })
+            .collect(),
+    )
+}
+
+fn latency_history(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let m = ctx.shared.latency.lock();
+    let name = String::from_utf8_lossy(argv[2]);
+    let Some((samples, _)) = m.get(name.as_ref()) else { return Reply::Array(vec![]) };
+    Reply::Array(samples.iter().map(|(t, v)| Reply::Array(vec![Reply::Int(*t), Reply::Int(*v as i64)])).collect())
+}
+
+fn latency_reset(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let mut m = ctx.shared.latency.lock();
+    if argv.len() == 2 {
+        let n = m.len();
+        m.clear();
+        return Reply::Int(n as i64);
+    }
+    let mut n = 0;
+    for a in &argv[2..] {
+        if m.remove(String::from_utf8_lossy(a).as_ref()).is_some() {
+            n += 1;
+        }
+    }
+    Reply::Int(n)
+}
+
+fn latency_doctor(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    let threshold = ctx.shared.enc.latency_threshold.load(Ordering::Relaxed);
+    let m = ctx.shared.latency.lock();
+    let text = if m.is_empty() && threshold == 0 {
+        "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n".to_string()
+    } else if m.is_empty() {
+        "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n".to_string()
+    } else {
+        let mut t = String::from(
+            "Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n",
+        );
+        let mut names: Vec<&&str> = m.keys().collect();
+        names.sort();
+        for (i, n) in names.iter().enumerate() {
+            let (samples, max) = &m[**n];
+            let avg = samples.iter().map(|(_, v)| *v).sum::<u64>() / samples.len().max(1) as u64;
+            let _ = writeln!(
+                t,
+                "{}. {}: {} latency spikes (average {}ms). Worst all time event {}ms.",
+                i + 1,
+                n,
+                samples.len(),
+                avg,
+                max
+            );
+        }
+        t.push_str("\nI have a few advices for you:\n\n- Check your Slow Log to understand what are the commands you are running which are too slow to execute. Please check https://redis.io/commands/slowlog for more information.\n");
+        t
+    };
+    Reply::Verbatim("txt", text.into_bytes())
+}
+
+/// LATENCY HISTOGRAM: per command, calls and a cumulative histogram keyed by bucket
+/// upper bounds in microseconds (Rustis's Prometheus buckets, not Redis's powers of 2).
+fn latency_histogram(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let t = table();
+    let mut per: Vec<crate::metrics::Hist> = vec![Default::default(); t.cmds.len()];
+    let mut calls = vec![0u64; t.cmds.len()];
+    with_all_stats(ctx, |s| {
+        for (i, c) in s.cmd.iter().enumerate() {
+            per[i].merge(&c.hist);
+            calls[i] += c.calls;
+        }
+    });
+    let wanted: Vec<String> = argv[2..].iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    let mut out = Vec::new();
+    for (i, c) in t.cmds.iter().enumerate() {
+        if calls[i] == 0 || (!wanted.is_empty() && !wanted.iter().any(|w| w == c.name)) {
+            continue;
+        }
+        let mut cum = 0u64;
+        let mut buckets = Vec::new();
+        for (j, n) in per[i].counts.iter().enumerate() {
+            cum += n;
+            if *n == 0 {
+                continue;
+            }
+            let bound = crate::metrics::BUCKETS_US.get(j).copied().unwrap_or(u64::MAX);
+            buckets.push((Reply::Int(bound.min(i64::MAX as u64) as i64), Reply::Int(cum as i64)));
+        }
+        out.push((
+            Reply::bulk(c.name.as_bytes()),
+            Reply::Map(vec![
+                (Reply::bulk(b"calls"), Reply::Int(calls[i] as i64)),
+                (Reply::bulk(b"histogram_usec"), Reply::Map(buckets)),
+            ]),
+        ));
+    }
+    Reply::Map(out)
+}
+
+fn latency_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    super::connection::help_reply(
+        "LATENCY",
+        &[
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
         ],
     )
 }

@@ -313,6 +313,8 @@ pub struct EncLimits {
     pub slowlog_max_len: AtomicU64,
     /// notify-keyspace-events flags (0: off, checked before any notification work).
     pub notify: std::sync::atomic::AtomicU32,
+    /// latency-monitor-threshold in ms (0: off).
+    pub latency_threshold: AtomicU64,
     /// maxmemory (0: no limit) and maxmemory-samples.
     pub maxmemory: AtomicU64,
     pub maxmemory_samples: AtomicU64,
@@ -333,6 +335,7 @@ impl EncLimits {
         self.slowlog_max_len.store(c.slowlog_max_len, r);
         self.notify.store(c.notify_keyspace_events, r);
         self.maxmemory.store(c.maxmemory, r);
+        self.latency_threshold.store(c.latency_monitor_threshold, r);
         self.maxmemory_samples.store(c.maxmemory_samples, r);
         crate::store::lfu::configure(
             c.maxmemory_policy.contains("lfu"),
@@ -393,6 +396,8 @@ pub struct Shared {
     pub used_memory_at: AtomicI64,
     /// Eviction's cache of the dbs that have keys: (when, dbs).
     pub evict_dbs: Mutex<(i64, Vec<usize>)>,
+    /// LATENCY monitor events: name -> (samples (unix s, ms), newest last; all-time max).
+    pub latency: Mutex<HashMap<&'static str, (VecDeque<(i64, u64)>, u64)>>,
     /// Eviction pool: the best candidates sampled so far, (db, key, score).
     pub evict_pool: Mutex<Vec<(usize, crate::store::CompactBytes, i64)>>,
 }
@@ -526,6 +531,7 @@ impl Shared {
             used_memory_at: AtomicI64::new(0),
             evict_dbs: Mutex::new((i64::MIN / 2, Vec::new())),
             evict_pool: Mutex::new(Vec::new()),
+            latency: Mutex::new(HashMap::new()),
             nmonitors: AtomicUsize::new(0),
         }
     }
