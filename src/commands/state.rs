@@ -133,6 +133,9 @@ impl Session {
     }
 }
 
+/// One LATENCY event: samples (unix s, ms), newest last, and the all-time max (ms).
+pub type LatencyEvent = (VecDeque<(i64, u64)>, u64);
+
 /// CLIENT REPLY: answer, stay silent, or stay silent for the next command only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -397,7 +400,7 @@ pub struct Shared {
     /// Eviction's cache of the dbs that have keys: (when, dbs).
     pub evict_dbs: Mutex<(i64, Vec<usize>)>,
     /// LATENCY monitor events: name -> (samples (unix s, ms), newest last; all-time max).
-    pub latency: Mutex<HashMap<&'static str, (VecDeque<(i64, u64)>, u64)>>,
+    pub latency: Mutex<HashMap<&'static str, LatencyEvent>>,
     /// Eviction pool: the best candidates sampled so far, (db, key, score).
     pub evict_pool: Mutex<Vec<(usize, crate::store::CompactBytes, i64)>>,
 }
