@@ -27,6 +27,8 @@
 mod common;
 mod support;
 
+use support::values::{array, bulk, int, now_ms, run, run_cmd, select, text};
+
 use common::{encode_command, render, RawConn, Server};
 use redis::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------
 // Servers, directories, small helpers
@@ -101,55 +103,6 @@ fn start_aof_target(dir: &Prepared, extra: &[&str]) -> Server {
     let mut args = vec!["--dir", dir.arg(), "--appendonly", "yes", "--save", ""];
     args.extend_from_slice(extra);
     start_target(&args)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as i64
-}
-
-/// Runs a command given as `&str` words; panics (naming the command) on error replies.
-fn run(con: &mut redis::Connection, args: &[&str]) -> Value {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query::<Value>(con).unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")))
-}
-
-/// Runs a prepared command; panics (with `what`) on error replies.
-fn run_cmd(con: &mut redis::Connection, c: &redis::Cmd, what: &str) -> Value {
-    c.query::<Value>(con).unwrap_or_else(|e| panic!("{what}: {e}"))
-}
-
-fn select(con: &mut redis::Connection, db: u8) {
-    run(con, &["SELECT", &db.to_string()]);
-}
-
-fn bulk(v: &Value) -> Vec<u8> {
-    match v {
-        Value::BulkString(b) => b.clone(),
-        Value::SimpleString(s) => s.clone().into_bytes(),
-        Value::Okay => b"OK".to_vec(),
-        other => panic!("not a string: {other:?}"),
-    }
-}
-
-fn text(v: &Value) -> String {
-    String::from_utf8_lossy(&bulk(v)).into_owned()
-}
-
-fn int(v: &Value) -> i64 {
-    match v {
-        Value::Int(i) => *i,
-        other => panic!("not an integer: {other:?}"),
-    }
-}
-
-fn array(v: &Value) -> &[Value] {
-    match v {
-        Value::Array(a) => a,
-        other => panic!("not an array: {other:?}"),
-    }
 }
 
 /// One field of `INFO <section>`.

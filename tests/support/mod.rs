@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod values;
+
 use crate::common::{self, Server};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
