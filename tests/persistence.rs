@@ -25,13 +25,14 @@
 mod common;
 mod support;
 
+use support::persist::{redis_available, start_reference, Prepared};
 use support::values::{array, bulk, int, now_ms, run, run_cmd, select, text};
 
 use common::{encode_command, render, RawConn, Server};
 use redis::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -42,59 +43,6 @@ use std::time::{Duration, Instant};
 /// The server under test: rustis, or redis-server with `RUSTIS_TEST_TARGET=redis`.
 fn start_target(extra: &[&str]) -> Server {
     support::start(extra)
-}
-
-/// True if `redis-server` can be run. Prints a skip note (or panics when
-/// `RUSTIS_REQUIRE_REDIS=1`) when it cannot.
-fn redis_available(test: &str) -> bool {
-    let probe = Command::new("redis-server").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
-    match probe {
-        Ok(_) => true,
-        Err(e) if common::redis_required() => {
-            panic!("{test}: redis-server cannot be run but {}=1: {e}", common::REQUIRE_REDIS_ENV)
-        }
-        Err(_) => {
-            eprintln!("skipping {test}: redis-server is not installed");
-            false
-        }
-    }
-}
-
-/// Starts the reference redis-server (persistence off unless `extra` says otherwise).
-fn start_reference(extra: &[&str]) -> Server {
-    common::start_redis(extra).expect("redis-server was available a moment ago")
-}
-
-/// A directory prepared by a test (to hold a data file before a server starts on it).
-/// Removed on drop unless the test is failing.
-struct Prepared(PathBuf);
-
-impl Prepared {
-    fn new(tag: &str) -> Prepared {
-        Prepared(common::temp_dir(tag))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn arg(&self) -> &str {
-        self.0.to_str().expect("temp dir path is UTF-8")
-    }
-
-    fn dump(&self) -> PathBuf {
-        self.0.join("dump.rdb")
-    }
-}
-
-impl Drop for Prepared {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("prepared dir kept at {}", self.0.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 /// Copies `server`'s `dump.rdb` into a new prepared directory.

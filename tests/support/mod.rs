@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod persist;
 pub mod values;
 
 use crate::common::{self, Server};
