@@ -17,6 +17,7 @@
 
 use super::state::{Effects, Session, Shared, WorkerStats};
 use super::Ctx;
+use crate::persistence::aof::Record;
 use crate::persistence::rdb;
 use crate::protocol::Reply;
 
@@ -55,12 +56,13 @@ fn arr(r: &Reply) -> Option<&[Reply]> {
     }
 }
 
-fn cmd(parts: &[&[u8]]) -> Vec<Vec<u8>> {
-    parts.iter().map(|p| p.to_vec()).collect()
+/// The RESP encoding of one logged command.
+fn cmd(parts: &[&[u8]]) -> Vec<u8> {
+    crate::persistence::aof::record(0, parts).1
 }
 
 /// The state records of one key (see [`Prop::State`]).
-fn key_state(ctx: &Ctx, db: usize, key: &[u8], out: &mut Vec<(usize, Vec<Vec<u8>>)>) {
+fn key_state(ctx: &Ctx, db: usize, key: &[u8], out: &mut Vec<Record>) {
     let Some(it) = ctx.peek_in(db, key) else {
         out.push((db, cmd(&[b"DEL", key])));
         return;
@@ -83,7 +85,7 @@ fn key_state(ctx: &Ctx, db: usize, key: &[u8], out: &mut Vec<(usize, Vec<Vec<u8>
 }
 
 /// The state records of every (distinct) key argument of the command.
-fn keys_state(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<(usize, Vec<Vec<u8>>)>) {
+fn keys_state(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<Record>) {
     let mut seen: Vec<&[u8]> = Vec::new();
     ctx.cmd.for_each_key_pos(argv, |p| {
         if !seen.contains(&argv[p]) {
@@ -96,7 +98,7 @@ fn keys_state(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<(usize, Vec<Vec<u8>>)>) {
 }
 
 /// The AOF records for a write command that changed the dataset (locks still held).
-pub fn records(ctx: &Ctx, argv: &[&[u8]], reply: &Reply, out: &mut Vec<(usize, Vec<Vec<u8>>)>) {
+pub fn records(ctx: &Ctx, argv: &[&[u8]], reply: &Reply, out: &mut Vec<Record>) {
     let db = ctx.session.db;
     match ctx.cmd.prop {
         Prop::Verbatim => out.push((db, cmd(argv))),
@@ -111,9 +113,9 @@ pub fn records(ctx: &Ctx, argv: &[&[u8]], reply: &Reply, out: &mut Vec<(usize, V
         }
         Prop::Xadd => match (bulk_of(reply), xadd_id_pos(argv)) {
             (Some(id), Some(pos)) => {
-                let mut v = cmd(argv);
-                v[pos] = id;
-                out.push((db, v));
+                let mut v: Vec<&[u8]> = argv.to_vec();
+                v[pos] = &id;
+                out.push((db, cmd(&v)));
             }
             _ => key_state(ctx, db, argv[1], out),
         },
@@ -123,9 +125,9 @@ pub fn records(ctx: &Ctx, argv: &[&[u8]], reply: &Reply, out: &mut Vec<(usize, V
                 r => arr(r).map(|a| a.iter().filter_map(bulk_of).collect()).unwrap_or_default(),
             };
             if !members.is_empty() {
-                let mut v = cmd(&[b"SREM", argv[1]]);
-                v.extend(members);
-                out.push((db, v));
+                let mut v: Vec<&[u8]> = vec![b"SREM", argv[1]];
+                v.extend(members.iter().map(|m| m.as_slice()));
+                out.push((db, cmd(&v)));
             }
         }
         Prop::HincrFloat => match bulk_of(reply) {
@@ -159,10 +161,10 @@ fn xadd_id_pos(argv: &[&[u8]]) -> Option<usize> {
     None
 }
 
-fn blocking_pop(ctx: &Ctx, argv: &[&[u8]], reply: &Reply, out: &mut Vec<(usize, Vec<Vec<u8>>)>) {
+fn blocking_pop(ctx: &Ctx, argv: &[&[u8]], reply: &Reply, out: &mut Vec<Record>) {
     let db = ctx.session.db;
     let name = ctx.cmd.name;
-    let rec: Option<Vec<Vec<u8>>> = match name {
+    let rec: Option<Vec<u8>> = match name {
         "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => arr(reply).and_then(|a| a.first()).and_then(bulk_of).map(|k| {
             let c: &[u8] = match name {
                 "blpop" => b"LPOP",

@@ -121,7 +121,7 @@ pub fn perform(shared: &Shared, effects: &mut Effects, now_ms: i64) -> bool {
                 "evicted",
                 key.as_slice(),
             );
-            let at = shared.aof.append(&[(db, vec![b"DEL".to_vec(), key.as_slice().to_vec()])], false);
+            let at = shared.aof.append(&[crate::persistence::aof::record(db, &[&b"DEL"[..], key.as_slice()])], false);
             effects.aof_offset = effects.aof_offset.max(at);
         }
     }

@@ -904,7 +904,7 @@ impl Ctx<'_> {
         // Keys the command found expired (and removed) come first, as DELs.
         self.drain_expired();
         for (db, k) in self.expired_seen.drain(..) {
-            recs.push((db, vec![b"DEL".to_vec(), k]));
+            recs.push(crate::persistence::aof::record(db, &[&b"DEL"[..], &k]));
         }
         if changed {
             aof::records(self, argv, reply, &mut recs);
@@ -1092,23 +1092,8 @@ pub fn execute(
                 let d = &ctx.shared.keyspace.dbs[db];
                 let mut st = d.stripes[d.stripe_of(&key)].write();
                 if st.expire_if_needed(&key, now) {
-                    let gone = st.take_expired();
-                    if !gone.is_empty() {
-                        for k in &gone {
-                            notify::emit(
-                                ctx.shared,
-                                &mut ctx.effects.pushes,
-                                db,
-                                crate::config::events::EXPIRED,
-                                "expired",
-                                k.as_slice(),
-                            );
-                        }
-                        let recs: Vec<_> =
-                            gone.iter().map(|k| (db, vec![b"DEL".to_vec(), k.as_slice().to_vec()])).collect();
-                        let at = ctx.shared.aof.append(&recs, false);
-                        ctx.effects.aof_offset = ctx.effects.aof_offset.max(at);
-                    }
+                    let at = notify::expired(ctx.shared, &mut ctx.effects.pushes, db, &st.take_expired());
+                    ctx.effects.aof_offset = ctx.effects.aof_offset.max(at);
                 }
             }
             for (db, key) in misses {

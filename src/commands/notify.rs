@@ -76,6 +76,25 @@ pub fn emit(
     }
 }
 
+/// Keys expiry removed outside a command's own bookkeeping (a read's lazy expiry, the
+/// active cycle): `expired` events, and DELs in the AOF. Returns the AOF offset to wait
+/// for (`appendfsync always`). The caller still holds the keys' stripe lock.
+pub fn expired(
+    shared: &Shared,
+    pushes: &mut Vec<(super::state::ConnId, std::sync::Arc<[u8]>)>,
+    db: usize,
+    keys: &[crate::store::CompactBytes],
+) -> u64 {
+    if keys.is_empty() {
+        return 0;
+    }
+    for k in keys {
+        emit(shared, pushes, db, ev::EXPIRED, "expired", k.as_slice());
+    }
+    let recs: Vec<_> = keys.iter().map(|k| crate::persistence::aof::record(db, &[&b"DEL"[..], k.as_slice()])).collect();
+    shared.aof.append(&recs, false)
+}
+
 impl Ctx<'_> {
     /// Publishes `event` for `key` in the current db (after any pending `expired`).
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {

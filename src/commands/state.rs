@@ -97,7 +97,7 @@ pub struct Session {
     /// EXEC is running this session's queued commands.
     pub in_exec: bool,
     /// AOF records of the running EXEC, appended together when it ends.
-    pub aof_tx: Option<Vec<(usize, Vec<Vec<u8>>)>>,
+    pub aof_tx: Option<Vec<crate::persistence::aof::Record>>,
     /// CLIENT REPLY state.
     pub reply: ReplyMode,
     /// Watched keys: (db, key, the key's expiry time when WATCH ran, if it had one).

@@ -18,6 +18,7 @@
 //! - the manifest is replaced atomically (temp file, fsync, rename) and always names
 //!   files that exist.
 
+use crate::protocol::reply::{put_array_len, put_bulk};
 use parking_lot::{Condvar, Mutex};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -159,14 +160,23 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Appends one command in RESP.
-pub fn encode_command(out: &mut Vec<u8>, argv: &[Vec<u8>]) {
-    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+/// Appends one command in RESP (an array of bulk strings).
+pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, argv: &[A]) {
+    put_array_len(out, argv.len());
     for a in argv {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
+        put_bulk(out, a.as_ref());
     }
+}
+
+/// One command to log: its db and its RESP encoding (encoded before the buffer's lock is
+/// taken, so `Aof::append` only copies bytes under it).
+pub type Record = (usize, Vec<u8>);
+
+/// The record of `argv` in `db`.
+pub fn record<A: AsRef<[u8]>>(db: usize, argv: &[A]) -> Record {
+    let mut out = Vec::with_capacity(16 + argv.iter().map(|a| a.as_ref().len() + 16).sum::<usize>());
+    encode_command(&mut out, argv);
+    (db, out)
 }
 
 /// Items per command when a collection is written as commands (Redis's
@@ -211,15 +221,15 @@ pub fn key_commands(
         ),
         Value::Stream(_) => {
             let payload = super::rdb::dump_payload(val, opts);
-            encode_command(out, &[b"RESTORE".to_vec(), key.to_vec(), b"0".to_vec(), payload, b"REPLACE".to_vec()]);
+            encode_command(out, &[&b"RESTORE"[..], key, b"0", &payload, b"REPLACE"]);
         }
         v => {
             let b = v.as_bytes().map(|c| c.into_owned()).unwrap_or_default();
-            encode_command(out, &[b"SET".to_vec(), key.to_vec(), b]);
+            encode_command(out, &[&b"SET"[..], key, &b]);
         }
     }
     if let Some(at) = at {
-        encode_command(out, &[b"PEXPIREAT".to_vec(), key.to_vec(), at.to_string().into_bytes()]);
+        encode_command(out, &[&b"PEXPIREAT"[..], key, at.to_string().as_bytes()]);
     }
 }
 
@@ -406,7 +416,7 @@ impl Aof {
 
     /// Appends records `(db, argv)`, wrapped in MULTI/EXEC when `multi`. Returns the
     /// offset to wait for (`wait_synced`), or 0 when logging is off.
-    pub fn append(&self, records: &[(usize, Vec<Vec<u8>>)], multi: bool) -> u64 {
+    pub fn append(&self, records: &[Record], multi: bool) -> u64 {
         if records.is_empty() {
             return 0;
         }
@@ -419,14 +429,14 @@ impl Aof {
             // The transaction's first db is selected before MULTI (as Redis does).
             let db = records[0].0;
             select(&mut b, db);
-            encode_command(&mut b.data, &[b"MULTI".to_vec()]);
+            b.data.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n");
         }
-        for (db, argv) in records {
+        for (db, bytes) in records {
             select(&mut b, *db);
-            encode_command(&mut b.data, argv);
+            b.data.extend_from_slice(bytes);
         }
         if multi {
-            encode_command(&mut b.data, &[b"EXEC".to_vec()]);
+            b.data.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
         }
         b.appended += (b.data.len() - before) as u64;
         let at = b.appended;
@@ -562,7 +572,8 @@ impl Aof {
 
 fn select(b: &mut Buf, db: usize) {
     if b.db != Some(db) {
-        encode_command(&mut b.data, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
+        let mut n = [0u8; 20];
+        encode_command(&mut b.data, &[&b"SELECT"[..], crate::protocol::reply::fmt_i64(db as i64, &mut n)]);
         b.db = Some(db);
     }
 }
@@ -595,9 +606,9 @@ mod tests {
     #[test]
     fn commands_parse_and_truncation_is_detected() {
         let mut data = Vec::new();
-        encode_command(&mut data, &[b"SET".to_vec(), b"k".to_vec(), b"v\r\n".to_vec()]);
+        encode_command(&mut data, &[&b"SET"[..], b"k", b"v\r\n"]);
         data.extend_from_slice(b"#TS:123\r\n");
-        encode_command(&mut data, &[b"DEL".to_vec(), b"k".to_vec()]);
+        encode_command(&mut data, &[&b"DEL"[..], b"k"]);
         let Parsed::Complete(c) = parse_commands(&data).unwrap() else { panic!() };
         assert_eq!(c.len(), 2);
         assert_eq!(c[0][2], b"v\r\n");
@@ -621,11 +632,11 @@ mod tests {
         let ro = File::open(&bad_path).unwrap(); // read-only: every write fails
         let aof = Aof::default();
         aof.start(ro, bad_path.clone(), 0, Fsync::EverySec);
-        aof.append(&[(0, vec![b"SET".to_vec(), b"k".to_vec(), b"1".to_vec()])], false);
+        aof.append(&[record(0, &["SET", "k", "1"])], false);
         aof.flush(false);
         assert!(aof.failing().is_some_and(|e| e.starts_with("Errors writing to the AOF file")));
         assert!(aof.buffered() > 0, "the failed write's data is kept");
-        aof.append(&[(0, vec![b"SET".to_vec(), b"k".to_vec(), b"2".to_vec()])], false);
+        aof.append(&[record(0, &["SET", "k", "2"])], false);
         let good = dir.join("good.aof");
         let (f, _) = open_append(&good).unwrap();
         aof.rotate(f, good.clone());
@@ -662,8 +673,8 @@ mod tests {
         let path = dir.join("a.incr.aof");
         let (f, size) = open_append(&path).unwrap();
         aof.start(f, path.clone(), size, Fsync::Always);
-        let at = aof.append(&[(0, vec![b"SET".to_vec(), b"a".to_vec(), b"1".to_vec()])], false);
-        aof.append(&[(2, vec![b"DEL".to_vec(), b"b".to_vec()]), (2, vec![b"DEL".to_vec(), b"c".to_vec()])], true);
+        let at = aof.append(&[record(0, &["SET", "a", "1"])], false);
+        aof.append(&[record(2, &["DEL", "b"]), record(2, &["DEL", "c"])], true);
         aof.flush(false);
         aof.wait_synced(at);
         let text = std::fs::read(&path).unwrap();

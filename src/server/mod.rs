@@ -275,37 +275,20 @@ fn expire_loop(shared: Arc<Shared>, done: crossbeam_channel::Sender<worker::Done
                         break;
                     }
                 }
-                // With the AOF on, expirations are logged as DELs (under the stripe lock,
-                // so they are ordered with the writes to those keys).
-                let gone = st.take_expired();
-                if !gone.is_empty() {
-                    let db = cursor / per_db;
-                    let recs: Vec<_> =
-                        gone.iter().map(|k| (db, vec![b"DEL".to_vec(), k.as_slice().to_vec()])).collect();
-                    shared.aof.append(&recs, false);
-                    // `expired` events, published while the stripe is still locked.
-                    let mut pushes = Vec::new();
-                    for k in &gone {
-                        commands::notify::emit(
-                            &shared,
-                            &mut pushes,
-                            db,
-                            crate::config::events::EXPIRED,
-                            "expired",
-                            k.as_slice(),
-                        );
-                    }
-                    if !pushes.is_empty() {
-                        let _ = done.send(worker::Done {
-                            conn: Default::default(),
-                            session: None,
-                            out: Vec::new(),
-                            spare: Vec::new(),
-                            blocked_until: None,
-                            pushes,
-                        });
-                        wake.wake_if_sleeping();
-                    }
+                // With the AOF or `expired` events on, the removed keys are logged as DELs and
+                // announced while the stripe is still locked (ordered with its writes).
+                let mut pushes = Vec::new();
+                commands::notify::expired(&shared, &mut pushes, cursor / per_db, &st.take_expired());
+                if !pushes.is_empty() {
+                    let _ = done.send(worker::Done {
+                        conn: Default::default(),
+                        session: None,
+                        out: Vec::new(),
+                        spare: Vec::new(),
+                        blocked_until: None,
+                        pushes,
+                    });
+                    wake.wake_if_sleeping();
                 }
                 drop(st);
                 if start.elapsed() > budget {

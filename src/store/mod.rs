@@ -61,7 +61,12 @@ impl Item {
             let v = self.lru.load(Ordering::Relaxed);
             self.lru.store(lfu::on_access(v, now), Ordering::Relaxed);
         } else {
-            self.lru.store(lru_clock(now), Ordering::Relaxed);
+            // Reads touch on every lookup: skip the store when the second is unchanged, so
+            // hot keys read from several workers don't bounce their cache line.
+            let clock = lru_clock(now);
+            if self.lru.load(Ordering::Relaxed) != clock {
+                self.lru.store(clock, Ordering::Relaxed);
+            }
         }
     }
 }
