@@ -434,7 +434,7 @@ pub static OPTIONS: &[Opt] = &[
             Ok(())
         },
     },
-    opt_num!("maxmemory-samples", maxmemory_samples, u64, 1, 64, false),
+    opt_num!("maxmemory-samples", maxmemory_samples, u64, 1, i32::MAX as i64, false),
     opt_num!("latency-monitor-threshold", latency_monitor_threshold, u64, 0, i64::MAX, false),
     opt_num!("lfu-log-factor", lfu_log_factor, u64, 0, i32::MAX as i64, false),
     opt_num!("lfu-decay-time", lfu_decay_time, u64, 0, i32::MAX as i64, false),

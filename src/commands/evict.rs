@@ -51,7 +51,7 @@ pub fn perform(shared: &Shared, effects: &mut Effects, now_ms: i64) -> bool {
         return false;
     }
     let volatile = policy.starts_with("volatile");
-    let samples = shared.enc.maxmemory_samples.load(Relaxed).clamp(1, 64) as usize;
+    let samples = shared.enc.maxmemory_samples.load(Relaxed).clamp(1, 4096) as usize;
     let mut rng = 0x2545_f491_4f6c_dd1d_u64 ^ (now_ms as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let mut cands: Vec<(CompactBytes, u32, i64)> = Vec::new();
     let dbs = nonempty_dbs(shared, now_ms);

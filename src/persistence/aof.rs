@@ -507,13 +507,13 @@ impl Aof {
                 let mut keep = data;
                 keep.extend_from_slice(&b.data);
                 b.data = keep;
-                err = Some(format!("Errors writing to the AOF file: {e}"));
+                err = Some(format!("Errors writing to the AOF file: {}", strerror(&e)));
             }
         }
         let wrote_ok = err.is_none();
         if wrote_ok && need_sync {
             if let Err(e) = f.sync_data() {
-                err = Some(format!("Errors fsyncing the AOF file: {e}"));
+                err = Some(format!("Errors writing to the AOF file: {}", strerror(&e)));
             }
             out.last_fsync = Instant::now();
         }
@@ -567,6 +567,16 @@ impl Aof {
     }
     pub fn last_write_ok(&self) -> bool {
         self.out.lock().last_write_ok
+    }
+}
+
+/// The C library's text for an I/O error (what Redis prints with strerror), without
+/// Rust's " (os error N)" suffix.
+fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
     }
 }
 
@@ -634,7 +644,7 @@ mod tests {
         aof.start(ro, bad_path.clone(), 0, Fsync::EverySec);
         aof.append(&[record(0, &["SET", "k", "1"])], false);
         aof.flush(false);
-        assert!(aof.failing().is_some_and(|e| e.starts_with("Errors writing to the AOF file")));
+        assert_eq!(aof.failing().as_deref(), Some("Errors writing to the AOF file: Bad file descriptor"));
         assert!(aof.buffered() > 0, "the failed write's data is kept");
         aof.append(&[record(0, &["SET", "k", "2"])], false);
         let good = dir.join("good.aof");
