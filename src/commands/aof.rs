@@ -20,6 +20,7 @@ use super::Ctx;
 use crate::persistence::aof::Record;
 use crate::persistence::rdb;
 use crate::protocol::Reply;
+use crate::store::unix_ms;
 
 /// How a command is logged when it changed the dataset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,10 +244,6 @@ use crate::persistence::aof::{self as file, FileInfo, Fsync, Manifest};
 use crate::persistence::{self, SaveJob};
 use std::path::PathBuf;
 
-fn wall_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 /// `<dir>/<appenddirname>` and `appendfilename`.
 pub fn paths(shared: &Shared) -> (PathBuf, String) {
     let c = shared.config.read();
@@ -295,7 +292,7 @@ pub fn load_or_create(shared: &Shared) -> Result<(), String> {
                 as_commands: !preamble,
                 ..super::server::save_params(shared)
             };
-            let begun = persistence::begin(&shared.keyspace, wall_ms());
+            let begun = persistence::begin(&shared.keyspace, unix_ms());
             persistence::write_snapshot(&shared.keyspace, begun, &params)?;
             log::info!("Creating AOF base file {} on server start", base.name);
             let incr = FileInfo { name: file::incr_name(&name, 1), seq: 1, kind: 'i' };
@@ -377,7 +374,7 @@ fn load_files(shared: &Shared, dir: &std::path::Path, m: &Manifest) -> Result<()
         }
     }
     // Loading ran at time 0: give every key the load time as its last access.
-    let now = wall_ms();
+    let now = unix_ms();
     for db in shared.keyspace.dbs.iter() {
         for s in db.stripes.iter() {
             for it in s.read().iter() {
@@ -398,7 +395,7 @@ fn load_files(shared: &Shared, dir: &std::path::Path, m: &Manifest) -> Result<()
 /// BGREWRITEAOF: opens a new incr file and a snapshot at one point; the saver thread
 /// writes the snapshot as the new base. `Err(true)`: a save or rewrite is running.
 pub fn rewrite_start(shared: &Shared) -> Result<(), Option<String>> {
-    let now = wall_ms();
+    let now = unix_ms();
     if !shared.persist.try_start_rewrite(now) {
         return Err(None);
     }
@@ -432,7 +429,7 @@ pub fn rewrite_start(shared: &Shared) -> Result<(), Option<String>> {
         }
         Err(e) => {
             log::warn!("Can't rewrite the append only file in background: {e}");
-            shared.persist.finish_rewrite(false, 0, wall_ms());
+            shared.persist.finish_rewrite(false, 0, unix_ms());
             Err(Some(e))
         }
     }
@@ -474,7 +471,7 @@ pub fn rewrite_run(shared: &Shared, job: SaveJob) {
         Ok(()) => log::info!("Background AOF rewrite finished successfully"),
         Err(e) => log::warn!("Background AOF rewrite failed: {e}"),
     }
-    shared.persist.finish_rewrite(res.is_ok(), size, wall_ms());
+    shared.persist.finish_rewrite(res.is_ok(), size, unix_ms());
 }
 
 /// CONFIG SET appendonly yes at runtime: like Redis, a rewrite creates the base and the
@@ -482,7 +479,7 @@ pub fn rewrite_run(shared: &Shared, job: SaveJob) {
 pub fn enable(shared: &Shared) -> Result<(), String> {
     let (dir, name) = paths(shared);
     std::fs::create_dir_all(&dir).map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
-    let now = wall_ms();
+    let now = unix_ms();
     shared.persist.wait_idle();
     if !shared.persist.try_start_rewrite(now) {
         return Err("a save started meanwhile".into());
@@ -494,7 +491,7 @@ pub fn enable(shared: &Shared) -> Result<(), String> {
     let (f, _) = match file::open_append(&path) {
         Ok(x) => x,
         Err(e) => {
-            shared.persist.finish_rewrite(false, 0, wall_ms());
+            shared.persist.finish_rewrite(false, 0, unix_ms());
             return Err(format!("Can't open {}: {e}", incr.name));
         }
     };

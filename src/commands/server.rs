@@ -14,6 +14,7 @@ use crate::config;
 use crate::persistence::{self, rdb, SaveJob, SaveParams, SaveStats};
 use crate::protocol::Reply;
 use crate::store::glob_match;
+use crate::store::unix_ms;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
@@ -982,7 +983,7 @@ fn info_section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             let st = sh.persist.status();
             let bg = st.in_progress && st.background && !st.aof_rewrite;
             let aof_on = sh.aof.on.load(Ordering::Relaxed);
-            let now = wall_ms();
+            let now = unix_ms();
             let _ = write!(
                 o,
                 "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
@@ -1141,10 +1142,6 @@ fn uname() -> String {
 // SAVE BGSAVE LASTSAVE and the save machinery's entry points
 // ---------------------------------------------------------------------------------------
 
-fn wall_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 /// Where and how to save, from the config in force.
 pub fn save_params(sh: &Shared) -> SaveParams {
     let c = sh.config.read();
@@ -1178,14 +1175,14 @@ pub fn load_limits(sh: &Shared) -> rdb::LoadLimits {
 /// Runs a synchronous save (SAVE, SHUTDOWN) on the calling thread, which must hold no
 /// stripe lock. `Err(None)`: another save is running.
 pub fn save_sync(sh: &Shared) -> Result<SaveStats, Option<String>> {
-    let now = wall_ms();
+    let now = unix_ms();
     if !sh.persist.try_start(false, now) {
         return Err(None);
     }
     let dirty = sh.dirty();
     let begun = persistence::begin(&sh.keyspace, now);
     let res = persistence::write_snapshot(&sh.keyspace, begun, &save_params(sh));
-    sh.persist.finish(&res, dirty, wall_ms());
+    sh.persist.finish(&res, dirty, unix_ms());
     match res {
         Ok(s) => {
             log::info!("DB saved on disk ({} keys, {} bytes, {} ms)", s.keys, s.bytes, s.millis);
@@ -1200,7 +1197,7 @@ pub fn save_sync(sh: &Shared) -> Result<SaveStats, Option<String>> {
 
 /// Opens a snapshot now and hands it to the saver thread. False if a save is running.
 pub fn bgsave_start(sh: &Shared, why: &str) -> bool {
-    let now = wall_ms();
+    let now = unix_ms();
     if !sh.persist.try_start(true, now) {
         return false;
     }
@@ -1214,7 +1211,7 @@ pub fn bgsave_start(sh: &Shared, why: &str) -> bool {
 /// The saver thread's work for one BGSAVE job.
 pub fn bgsave_run(sh: &Shared, job: SaveJob) {
     let res = persistence::write_snapshot(&sh.keyspace, job.begun, &save_params(sh));
-    sh.persist.finish(&res, job.dirty, wall_ms());
+    sh.persist.finish(&res, job.dirty, unix_ms());
     match res {
         Ok(s) => log::info!(
             "Background saving terminated with success ({} keys, {} bytes, {} ms, {} keys copied before write)",
@@ -1230,7 +1227,7 @@ pub fn bgsave_run(sh: &Shared, job: SaveJob) {
 /// Save-point cron (Redis's serverCron part): starts a BGSAVE when a `save` point is
 /// reached or one was scheduled. Called by the saver thread every 100 ms.
 pub fn save_cron(sh: &Shared) {
-    let now = wall_ms();
+    let now = unix_ms();
     let st = sh.persist.status();
     if st.in_progress {
         return;
@@ -1483,7 +1480,7 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
                 }
             }
             let path = save_params(ctx.shared).path();
-            match persistence::load(&ctx.shared.keyspace, &path, load_limits(ctx.shared), wall_ms()) {
+            match persistence::load(&ctx.shared.keyspace, &path, load_limits(ctx.shared), unix_ms()) {
                 Ok(_) => Reply::ok(),
                 Err(e) => {
                     log::warn!("DEBUG RELOAD: {e}");

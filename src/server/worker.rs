@@ -59,7 +59,7 @@ impl Wake {
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    crate::store::unix_ms()
 }
 
 /// A batch in progress: which command runs next and the replies so far.

@@ -71,6 +71,11 @@ impl Item {
     }
 }
 
+/// Wall-clock unix time in ms (every "now" in the server comes from here).
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
 pub fn lru_clock(now_ms: i64) -> u32 {
     (now_ms / 1000) as u32
 }
