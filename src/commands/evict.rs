@@ -26,14 +26,19 @@ const POOL_SIZE: usize = 16;
 /// Most keys one command evicts before it goes ahead anyway (Redis bounds the time).
 const MAX_EVICT_PER_CALL: usize = 256;
 
+/// Bytes allocated through jemalloc right now (INFO used_memory, the metrics).
+pub fn allocated_bytes() -> u64 {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    let _ = epoch::advance();
+    stats::allocated::read().unwrap_or(0) as u64
+}
+
 /// jemalloc's allocated bytes (`used_memory`), re-read when older than 1 ms or `fresh`.
 pub fn used_memory(shared: &Shared, now_ms: i64, fresh: bool) -> u64 {
     if !fresh && now_ms - shared.used_memory_at.load(Relaxed) < 1 {
         return shared.used_memory.load(Relaxed);
     }
-    use tikv_jemalloc_ctl::{epoch, stats};
-    let _ = epoch::advance();
-    let v = stats::allocated::read().unwrap_or(0) as u64;
+    let v = allocated_bytes();
     shared.used_memory.store(v, Relaxed);
     shared.used_memory_at.store(now_ms, Relaxed);
     v

@@ -7,6 +7,7 @@
 //! libraries and exporters parse them.
 
 use super::errors;
+use super::evict::allocated_bytes;
 use super::flags::*;
 use super::state::{EncLimits, Shared};
 use super::{docs, eq_ic, table, Command, Ctx};
@@ -842,13 +843,6 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
-/// Bytes allocated through jemalloc (the global allocator), refreshed on each call.
-fn heap_bytes() -> u64 {
-    use tikv_jemalloc_ctl::{epoch, stats};
-    let _ = epoch::advance();
-    stats::allocated::read().unwrap_or(0) as u64
-}
-
 fn cpu_times() -> (f64, f64) {
     // SAFETY: getrusage fills the struct we pass.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -964,7 +958,7 @@ fn info_section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             );
         }
         "memory" => {
-            let (used, rss) = (heap_bytes(), rss_bytes());
+            let (used, rss) = (allocated_bytes(), rss_bytes());
             let (maxmem, policy) = {
                 let c = sh.config.read();
                 (c.maxmemory, c.maxmemory_policy.clone())
@@ -1150,7 +1144,7 @@ pub fn save_params(sh: &Shared) -> SaveParams {
         dbfilename: c.dbfilename.clone(),
         opts: rdb::SaveOpts { compress: c.rdbcompression, list_max_listpack_size: c.list_max_listpack_size },
         checksum: c.rdbchecksum,
-        used_mem: heap_bytes(),
+        used_mem: allocated_bytes(),
         version: REDIS_VERSION,
         as_commands: false,
     }
@@ -1524,7 +1518,7 @@ fn memory_usage(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 }
 
 fn memory_doctor(_: &mut Ctx, _: &[&[u8]]) -> Reply {
-    let text = if heap_bytes() < 5 * 1024 * 1024 {
+    let text = if allocated_bytes() < 5 * 1024 * 1024 {
         "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n"
     } else {
         "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n"
@@ -1533,7 +1527,7 @@ fn memory_doctor(_: &mut Ctx, _: &[&[u8]]) -> Reply {
 }
 
 fn memory_stats(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
-    let (used, rss) = (heap_bytes(), rss_bytes());
+    let (used, rss) = (allocated_bytes(), rss_bytes());
     let mut keys = 0u64;
     let mut dbs = Vec::new();
     for (i, db) in ctx.shared.keyspace.dbs.iter().enumerate() {

@@ -228,11 +228,7 @@ fn metrics_snapshot(shared: &Shared, queue_depth: u64) -> crate::metrics::Snapsh
             s.keys.push((i, keys));
         }
     }
-    s.memory_used = {
-        use tikv_jemalloc_ctl::{epoch, stats};
-        let _ = epoch::advance();
-        stats::allocated::read().unwrap_or(0) as u64
-    };
+    s.memory_used = commands::evict::allocated_bytes();
     s.evicted_keys = shared.evicted_keys.load(Ordering::Relaxed);
     s.blocked_clients = shared.nblocked.load(Ordering::Relaxed) as u64;
     s.pubsub_channels = shared.pubsub.read().counts().0 as u64;
