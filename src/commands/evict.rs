@@ -51,11 +51,23 @@ pub fn perform(shared: &Shared, effects: &mut Effects, now_ms: i64) -> bool {
     if max == 0 || used_memory(shared, now_ms, false) <= max {
         return true;
     }
-    let policy = shared.config.read().maxmemory_policy.clone();
-    if policy == "noeviction" {
-        return false;
-    }
-    let volatile = policy.starts_with("volatile");
+    let (volatile, rank) = {
+        let c = shared.config.read();
+        let p = c.maxmemory_policy.as_str();
+        if p == "noeviction" {
+            return false;
+        }
+        let rank = if p.ends_with("lru") {
+            Rank::Lru
+        } else if p.ends_with("lfu") {
+            Rank::Lfu
+        } else if p == "volatile-ttl" {
+            Rank::Ttl
+        } else {
+            Rank::Random
+        };
+        (p.starts_with("volatile"), rank)
+    };
     let samples = shared.enc.maxmemory_samples.load(Relaxed).clamp(1, 4096) as usize;
     let mut rng = 0x2545_f491_4f6c_dd1d_u64 ^ (now_ms as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let mut cands: Vec<(CompactBytes, u32, i64)> = Vec::new();
@@ -94,7 +106,7 @@ pub fn perform(shared: &Shared, effects: &mut Effects, now_ms: i64) -> bool {
                 drop(st);
                 got += cands.len();
                 for (k, access, expire_at) in cands.drain(..) {
-                    let score = score(&policy, access, expire_at, now_ms);
+                    let score = score(rank, access, expire_at, now_ms);
                     if !pool.iter().any(|(d, pk, _)| *d == dbi && *pk == k) {
                         pool.push((dbi, k, score));
                     }
@@ -153,17 +165,23 @@ fn nonempty_dbs(shared: &Shared, now_ms: i64) -> Vec<usize> {
 }
 
 /// Higher is a better victim.
-fn score(policy: &str, access: u32, expire_at: i64, now_ms: i64) -> i64 {
+/// What a policy evicts first.
+#[derive(Clone, Copy)]
+enum Rank {
+    Lru,
+    Lfu,
+    Ttl,
+    Random,
+}
+
+fn score(rank: Rank, access: u32, expire_at: i64, now_ms: i64) -> i64 {
     if expire_at != crate::store::NO_EXPIRE && expire_at <= now_ms {
         return i64::MAX; // already expired: free memory first
     }
-    if policy.ends_with("lru") {
-        crate::store::lru_clock(now_ms).wrapping_sub(access) as i64
-    } else if policy.ends_with("lfu") {
-        255 - crate::store::lfu::counter(access, now_ms) as i64
-    } else if policy == "volatile-ttl" {
-        i64::MAX - 1 - expire_at
-    } else {
-        0
+    match rank {
+        Rank::Lru => crate::store::lru_clock(now_ms).wrapping_sub(access) as i64,
+        Rank::Lfu => 255 - crate::store::lfu::counter(access, now_ms) as i64,
+        Rank::Ttl => i64::MAX - 1 - expire_at,
+        Rank::Random => 0,
     }
 }
