@@ -549,6 +549,12 @@ impl<'a> Locks<'a> {
     }
 }
 
+/// What `Ctx::write_begin` records for `Ctx::write_end`.
+pub struct WriteMark {
+    mods: u64,
+    existed: Option<Vec<bool>>,
+}
+
 /// What a handler sees.
 pub struct Ctx<'a> {
     pub shared: &'a Shared,
@@ -942,13 +948,27 @@ impl Ctx<'_> {
         delta.min(keys.max(1))
     }
 
-    /// The change counter baseline for [`Ctx::dirty_since`] (0 work for non-writes).
-    pub fn dirty_mark(&self) -> u64 {
-        if self.cmd.has(flags::WRITE) {
-            self.held_mods()
-        } else {
-            0
+    /// Before a write command runs (its locks held): the baseline `write_end` compares
+    /// with. None for other commands.
+    pub fn write_begin(&self, argv: &[&[u8]]) -> Option<WriteMark> {
+        if !self.cmd.has(flags::WRITE) {
+            return None;
         }
+        Some(WriteMark { mods: self.held_mods(), existed: notify::before(self, argv) })
+    }
+
+    /// After a write command ran (locks still held): the dirty counter, its keyspace
+    /// events and its AOF records (keys it found expired are announced and logged even
+    /// when it answered an error).
+    pub fn write_end(&mut self, mark: Option<WriteMark>, argv: &[&[u8]], reply: &Reply) {
+        let Some(mark) = mark else { return };
+        let mut changed = 0;
+        if !matches!(reply, Reply::Error(_)) {
+            changed = self.dirty_since(mark.mods, argv);
+            self.shared.worker_live[self.stats.idx].dirty.fetch_add(changed, Relaxed);
+        }
+        notify::after(self, argv, reply, mark.existed, changed > 0);
+        self.log_to_aof(argv, reply, changed > 0);
     }
 
     fn held_stripe(&self, i: usize) -> &Stripe {
@@ -1056,18 +1076,9 @@ pub fn execute(
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             lock_plan(&mut ctx, argv, scratch);
             let snap = ctx.watch_snapshot();
-            let mark = ctx.dirty_mark();
-            let existed = if cmd.has(flags::WRITE) { notify::before(&ctx, argv) } else { None };
+            let mark = ctx.write_begin(argv);
             let r = run(&mut ctx, argv);
-            if cmd.has(flags::WRITE) {
-                let mut d = 0;
-                if !matches!(r, Reply::Error(_)) {
-                    d = ctx.dirty_since(mark, argv);
-                    ctx.shared.worker_live[ctx.stats.idx].dirty.fetch_add(d, Relaxed);
-                }
-                notify::after(&mut ctx, argv, &r, existed, d > 0);
-                ctx.log_to_aof(argv, &r, d > 0);
-            }
+            ctx.write_end(mark, argv, &r);
             ctx.watch_touch(snap, argv, &r);
             if !ctx.session.serving_block {
                 server::feed_monitors(&mut ctx, argv);

@@ -180,8 +180,7 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
         };
         let start = std::time::Instant::now();
         let snap = ctx.watch_snapshot();
-        let mark = ctx.dirty_mark();
-        let existed = if cmd.has(WRITE) { super::notify::before(ctx, argv) } else { None };
+        let mark = ctx.write_begin(argv);
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(ctx, argv)));
         let mut reply = match res {
             Ok(r) => r,
@@ -208,13 +207,9 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
             st.usec += usec;
             if matches!(reply, Reply::Error(_)) {
                 st.failed += 1;
-            } else if cmd.has(WRITE) {
-                let d = ctx.dirty_since(mark, argv);
-                ctx.shared.worker_live[ctx.stats.idx].dirty.fetch_add(d, Ordering::Relaxed);
-                super::notify::after(ctx, argv, &reply, existed, d > 0);
-                ctx.log_to_aof(argv, &reply, d > 0);
             }
         }
+        ctx.write_end(mark, argv, &reply);
         replies.push(reply);
     }
     ctx.cmd = exec_cmd;
