@@ -404,3 +404,111 @@ fn client_reply_off_skip_on() {
     }
     assert_eq!(common::render(&got), common::render(b"+OK\r\n$1\r\n2\r\n$1\r\n3\r\n+OK\r\n-ERR syntax error\r\n"));
 }
+
+/// `blocked_clients` from INFO clients.
+fn blocked_clients(c: &mut RawConn) -> usize {
+    let info = String::from_utf8_lossy(&bulk(&c.cmd_str(&["INFO", "clients"]))).to_string();
+    info.lines().find_map(|l| l.strip_prefix("blocked_clients:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+/// CLIENT PAUSE WRITE (Redis 7.0 pause.tcl): reads run at once; a write is held (and
+/// counted in blocked_clients) until CLIENT UNPAUSE, then runs and is answered; EXEC of a
+/// transaction with a queued write is held too, a read-only one is not.
+#[test]
+fn client_pause_write_holds_writes_until_unpause() {
+    let s = start(&[]);
+    let mut admin = s.conn();
+    let mut w = s.conn();
+    let mut tx = s.conn();
+    w.set_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(admin.cmd_str(&["CLIENT", "PAUSE", "100000", "WRITE"]), b"+OK\r\n");
+    assert_eq!(w.cmd_str(&["GET", "k"]), b"$-1\r\n");
+    assert_eq!(w.cmd_str(&["PING"]), b"+PONG\r\n");
+    assert_eq!(blocked_clients(&mut admin), 0);
+    w.send(&common::encode_command(&[b"SET", b"k", b"v"]));
+    // A read-only transaction goes through; one with a write waits at EXEC.
+    assert_eq!(tx.cmd_str(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(tx.cmd_str(&["GET", "k"]), b"+QUEUED\r\n");
+    assert_eq!(tx.cmd_str(&["EXEC"]), b"*1\r\n$-1\r\n");
+    assert!(
+        support::wait_until(Duration::from_secs(5), Duration::from_millis(10), || blocked_clients(&mut admin) == 1),
+        "the paused SET is not counted as blocked"
+    );
+    // Still held a while later, and the key is untouched.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(admin.cmd_str(&["GET", "k"]), b"$-1\r\n");
+    assert_eq!(admin.cmd_str(&["CLIENT", "UNPAUSE"]), b"+OK\r\n");
+    assert_eq!(w.read_reply(), b"+OK\r\n");
+    assert_eq!(admin.cmd_str(&["GET", "k"]), b"$1\r\nv\r\n");
+    assert_eq!(blocked_clients(&mut admin), 0);
+}
+
+/// CLIENT PAUSE (ALL by default) with a timeout: every command waits until the pause
+/// ends by itself, including the pausing client's own next command (even a shorter WRITE
+/// pause, which does not shorten or weaken the first).
+#[test]
+fn client_pause_all_ends_after_timeout() {
+    let s = start(&[]);
+    let mut a = s.conn();
+    let mut b = s.conn();
+    a.set_timeout(Duration::from_secs(10)).unwrap();
+    b.set_timeout(Duration::from_secs(10)).unwrap();
+    let t = Instant::now();
+    assert_eq!(a.cmd_str(&["CLIENT", "PAUSE", "400"]), b"+OK\r\n");
+    assert_eq!(a.cmd_str(&["CLIENT", "PAUSE", "10", "WRITE"]), b"+OK\r\n");
+    let waited = t.elapsed();
+    assert!(waited >= Duration::from_millis(300), "the pauser's next command ran after {waited:?} of a 400 ms pause");
+    assert_eq!(a.cmd_str(&["CLIENT", "PAUSE", "400"]), b"+OK\r\n");
+    let t = Instant::now();
+    assert_eq!(b.cmd_str(&["GET", "k"]), b"$-1\r\n");
+    let waited = t.elapsed();
+    assert!(waited >= Duration::from_millis(300), "GET ran after {waited:?} of a 400 ms pause");
+    // Over: nothing waits now.
+    assert_eq!(a.cmd_str(&["SET", "k", "1"]), b"+OK\r\n");
+    assert_eq!(b.cmd_str(&["GET", "k"]), b"$1\r\n1\r\n");
+}
+
+/// CLIENT PAUSE argument errors in Redis 7.0's words and order (mode before timeout);
+/// a syntax error is answered at once even while paused.
+#[test]
+fn client_pause_errors() {
+    let s = start(&[]);
+    let mut c = s.conn();
+    let cases: &[(&[&str], &str)] = &[
+        (&["CLIENT", "PAUSE", "10", "foo"], "-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n"),
+        (&["CLIENT", "PAUSE", "abc", "foo"], "-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n"),
+        (&["CLIENT", "PAUSE", "abc"], "-ERR timeout is not an integer or out of range\r\n"),
+        (&["CLIENT", "PAUSE", "-1", "WRITE"], "-ERR timeout is negative\r\n"),
+        (
+            &["CLIENT", "PAUSE", "10", "WRITE", "x"],
+            "-ERR unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT HELP.\r\n",
+        ),
+        (&["CLIENT", "PAUSE"], "-ERR wrong number of arguments for 'client|pause' command\r\n"),
+        (&["CLIENT", "UNPAUSE", "x"], "-ERR wrong number of arguments for 'client|unpause' command\r\n"),
+        (&["CLIENT", "PAUSE", "0"], "+OK\r\n"),
+        (&["CLIENT", "UNPAUSE"], "+OK\r\n"),
+    ];
+    for (args, want) in cases {
+        let got = c.cmd_str(args);
+        assert_eq!(render(&got), render(want.as_bytes()), "{args:?}");
+    }
+    assert_eq!(c.cmd_str(&["CLIENT", "PAUSE", "100000", "WRITE"]), b"+OK\r\n");
+    assert_eq!(render(&c.cmd_str(&["SET", "k"])), render(b"-ERR wrong number of arguments for 'set' command\r\n"));
+    assert_eq!(c.cmd_str(&["CLIENT", "UNPAUSE"]), b"+OK\r\n");
+}
+
+/// Under CLIENT PAUSE WRITE keys do not expire: an expired key reads as missing but
+/// stays in the keyspace (neither lazy nor active expiry deletes it) until the pause ends.
+#[test]
+fn client_pause_write_holds_expiry() {
+    let s = start(&[]);
+    let mut c = s.conn();
+    assert_eq!(c.cmd_str(&["SET", "k", "v", "PX", "50"]), b"+OK\r\n");
+    assert_eq!(c.cmd_str(&["CLIENT", "PAUSE", "100000", "WRITE"]), b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(c.cmd_str(&["GET", "k"]), b"$-1\r\n");
+    assert_eq!(c.cmd_str(&["DBSIZE"]), b":1\r\n");
+    assert_eq!(c.cmd_str(&["CLIENT", "UNPAUSE"]), b"+OK\r\n");
+    assert_eq!(c.cmd_str(&["GET", "k"]), b"$-1\r\n");
+    assert_eq!(c.cmd_str(&["DBSIZE"]), b":0\r\n");
+}

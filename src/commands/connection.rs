@@ -65,6 +65,13 @@ static CLIENT_SUBS: &[Command] = &[
         .acl("@dangerous")
         .doc("Set client eviction mode for the current connection", "7.0.0", "O(1)")
         .args("ON|OFF"),
+    Command::new("client|pause", G, -3, ADMIN | NOSCRIPT | LOADING | STALE, client_pause)
+        .acl("@dangerous")
+        .doc("Stop processing commands from clients for some time", "2.9.50", "O(1)")
+        .args("timeout [WRITE|ALL]"),
+    Command::new("client|unpause", G, 2, ADMIN | NOSCRIPT | LOADING | STALE, client_unpause)
+        .acl("@dangerous")
+        .doc("Resume processing of clients that were paused", "6.2.0", "O(N) Where N is the number of paused clients"),
     Command::new("client|help", G, 2, LOADING | STALE, client_help).doc("Show helpful text about the different subcommands", "5.0.0", "O(1)"),
 ];
 
@@ -374,7 +381,8 @@ fn client_unblock(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     if argv.len() > 4 {
         return Reply::err(errors::SYNTAX);
     }
-    let parked = id > 0 && ctx.shared.blocked.lock().clients.contains_key(&(id as u64));
+    // Clients postponed by CLIENT PAUSE are not blocked on a command: nothing to end.
+    let parked = id > 0 && ctx.shared.blocked.lock().clients.get(&(id as u64)).is_some_and(|b| !b.postponed);
     if parked {
         ctx.effects.unblock.push((id as u64, how));
     }
@@ -396,6 +404,79 @@ fn client_reply(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     };
     ctx.session.reply = mode;
     Reply::ok()
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]: Redis 7.0's clientCommand checks the mode first,
+/// then the timeout (milliseconds, relative); the longer end and the stricter mode win.
+fn client_pause(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    if argv.len() > 4 {
+        return Reply::Error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(argv[1])
+        ));
+    }
+    let all = match argv.get(3) {
+        None => true,
+        Some(a) if eq_ic(a, "all") => true,
+        Some(a) if eq_ic(a, "write") => false,
+        Some(_) => return Reply::err("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+    };
+    let ms = match super::parse_int(argv[2]) {
+        Ok(v) => v,
+        Err(_) => return Reply::err("ERR timeout is not an integer or out of range"),
+    };
+    if ms < 0 {
+        return Reply::err("ERR timeout is negative");
+    }
+    // Redis 7.0 adds the timeout to the clock unchecked; a huge one pauses "forever".
+    let now = crate::store::unix_ms();
+    let end = if ms > 0 { now.saturating_add(ms) } else { 0 };
+    let mut p = ctx.shared.pause.lock();
+    if p.end <= now {
+        *p = Default::default();
+    }
+    p.all |= all;
+    p.end = p.end.max(end);
+    ctx.shared.pause_end.store(p.end, Ordering::Release);
+    Reply::ok()
+}
+
+/// CLIENT UNPAUSE: ends the pause and re-runs every postponed client's command.
+fn client_unpause(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    *ctx.shared.pause.lock() = Default::default();
+    ctx.shared.pause_end.store(0, Ordering::Release);
+    let ids: Vec<u64> =
+        ctx.shared.blocked.lock().clients.iter().filter(|(_, b)| b.postponed).map(|(id, _)| *id).collect();
+    ctx.effects.unblock.extend(ids.into_iter().map(|id| (id, super::state::Unblock::Resume)));
+    Reply::ok()
+}
+
+/// Whether CLIENT PAUSE holds back `cmd` now (Redis 7.0's processCommand): every command
+/// under ALL; under WRITE, commands flagged write or may-replicate, and EXEC of a
+/// transaction that queued one. A pause whose end has passed is cleared here.
+pub fn postpones(shared: &super::state::Shared, session: &super::state::Session, cmd: &Command, now: i64) -> bool {
+    let mut p = shared.pause.lock();
+    if p.end == 0 {
+        return false;
+    }
+    if p.end <= now {
+        *p = Default::default();
+        shared.pause_end.store(0, Ordering::Release);
+        return false;
+    }
+    if p.all || cmd.has(WRITE | MAY_REPLICATE) {
+        return true;
+    }
+    if cmd.name == "exec" {
+        if let Some(q) = &session.multi {
+            let t = super::table();
+            return q.iter().any(|argv| {
+                let args: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+                t.resolve(&args).is_ok_and(|id| t.cmds[id].has(WRITE | MAY_REPLICATE))
+            });
+        }
+    }
+    false
 }
 
 /// CLIENT NO-EVICT ON|OFF: accepted (Rustis has no client eviction, so nothing changes).

@@ -51,6 +51,10 @@ pub fn perform(shared: &Shared, effects: &mut Effects, now_ms: i64) -> bool {
     if max == 0 || used_memory(shared, now_ms, false) <= max {
         return true;
     }
+    // Redis skips eviction while clients are paused (the dataset must not change).
+    if shared.pause_end.load(Relaxed) > now_ms {
+        return true;
+    }
     let (volatile, rank) = {
         let c = shared.config.read();
         let p = c.maxmemory_policy.as_str();

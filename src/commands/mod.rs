@@ -675,7 +675,7 @@ impl<'a> Ctx<'a> {
     /// Parks this client until one of `keys` (current db) is written or the deadline
     /// passes; the command's reply is then produced by re-running it, or `on_timeout`.
     pub fn block(&mut self, keys: Vec<Vec<u8>>, deadline: Option<i64>, on_timeout: Reply) {
-        self.session.block = Some(BlockRequest { keys, deadline, on_timeout, rewrite: None });
+        self.session.block = Some(BlockRequest { keys, deadline, on_timeout, rewrite: None, postpone: false });
     }
 
     /// Like [`Ctx::block`], but the command re-run when a key is written is `argv`.
@@ -686,7 +686,7 @@ impl<'a> Ctx<'a> {
         on_timeout: Reply,
         argv: Vec<Vec<u8>>,
     ) {
-        self.session.block = Some(BlockRequest { keys, deadline, on_timeout, rewrite: Some(argv) });
+        self.session.block = Some(BlockRequest { keys, deadline, on_timeout, rewrite: Some(argv), postpone: false });
     }
 
     pub fn proto(&self) -> Proto {
@@ -1050,6 +1050,18 @@ pub fn execute(
             return Reply::Error(e);
         }
     }
+    if shared.pause_end.load(Relaxed) > 0 && !session.serving_block && connection::postpones(shared, session, cmd, now)
+    {
+        let end = shared.pause_end.load(Relaxed);
+        session.block = Some(BlockRequest {
+            keys: Vec::new(),
+            deadline: Some(end),
+            on_timeout: Reply::Nil,
+            rewrite: None,
+            postpone: true,
+        });
+        return Reply::Nil;
+    }
     if session.multi.is_some() && !transaction::runs_in_multi(cmd) {
         return transaction::queue(session, cmd, argv);
     }
@@ -1099,7 +1111,10 @@ pub fn execute(
             }
             let stale_keys: Vec<(usize, Vec<u8>)> = ctx.stale.get_mut().drain(..).collect();
             let misses: Vec<(usize, Vec<u8>)> = ctx.misses.get_mut().drain(..).collect();
-            for (db, key) in stale_keys {
+            // While CLIENT PAUSE is on, expired keys read as missing but stay (Redis's
+            // expireIfNeeded under a pause).
+            let paused = ctx.shared.pause_end.load(Relaxed) > now;
+            for (db, key) in stale_keys.into_iter().filter(|_| !paused) {
                 let d = &ctx.shared.keyspace.dbs[db];
                 let mut st = d.stripes[d.stripe_of(&key)].write();
                 if st.expire_if_needed(&key, now) {

@@ -158,6 +158,8 @@ pub struct BlockRequest {
     /// The command to re-run when a key is written, if not the original (XREAD's `$`
     /// must mean the last ID at block time, so it is re-run with resolved IDs).
     pub rewrite: Option<Vec<Vec<u8>>>,
+    /// Postponed by CLIENT PAUSE (no keys): re-run when the pause ends, never served.
+    pub postpone: bool,
 }
 
 /// A parked client: its session and the rest of its batch.
@@ -173,6 +175,8 @@ pub struct Blocked {
     pub deadline: i64,
     /// See [`BlockRequest::rewrite`].
     pub rewrite: Option<Vec<Vec<u8>>>,
+    /// See [`BlockRequest::postpone`].
+    pub postponed: bool,
 }
 
 /// Blocked clients by id, and per (db, key) the FIFO of clients waiting on it.
@@ -220,6 +224,18 @@ impl BlockRegistry {
 pub enum Unblock {
     Timeout,
     Error,
+    /// The pause ended (CLIENT UNPAUSE): a postponed client re-runs its command.
+    Resume,
+}
+
+/// CLIENT PAUSE state (Redis's client_pause_type / client_pause_end_time): the most
+/// restrictive mode and the latest end asked for win until CLIENT UNPAUSE.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pause {
+    /// Unix ms; 0 when not paused.
+    pub end: i64,
+    /// ALL (every command) rather than WRITE (writes and commands that may replicate).
+    pub all: bool,
 }
 
 /// Side effects a command leaves for its worker to act on after it returns.
@@ -377,6 +393,9 @@ pub struct Shared {
     /// waiters is written (`nblocked > 0`), and on timeouts.
     pub blocked: Mutex<BlockRegistry>,
     pub nblocked: AtomicUsize,
+    /// CLIENT PAUSE; `pause_end` mirrors `pause.end` so the hot path is one atomic load.
+    pub pause: Mutex<Pause>,
+    pub pause_end: AtomicI64,
     /// WATCHed keys of all clients. Looked at by write commands only while
     /// `nwatching > 0` (clients with at least one watched key).
     pub watches: Mutex<WatchRegistry>,
@@ -521,6 +540,8 @@ impl Shared {
             enc,
             blocked: Mutex::new(BlockRegistry::default()),
             nblocked: AtomicUsize::new(0),
+            pause: Mutex::new(Pause::default()),
+            pause_end: AtomicI64::new(0),
             watches: Mutex::new(WatchRegistry::default()),
             nwatching: AtomicUsize::new(0),
             pubsub: RwLock::new(Default::default()),

@@ -255,7 +255,10 @@ fn expire_loop(shared: Arc<Shared>, done: crossbeam_channel::Sender<worker::Done
         let threshold = samples * (10 - effort as usize + 1) / 40; // ~25% at effort 1
                                                                    // Resume where the last cycle stopped so no stripe starves.
         let per_db = shared.keyspace.nstripes();
-        let total = if shared.active_expire.load(Ordering::Relaxed) { per_db * shared.keyspace.dbs.len() } else { 0 };
+        // CLIENT PAUSE stops active expiry, as in Redis (a paused replica set must not diverge).
+        let paused = shared.pause_end.load(Ordering::Relaxed) > crate::store::unix_ms();
+        let active = shared.active_expire.load(Ordering::Relaxed) && !paused;
+        let total = if active { per_db * shared.keyspace.dbs.len() } else { 0 };
         for _ in 0..total {
             cursor = (cursor + 1) % total;
             let s = &shared.keyspace.dbs[cursor / per_db].stripes[cursor % per_db];

@@ -181,6 +181,7 @@ impl Worker<'_> {
             on_timeout: req.on_timeout,
             deadline,
             rewrite: req.rewrite,
+            postponed: req.postpone,
         };
         self.shared.blocked.lock().add(b, again.is_some());
         self.shared.nblocked.fetch_add(1, Ordering::AcqRel);
@@ -203,7 +204,11 @@ impl Worker<'_> {
         for (client, how) in std::mem::take(&mut self.effects.unblock) {
             if let Some(b) = self.unpark(client) {
                 let reply = match how {
-                    Unblock::Timeout => b.on_timeout.clone(),
+                    _ if b.postponed => {
+                        self.rerun(b);
+                        continue;
+                    }
+                    Unblock::Timeout | Unblock::Resume => b.on_timeout.clone(),
                     Unblock::Error => Reply::err("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
                 };
                 self.resume_with(b, reply);
@@ -244,6 +249,18 @@ impl Worker<'_> {
         }
     }
 
+    /// Queues a client postponed by CLIENT PAUSE to run its held command again (it is
+    /// postponed again if a pause still covers it).
+    fn rerun(&mut self, b: Blocked) {
+        self.resumed.push_back(Cursor {
+            conn: b.conn,
+            session: b.session,
+            batch: b.batch,
+            next: b.index,
+            out: Vec::new(),
+        });
+    }
+
     /// Queues a parked client's batch to continue after `reply` to its blocked command.
     fn resume_with(&mut self, mut b: Blocked, reply: Reply) {
         let mut out = Vec::new();
@@ -263,8 +280,12 @@ impl Worker<'_> {
                     return;
                 }
                 if let Some(b) = self.unpark(client) {
-                    let reply = b.on_timeout.clone();
-                    self.resume_with(b, reply);
+                    if b.postponed {
+                        self.rerun(b);
+                    } else {
+                        let reply = b.on_timeout.clone();
+                        self.resume_with(b, reply);
+                    }
                 }
             }
         }
