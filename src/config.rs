@@ -72,6 +72,10 @@ pub struct Config {
     pub enable_debug_command: String,
     /// LATENCY monitor threshold in ms (0: off).
     pub latency_monitor_threshold: u64,
+    /// latency-tracking: per-command latency histograms (INFO latencystats).
+    pub latency_tracking: bool,
+    /// latency-tracking-info-percentiles (default 50 99 99.9).
+    pub latency_tracking_info_percentiles: Vec<f64>,
 }
 
 impl Default for Config {
@@ -133,6 +137,8 @@ impl Default for Config {
             notify_keyspace_events: 0,
             enable_debug_command: "no".into(),
             latency_monitor_threshold: 0,
+            latency_tracking: true,
+            latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
         }
     }
 }
@@ -253,6 +259,12 @@ macro_rules! opt_str {
             },
         }
     };
+}
+
+/// A percentile as Redis prints it ("%f", trailing zeros and dot trimmed): 99.9, 50.
+pub fn fmt_percentile(p: f64) -> String {
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 pub const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
@@ -436,6 +448,28 @@ pub static OPTIONS: &[Opt] = &[
     },
     opt_num!("maxmemory-samples", maxmemory_samples, u64, 1, i32::MAX as i64, false),
     opt_num!("latency-monitor-threshold", latency_monitor_threshold, u64, 0, i64::MAX, false),
+    opt_bool!("latency-tracking", latency_tracking, false),
+    Opt {
+        name: "latency-tracking-info-percentiles",
+        immutable: false,
+        get: |c| c.latency_tracking_info_percentiles.iter().map(|p| fmt_percentile(*p)).collect::<Vec<_>>().join(" "),
+        set: |c, a| {
+            let mut v = Vec::new();
+            for w in a.iter().flat_map(|x| x.split_ascii_whitespace()) {
+                let p: f64 = w
+                    .parse()
+                    .ok()
+                    .filter(|p: &f64| !p.is_nan())
+                    .ok_or_else(|| "Invalid latency-tracking-info-percentiles parameters".to_string())?;
+                if !(0.0..=100.0).contains(&p) {
+                    return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
+                }
+                v.push(p);
+            }
+            c.latency_tracking_info_percentiles = v;
+            Ok(())
+        },
+    },
     opt_num!("lfu-log-factor", lfu_log_factor, u64, 0, i32::MAX as i64, false),
     opt_num!("lfu-decay-time", lfu_decay_time, u64, 0, i32::MAX as i64, false),
     opt_num!("active-expire-effort", active_expire_effort, u32, 1, 10, false),

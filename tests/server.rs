@@ -274,3 +274,92 @@ fn latency_monitor_records_slow_commands() {
     assert_eq!(common::render(&raw.cmd_str(&["LATENCY", "RESET"])), common::render(b":1\r\n"));
     assert_eq!(common::render(&raw.cmd_str(&["LATENCY", "LATEST"])), common::render(b"*0\r\n"));
 }
+
+/// INFO latencystats (Redis 7.0): one `latency_percentiles_usec_<cmd>` line per command
+/// called since CONFIG RESETSTAT (subcommands as `container|sub`), with the percentiles
+/// of `latency-tracking-info-percentiles` in its order and format; `latency-tracking no`
+/// stops recording; bad percentiles are refused with Redis's texts.
+#[test]
+fn info_latencystats_follows_the_percentile_config() {
+    let s = support::start(&[]);
+    let mut con = support::client(s.port);
+    let section = |con: &mut redis::Connection| -> Vec<(String, Vec<(String, f64)>)> {
+        let info: String = redis::cmd("INFO").arg("latencystats").query(con).unwrap();
+        let mut lines: Vec<(String, Vec<(String, f64)>)> = info
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| {
+                let (name, vals) = l.split_once(':').expect("name:values");
+                let name = name.strip_prefix("latency_percentiles_usec_").expect("field prefix").to_string();
+                let vals = vals
+                    .split(',')
+                    .filter(|v| !v.is_empty())
+                    .map(|kv| {
+                        let (k, v) = kv.split_once('=').expect("pN=value");
+                        let (_, frac) = v.split_once('.').expect("a decimal value");
+                        assert_eq!(frac.len(), 3, "three decimals in {kv}");
+                        (k.to_string(), v.parse::<f64>().expect("a number"))
+                    })
+                    .collect();
+                (name, vals)
+            })
+            .collect();
+        lines.sort_by(|a, b| a.0.cmp(&b.0));
+        lines
+    };
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut con).unwrap();
+    let _: () = redis::cmd("SET").arg("a").arg("b").query(&mut con).unwrap();
+    let _: Option<String> = redis::cmd("GET").arg("a").query(&mut con).unwrap();
+    let _: i64 = redis::cmd("CLIENT").arg("ID").query(&mut con).unwrap();
+    let got = section(&mut con);
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["client|id", "config|resetstat", "get", "set"]);
+    for (name, vals) in &got {
+        let keys: Vec<&str> = vals.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["p50", "p99", "p99.9"], "{name}");
+        assert!(vals.windows(2).all(|w| w[0].1 <= w[1].1), "percentiles not ordered for {name}: {vals:?}");
+        assert!(vals[0].1 > 0.0, "{name}: {vals:?}");
+    }
+    // Order and format follow the config; an empty list leaves the lines bare.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("latency-tracking-info-percentiles")
+        .arg("99.90 50.0 0")
+        .query(&mut con)
+        .unwrap();
+    let v: Vec<String> =
+        redis::cmd("CONFIG").arg("GET").arg("latency-tracking-info-percentiles").query(&mut con).unwrap();
+    assert_eq!(v, ["latency-tracking-info-percentiles", "99.9 50 0"]);
+    let got = section(&mut con);
+    let set = &got.iter().find(|(n, _)| n == "set").expect("set line").1;
+    assert_eq!(set.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["p99.9", "p50", "p0"]);
+    let _: () =
+        redis::cmd("CONFIG").arg("SET").arg("latency-tracking-info-percentiles").arg("").query(&mut con).unwrap();
+    assert!(section(&mut con).iter().all(|(_, v)| v.is_empty()));
+    for (arg, why) in [
+        ("50 101", "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"),
+        ("abc", "Invalid latency-tracking-info-percentiles parameters"),
+    ] {
+        let e = support::err_line::<()>(
+            redis::cmd("CONFIG").arg("SET").arg("latency-tracking-info-percentiles").arg(arg),
+            &mut con,
+        );
+        assert_eq!(
+            e,
+            format!("ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - {why}")
+        );
+    }
+    // latency-tracking no: nothing is recorded.
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("latency-tracking").arg("no").query(&mut con).unwrap();
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut con).unwrap();
+    let _: Option<String> = redis::cmd("GET").arg("a").query(&mut con).unwrap();
+    assert!(section(&mut con).is_empty());
+    // INFO default leaves the section out; INFO all has it after errorstats.
+    let info: String = redis::cmd("INFO").query(&mut con).unwrap();
+    assert!(!info.contains("# Latencystats"));
+    let info: String = redis::cmd("INFO").arg("all").query(&mut con).unwrap();
+    let heads: Vec<&str> = info.lines().filter(|l| l.starts_with("# ")).collect();
+    let at = heads.iter().position(|h| *h == "# Latencystats").expect("latencystats in INFO all");
+    assert_eq!(heads[at - 1], "# Errorstats");
+    assert_eq!(heads[at + 1], "# Cluster");
+}

@@ -1145,7 +1145,10 @@ pub fn execute(
     let st = &mut stats.cmd[id];
     st.calls += 1;
     st.usec += ns / 1000;
-    st.hist.observe_ns(ns);
+    if shared.enc.latency_tracking.load(Relaxed) {
+        st.hist.observe_ns(ns);
+        stats.lat[id].get_or_insert_with(Default::default).observe_ns(ns);
+    }
     stats.commands += 1;
     if let Reply::Error(e) = &reply {
         stats.cmd[id].failed += 1;

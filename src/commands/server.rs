@@ -875,6 +875,7 @@ const ALL_SECTIONS: &[&str] = &[
     "modules",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
 ];
@@ -1098,6 +1099,31 @@ fn info_section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             o.push_str("# Errorstats\r\n");
             for (k, v) in errs {
                 let _ = write!(o, "errorstat_{k}:count={v}\r\n");
+            }
+        }
+        "latencystats" => {
+            let t = table();
+            let mut agg: Vec<Option<crate::metrics::FineHist>> = vec![None; t.len()];
+            with_all_stats(ctx, |s| {
+                for (a, h) in agg.iter_mut().zip(&s.lat) {
+                    if let Some(h) = h {
+                        a.get_or_insert_with(Default::default).merge(h);
+                    }
+                }
+            });
+            let pcts = sh.config.read().latency_tracking_info_percentiles.clone();
+            o.push_str("# Latencystats\r\n");
+            for (i, h) in agg.iter().enumerate() {
+                let Some(h) = h.as_ref().filter(|h| h.total() > 0) else { continue };
+                let _ = write!(o, "latency_percentiles_usec_{}:", t.cmds[i].name);
+                for (j, p) in pcts.iter().enumerate() {
+                    if j > 0 {
+                        o.push(',');
+                    }
+                    let v = h.value_at_percentile(*p) as f64 / 1000.0;
+                    let _ = write!(o, "p{}={v:.3}", crate::config::fmt_percentile(*p));
+                }
+                o.push_str("\r\n");
             }
         }
         "cluster" => o.push_str("# Cluster\r\ncluster_enabled:0\r\n"),

@@ -268,6 +268,9 @@ pub struct WorkerStats {
     pub hits: u64,
     pub misses: u64,
     pub cmd: Vec<CmdStat>,
+    /// INFO latencystats per command (allocated at a command's first call while
+    /// `latency-tracking` is on).
+    pub lat: Vec<Option<Box<crate::metrics::FineHist>>>,
     /// Error replies by their code (ERR, WRONGTYPE, ...): INFO errorstats.
     pub errors: HashMap<String, u64>,
     /// Stripe locks that were not free at the first try, and the time spent waiting.
@@ -299,6 +302,7 @@ impl WorkerStats {
             hits: 0,
             misses: 0,
             cmd: vec![CmdStat::default(); ncmds],
+            lat: vec![None; ncmds],
             errors: HashMap::new(),
             lock_contended: 0,
             lock_wait_ns: 0,
@@ -334,6 +338,8 @@ pub struct EncLimits {
     pub notify: std::sync::atomic::AtomicU32,
     /// latency-monitor-threshold in ms (0: off).
     pub latency_threshold: AtomicU64,
+    /// latency-tracking (INFO latencystats and the command duration histogram).
+    pub latency_tracking: AtomicBool,
     /// maxmemory (0: no limit) and maxmemory-samples.
     pub maxmemory: AtomicU64,
     pub maxmemory_samples: AtomicU64,
@@ -355,6 +361,7 @@ impl EncLimits {
         self.notify.store(c.notify_keyspace_events, r);
         self.maxmemory.store(c.maxmemory, r);
         self.latency_threshold.store(c.latency_monitor_threshold, r);
+        self.latency_tracking.store(c.latency_tracking, r);
         self.maxmemory_samples.store(c.maxmemory_samples, r);
         crate::store::lfu::configure(
             c.maxmemory_policy.contains("lfu"),

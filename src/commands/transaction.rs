@@ -205,6 +205,9 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
             let st = &mut ctx.stats.cmd[id];
             st.calls += 1;
             st.usec += usec;
+            if ctx.shared.enc.latency_tracking.load(Ordering::Relaxed) {
+                ctx.stats.lat[id].get_or_insert_with(Default::default).observe_ns(usec * 1000);
+            }
             if matches!(reply, Reply::Error(_)) {
                 st.failed += 1;
             }

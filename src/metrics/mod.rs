@@ -16,6 +16,77 @@ use prometheus::{Encoder, TextEncoder};
 pub const BUCKETS_US: [u64; 15] =
     [10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000];
 
+/// A fine log-linear latency histogram (INFO latencystats, Redis's per-command HDR
+/// histogram): exact below 32 ns, then 32 sub-buckets per power of two (values are
+/// reported as the bucket's highest value, at most 1/32 above the true one), up to 2^41 ns.
+#[derive(Clone, Debug)]
+pub struct FineHist {
+    counts: Box<[u64]>,
+    total: u64,
+}
+
+const FINE_SUB: u32 = 32;
+const FINE_MAX_EXP: u32 = 40;
+const FINE_LEN: usize = ((FINE_MAX_EXP - 3) * FINE_SUB) as usize;
+
+impl Default for FineHist {
+    fn default() -> Self {
+        FineHist { counts: vec![0; FINE_LEN].into_boxed_slice(), total: 0 }
+    }
+}
+
+impl FineHist {
+    fn index(ns: u64) -> usize {
+        let ns = ns.min((1u64 << (FINE_MAX_EXP + 1)) - 1);
+        if ns < FINE_SUB as u64 {
+            return ns as usize;
+        }
+        let e = 63 - ns.leading_zeros();
+        let m = (ns >> (e - 5)) & (FINE_SUB as u64 - 1);
+        ((e - 4) * FINE_SUB) as usize + m as usize
+    }
+    /// The highest value that falls in bucket `i`.
+    fn upper(i: usize) -> u64 {
+        if i < FINE_SUB as usize {
+            return i as u64;
+        }
+        let e = (i / FINE_SUB as usize) as u32 + 4;
+        let m = (i % FINE_SUB as usize) as u64;
+        ((FINE_SUB as u64 + m + 1) << (e - 5)) - 1
+    }
+    #[inline]
+    pub fn observe_ns(&mut self, ns: u64) {
+        self.counts[Self::index(ns)] += 1;
+        self.total += 1;
+    }
+    pub fn merge(&mut self, o: &FineHist) {
+        for (a, b) in self.counts.iter_mut().zip(o.counts.iter()) {
+            *a += b;
+        }
+        self.total += o.total;
+    }
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+    /// The value (ns) at percentile `p` (0..=100), as hdr_value_at_percentile: the
+    /// highest value of the bucket holding the ceil(p% of total)-th observation.
+    pub fn value_at_percentile(&self, p: f64) -> u64 {
+        if self.total == 0 {
+            return 0;
+        }
+        let want = (((p.clamp(0.0, 100.0) / 100.0) * self.total as f64) + 0.5) as u64;
+        let want = want.max(1);
+        let mut seen = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= want {
+                return Self::upper(i);
+            }
+        }
+        Self::upper(FINE_LEN - 1)
+    }
+}
+
 /// A latency histogram kept by one recorder without synchronisation; merged at scrape.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Hist {
@@ -249,5 +320,45 @@ mod tests {
         assert!(text.contains("rustis_command_errors_total{cmd=\"get\",kind=\"failed\"} 1"), "{text}");
         assert!(text.contains("rustis_keys{db=\"0\"} 7"), "{text}");
         assert!(text.contains("rustis_worker_busy_seconds_total{worker=\"0\"} 0.5"), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod fine_tests {
+    use super::FineHist;
+
+    #[test]
+    fn buckets_are_contiguous_and_tight() {
+        let mut prev = None;
+        for i in 0..super::FINE_LEN {
+            let up = FineHist::upper(i);
+            if let Some(p) = prev {
+                assert_eq!(FineHist::index(p + 1), i, "value {} after bucket {}", p + 1, i - 1);
+            }
+            assert_eq!(FineHist::index(up), i);
+            prev = Some(up);
+        }
+        for v in [1u64, 31, 32, 33, 1000, 12_345, 999_999, 1 << 30] {
+            let up = FineHist::upper(FineHist::index(v));
+            assert!(up >= v && up - v <= v / 32, "{v} -> {up}");
+        }
+    }
+
+    #[test]
+    fn percentiles_follow_the_distribution() {
+        let mut h = FineHist::default();
+        assert_eq!(h.value_at_percentile(50.0), 0);
+        for v in 1..=1000u64 {
+            h.observe_ns(v * 1000);
+        }
+        let p50 = h.value_at_percentile(50.0);
+        assert!((500_000..=516_000).contains(&p50), "{p50}");
+        let p99 = h.value_at_percentile(99.0);
+        assert!((990_000..=1_022_000).contains(&p99), "{p99}");
+        assert!(h.value_at_percentile(0.0) >= 1000 && h.value_at_percentile(0.0) < 1032);
+        let mut g = FineHist::default();
+        g.merge(&h);
+        assert_eq!(g.total(), 1000);
+        assert_eq!(g.value_at_percentile(99.9), h.value_at_percentile(99.9));
     }
 }
