@@ -267,6 +267,16 @@ pub fn fmt_percentile(p: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// Redis's loglevel as a `log` filter (debug and verbose are both debug).
+pub fn log_level_filter(loglevel: &str) -> log::LevelFilter {
+    match loglevel {
+        "debug" | "verbose" => log::LevelFilter::Debug,
+        "notice" => log::LevelFilter::Info,
+        "warning" => log::LevelFilter::Warn,
+        _ => log::LevelFilter::Off,
+    }
+}
+
 pub const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
 
 pub static OPTIONS: &[Opt] = &[

@@ -74,34 +74,34 @@ fn fatal(msg: &str) -> ! {
 }
 
 fn init_logging(cfg: &Config) {
-    let level = match cfg.loglevel.as_str() {
-        "debug" => "debug",
-        "verbose" => "debug",
-        "notice" => "info",
-        "warning" => "warn",
-        _ => "off",
-    };
     let json = cfg.log_format == "json";
     let mut b = env_logger::Builder::new();
-    b.parse_filters(&format!("rustis={level},rustis_server={level},warn"));
-    if let Ok(f) = std::env::var("RUST_LOG") {
-        b.parse_filters(&f);
+    // The filter lets Rustis's debug lines through and `log::set_max_level` (from
+    // --loglevel now, from CONFIG SET loglevel later) decides; RUST_LOG overrides both.
+    b.parse_filters("rustis=debug,rustis_server=debug,warn");
+    let rust_log = std::env::var("RUST_LOG").ok();
+    if let Some(f) = &rust_log {
+        b.parse_filters(f);
     }
     b.format(move |buf, rec| {
         let ts = buf.timestamp_millis();
         let msg = rec.args().to_string();
         let level = rec.level().as_str().to_ascii_lowercase();
+        let (conn, msg) = split_conn(&msg);
         if json {
+            let conn = conn.map(|c| format!(",\"conn\":{c}")).unwrap_or_default();
             writeln!(
                 buf,
-                "{{\"ts\":\"{}\",\"level\":\"{}\",\"target\":\"{}\",\"msg\":{}}}",
+                "{{\"ts\":\"{}\",\"level\":\"{}\",\"target\":\"{}\"{},\"msg\":{}}}",
                 ts,
                 level,
                 rec.target(),
-                json_str(&msg)
+                conn,
+                json_str(msg)
             )
         } else {
-            writeln!(buf, "ts={} level={} target={} msg={}", ts, level, rec.target(), logfmt_str(&msg))
+            let conn = conn.map(|c| format!(" conn={c}")).unwrap_or_default();
+            writeln!(buf, "ts={} level={} target={}{} msg={}", ts, level, rec.target(), conn, logfmt_str(msg))
         }
     });
     if !cfg.logfile.is_empty() {
@@ -113,6 +113,21 @@ fn init_logging(cfg: &Config) {
         }
     }
     b.init();
+    if rust_log.is_none() {
+        log::set_max_level(rustis::config::log_level_filter(&cfg.loglevel));
+    }
+}
+
+/// Messages about a connection start with `conn=<id> ` (the server's convention); the
+/// id becomes its own field.
+fn split_conn(msg: &str) -> (Option<u64>, &str) {
+    if let Some(rest) = msg.strip_prefix("conn=") {
+        let end = rest.find(' ').unwrap_or(rest.len());
+        if let Ok(id) = rest[..end].parse::<u64>() {
+            return (Some(id), rest[end..].trim_start());
+        }
+    }
+    (None, msg)
 }
 
 fn json_str(s: &str) -> String {

@@ -572,12 +572,10 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         }
     }
     if next.loglevel != cfg.loglevel {
-        log::set_max_level(match next.loglevel.as_str() {
-            "debug" | "verbose" => log::LevelFilter::Debug,
-            "notice" => log::LevelFilter::Info,
-            "warning" => log::LevelFilter::Warn,
-            _ => log::LevelFilter::Off,
-        });
+        // RUST_LOG, when set, was the operator's explicit choice at start: it stays.
+        if std::env::var_os("RUST_LOG").is_none() {
+            log::set_max_level(crate::config::log_level_filter(&next.loglevel));
+        }
     }
     ctx.shared.enc.load_from(&next);
     let aof_change = (next.appendonly != cfg.appendonly).then_some(next.appendonly);
