@@ -27,6 +27,9 @@ Usage: scripts/bench.sh [options]
                     -n REQUESTS), -r rounds, medians; files in a temp dir
   --pubsub          instead: pub/sub delivery (1 channel x 100 subscribers, 1,000
                     channels x 1 subscriber; benches/pubsub.rs), messages/s, -r rounds
+  --metrics         instead: rustis with metrics on (endpoint scraped every second,
+                    latency-tracking yes) vs off (metrics-port 0, latency-tracking no),
+                    redis-benchmark -t set,get -P 1 and 16, -r rounds alternating, medians
   --self-test       use redis-server on both sides (checks this script)
 Env: BENCH_RUSTIS_BIN=path  use this binary instead of building rustis-server;
      BENCH_TIMEOUT=seconds  limit for each redis-benchmark run (default 300).
@@ -37,7 +40,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 requests=200000 rounds=3 clients=50 tests="set,get,incr,mset" pipelines="1 16"
-workers="" out="" memory=0 pubsub=0 bgsave=0 aof=0 extra_args=() keyspace=100000 bench_timeout=${BENCH_TIMEOUT:-300}
+workers="" out="" memory=0 pubsub=0 bgsave=0 aof=0 metrics=0 extra_args=() keyspace=100000 bench_timeout=${BENCH_TIMEOUT:-300}
 rustis_bin=${BENCH_RUSTIS_BIN:-}
 while [ $# -gt 0 ]; do
     case $1 in
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
         --pubsub) pubsub=1; shift ;;
         --bgsave) bgsave=1; shift ;;
         --aof) aof=1; shift ;;
+        --metrics) metrics=1; shift ;;
         --self-test) rustis_bin=$(command -v redis-server); shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -70,7 +74,7 @@ note=""
 [ "$(basename "$rustis_bin")" = redis-server ] && note=" (SELF-TEST: the 'rustis' column is redis-server too)"
 
 tmp=$(mktemp -d)
-declare -A pid port
+declare -A pid port sargs
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
     local rc=$? s
@@ -117,7 +121,8 @@ start_server_once() {
             --dir "$tmp" --dbfilename "$s.rdb" --appenddirname "aof-$s" "${extra_args[@]}" </dev/null >"$tmp/$s.log" 2>&1 &
     else
         "$bin" --port "${port[$s]}" --bind 127.0.0.1 --save "" --dir "$tmp" --dbfilename "$s.rdb" \
-            --appenddirname "aof-$s" ${workers:+--workers "$workers"} "${extra_args[@]}" </dev/null >"$tmp/$s.log" 2>&1 &
+            --appenddirname "aof-$s" ${workers:+--workers "$workers"} "${extra_args[@]}" ${sargs[$s]:-} \
+            </dev/null >"$tmp/$s.log" 2>&1 &
     fi
     pid[$s]=$!
     local i
@@ -394,6 +399,59 @@ if [ "$memory" -eq 1 ]; then
         awk -v a="$((rss1[redis] - rss0[redis]))" -v b="$((rss1[rustis] - rss0[rustis]))" \
             'BEGIN { printf "\nStream growth ratio rustis/redis: %.2f\n", b / a }'
     } >>"$report"
+    cat "$report"
+    [ -n "$out" ] && cp "$report" "$out"
+    exit 0
+fi
+
+if [ "$metrics" -eq 1 ]; then
+    header "metrics on vs off"
+    mport=$(free_port)
+    sargs[on]="--metrics-port $mport --latency-tracking yes"
+    sargs[off]="--metrics-port 0 --latency-tracking no"
+    start_server on
+    start_server off
+    scrape() { # one GET /metrics per second on the "on" server while a run lasts
+        while :; do
+            { exec 3<>"/dev/tcp/127.0.0.1/$mport" && printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && cat <&3 >/dev/null; } 2>/dev/null
+            exec 3>&- 2>/dev/null || true
+            sleep 1
+        done
+    }
+    scrape &
+    scraper=$!
+    {
+        echo "- on: --metrics-port $mport (scraped every second during the runs), latency-tracking yes"
+        echo "- off: --metrics-port 0, latency-tracking no (counters INFO needs are kept either way)"
+        echo "- redis-benchmark -c $clients -n $requests -r $keyspace -t set/get -P 1/16; median of $rounds rounds, order flipped every round"
+        echo
+        echo "| test | -P | on rps | off rps | on/off |"
+        echo "|---|---:|---:|---:|---:|"
+    } >>"$report"
+    declare -A mres
+    for t in set get; do
+        for d in 1 16; do
+            for r in $(seq 1 "$rounds"); do
+                if [ $((r % 2)) -eq 1 ]; then order="on off"; else order="off on"; fi
+                for s in $order; do
+                    rps=$(timeout "$bench_timeout" redis-benchmark -h 127.0.0.1 -p "${port[$s]}" -c "$clients" \
+                        -n "$requests" -r "$keyspace" -P "$d" -t "$t" --csv 2>/dev/null | grep -v '^"test"' | tail -n 1 |
+                        awk -F'","' '{ print $2 }')
+                    echo "  $s $t -P $d round $r: ${rps:-n/a} rps" >&2
+                    mres[$s,$t,$d]="${mres[$s,$t,$d]:-} ${rps:-0}"
+                done
+            done
+            med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+            a=$(echo "${mres[on,$t,$d]}" | med)
+            b=$(echo "${mres[off,$t,$d]}" | med)
+            awk -v t="$t" -v d="$d" -v a="$a" -v b="$b" \
+                'BEGIN { printf "| %s | %s | %.0f | %.0f | %.3f |\n", t, d, a, b, (b > 0 ? a / b : 0) }' >>"$report"
+        done
+    done
+    kill "$scraper" 2>/dev/null || true
+    wait "$scraper" 2>/dev/null || true
+    echo >>"$report"
+    echo "last scrape: $(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$mport; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3; cat <&3" | grep -c '^rustis_' ) rustis_ series lines in the last scrape" >>"$report"
     cat "$report"
     [ -n "$out" ] && cp "$report" "$out"
     exit 0
