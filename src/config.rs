@@ -72,6 +72,8 @@ pub struct Config {
     pub enable_debug_command: String,
     /// LATENCY monitor threshold in ms (0: off).
     pub latency_monitor_threshold: u64,
+    /// tracking-table-max-keys (0: no limit).
+    pub tracking_table_max_keys: u64,
     /// latency-tracking: per-command latency histograms (INFO latencystats).
     pub latency_tracking: bool,
     /// latency-tracking-info-percentiles (default 50 99 99.9).
@@ -138,6 +140,7 @@ impl Default for Config {
             enable_debug_command: "no".into(),
             latency_monitor_threshold: 0,
             latency_tracking: true,
+            tracking_table_max_keys: 1_000_000,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
         }
     }
@@ -459,6 +462,7 @@ pub static OPTIONS: &[Opt] = &[
     opt_num!("maxmemory-samples", maxmemory_samples, u64, 1, i32::MAX as i64, false),
     opt_num!("latency-monitor-threshold", latency_monitor_threshold, u64, 0, i64::MAX, false),
     opt_bool!("latency-tracking", latency_tracking, false),
+    opt_num!("tracking-table-max-keys", tracking_table_max_keys, u64, 0, i64::MAX, false),
     Opt {
         name: "latency-tracking-info-percentiles",
         immutable: false,

@@ -512,12 +512,13 @@ pub fn disable(shared: &Shared) {
 }
 
 /// Makes every stripe record the keys expiry removes (logged as DELs in the AOF,
-/// announced as `expired` events) while either needs them; `aof_on` is the AOF state
+/// announced as `expired` events, invalidated for client tracking) while any needs them; `aof_on` is the AOF state
 /// about to be in force.
 pub fn track_expired(shared: &Shared, aof_on: bool) {
     let f = super::notify::flags(shared);
     use crate::config::events as ev;
-    let on = aof_on || (f & ev::EXPIRED != 0 && f & (ev::KEYSPACE | ev::KEYEVENT) != 0);
+    let tracking = shared.ntracking.load(std::sync::atomic::Ordering::Acquire) > 0;
+    let on = aof_on || tracking || (f & ev::EXPIRED != 0 && f & (ev::KEYSPACE | ev::KEYEVENT) != 0);
     for db in shared.keyspace.dbs.iter() {
         for s in db.stripes.iter() {
             s.write().track_expired(on);

@@ -72,6 +72,16 @@ static CLIENT_SUBS: &[Command] = &[
     Command::new("client|unpause", G, 2, ADMIN | NOSCRIPT | LOADING | STALE, client_unpause)
         .acl("@dangerous")
         .doc("Resume processing of clients that were paused", "6.2.0", "O(N) Where N is the number of paused clients"),
+    Command::new("client|tracking", G, -3, NOSCRIPT | LOADING | STALE, super::tracking::client_tracking)
+        .doc("Enable or disable server assisted client side caching support", "6.0.0", "O(1). Some options may introduce additional complexity.")
+        .args("ON|OFF [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]"),
+    Command::new("client|caching", G, 3, NOSCRIPT | LOADING | STALE, super::tracking::client_caching)
+        .doc("Instruct the server about tracking or not keys in the next request", "6.0.0", "O(1)")
+        .args("YES|NO"),
+    Command::new("client|getredir", G, 2, NOSCRIPT | LOADING | STALE, super::tracking::client_getredir)
+        .doc("Get tracking notifications redirection client ID if any", "6.0.0", "O(1)"),
+    Command::new("client|trackinginfo", G, 2, NOSCRIPT | LOADING | STALE, super::tracking::client_trackinginfo)
+        .doc("Return information about server assisted client side caching for the current connection", "6.2.0", "O(1)"),
     Command::new("client|help", G, 2, LOADING | STALE, client_help).doc("Show helpful text about the different subcommands", "5.0.0", "O(1)"),
 ];
 
@@ -100,6 +110,11 @@ fn set_proto(ctx: &mut Ctx, p: Proto) {
 fn reset(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     super::transaction::reset(ctx.shared, ctx.session);
     ctx.shared.unmonitor(ctx.session.id);
+    if ctx.session.tracking.on {
+        ctx.effects.retrack_expired |= super::tracking::disable(ctx.shared, ctx.session.id);
+        ctx.session.tracking = Default::default();
+        ctx.session.caching = false;
+    }
     if ctx.session.subs > 0 {
         ctx.shared.pubsub.write().remove_client(ctx.session.id);
         ctx.session.subs = 0;

@@ -142,6 +142,7 @@ pub fn perform(shared: &Shared, effects: &mut Effects, now_ms: i64) -> bool {
                 "evicted",
                 key.as_slice(),
             );
+            super::tracking::key_modified(shared, key.as_slice(), 0, &mut effects.pushes, None);
             let at = shared.aof.append(&[crate::persistence::aof::record(db, &[&b"DEL"[..], key.as_slice()])], false);
             effects.aof_offset = effects.aof_offset.max(at);
         }

@@ -32,6 +32,7 @@ pub mod state;
 pub mod stream;
 pub mod stream_cg;
 pub mod string;
+pub mod tracking;
 pub mod transaction;
 
 use crate::protocol::{Proto, Reply};
@@ -1003,6 +1004,24 @@ pub fn execute(
     argv: &[&[u8]],
     scratch: &mut Vec<(usize, usize)>,
 ) -> Reply {
+    let r = execute_inner(shared, session, stats, effects, now, argv, scratch);
+    // CLIENT CACHING lasts for one command: any other (even one refused), unless a
+    // transaction is open (Redis's resetClient).
+    if session.caching && session.multi.is_none() && !eq_ic(argv[0], "client") {
+        session.caching = false;
+    }
+    r
+}
+
+fn execute_inner(
+    shared: &Shared,
+    session: &mut Session,
+    stats: &mut WorkerStats,
+    effects: &mut Effects,
+    now: i64,
+    argv: &[&[u8]],
+    scratch: &mut Vec<(usize, usize)>,
+) -> Reply {
     let t = table();
     let id = match t.resolve(argv) {
         Ok(id) => id,
@@ -1124,6 +1143,10 @@ pub fn execute(
             }
             for (db, key) in misses {
                 notify::emit(ctx.shared, &mut ctx.effects.pushes, db, crate::config::events::KEY_MISS, "keymiss", &key);
+            }
+            // After the read's own lazy expirations (which invalidate), as in Redis.
+            if ctx.session.tracking.on && cmd.has(flags::READONLY) {
+                tracking::remember(ctx.shared, ctx.session, cmd, argv, ctx.effects);
             }
             r
         }));

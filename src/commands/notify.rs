@@ -52,6 +52,13 @@ pub fn flags(shared: &Shared) -> u32 {
     shared.enc.notify.load(Relaxed)
 }
 
+/// Whether write commands must work out their events: notifications are on, or some
+/// client tracks keys (every event but `new`/`keymiss` is a modification to invalidate).
+#[inline]
+pub fn active(shared: &Shared) -> bool {
+    flags(shared) != 0 || super::tracking::live(shared)
+}
+
 /// Publishes one event for `key` in `db` into `pushes`.
 pub fn emit(
     shared: &Shared,
@@ -90,6 +97,7 @@ pub fn expired(
     }
     for k in keys {
         emit(shared, pushes, db, ev::EXPIRED, "expired", k.as_slice());
+        super::tracking::key_modified(shared, k.as_slice(), 0, pushes, None);
     }
     let recs: Vec<_> = keys.iter().map(|k| crate::persistence::aof::record(db, &[&b"DEL"[..], k.as_slice()])).collect();
     shared.aof.append(&recs, false)
@@ -103,11 +111,20 @@ impl Ctx<'_> {
     }
 
     pub fn notify_db(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
-        if flags(self.shared) == 0 {
+        if !active(self.shared) {
             return;
         }
         self.flush_expired();
+        if event != "new" {
+            self.invalidate(key);
+        }
         emit(self.shared, &mut self.effects.pushes, db, class, event, key);
+    }
+
+    /// Client-side caching: `key` was modified by this client (Redis's signalModifiedKey).
+    fn invalidate(&mut self, key: &[u8]) {
+        let e = &mut *self.effects;
+        super::tracking::key_modified(self.shared, key, self.session.id, &mut e.pushes, Some(&mut e.bcast));
     }
 
     /// Announces (once) the keys the command found expired so far, and keeps them for the
@@ -117,6 +134,7 @@ impl Ctx<'_> {
         self.drain_expired();
         for i in start..self.expired_seen.len() {
             let (db, key) = self.expired_seen[i].clone();
+            self.invalidate(&key);
             emit(self.shared, &mut self.effects.pushes, db, ev::EXPIRED, "expired", &key);
         }
     }
@@ -125,7 +143,7 @@ impl Ctx<'_> {
 /// Before a command runs (locks held): whether its first key exists, when its events need
 /// to know.
 pub fn before(ctx: &Ctx, argv: &[&[u8]]) -> Option<Vec<bool>> {
-    if flags(ctx.shared) == 0 || matches!(ctx.cmd.ev, Ev::Custom) {
+    if !active(ctx.shared) || matches!(ctx.cmd.ev, Ev::Custom) {
         return None;
     }
     let mut v = Vec::new();
@@ -149,7 +167,7 @@ fn reply_nonzero(r: &Reply) -> bool {
 /// After a write command ran and changed something (locks held): its table events.
 pub fn after(ctx: &mut Ctx, argv: &[&[u8]], reply: &Reply, existed: Option<Vec<bool>>, changed: bool) {
     let extras = std::mem::take(&mut ctx.extra_events);
-    if flags(ctx.shared) == 0 {
+    if !active(ctx.shared) {
         ctx.changed_hint = None;
         return;
     }

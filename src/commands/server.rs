@@ -423,6 +423,7 @@ fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     let db = ctx.session.db;
     let taken: Vec<_> = ctx.stripes_mut_of(db).into_iter().map(|s| s.take()).collect();
     free_later(taken);
+    super::tracking::flushed(ctx.shared, &mut ctx.effects.pushes);
     Reply::ok()
 }
 
@@ -435,6 +436,7 @@ fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         taken.extend(ctx.stripes_mut_of(db).into_iter().map(|s| s.take()));
     }
     free_later(taken);
+    super::tracking::flushed(ctx.shared, &mut ctx.effects.pushes);
     Reply::ok()
 }
 
@@ -578,6 +580,7 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         }
     }
     ctx.shared.enc.load_from(&next);
+    let tracking_limit_lower = next.tracking_table_max_keys != cfg.tracking_table_max_keys;
     let aof_change = (next.appendonly != cfg.appendonly).then_some(next.appendonly);
     let notify_change = next.notify_keyspace_events != cfg.notify_keyspace_events;
     if next.appendfsync != cfg.appendfsync {
@@ -602,6 +605,9 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
                 super::aof::track_expired(ctx.shared, ctx.shared.aof.on.load(Ordering::Relaxed));
             }
         }
+    }
+    if tracking_limit_lower {
+        super::tracking::enforce_limit(ctx.shared, ctx.effects);
     }
     Reply::ok()
 }
@@ -949,10 +955,11 @@ fn info_section(ctx: &mut Ctx, sec: &str, o: &mut String) {
         "clients" => {
             let _ = write!(
                 o,
-                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\n",
                 sh.net.connected_clients.load(Ordering::Relaxed),
                 cfg.maxclients,
                 sh.nblocked.load(Ordering::Relaxed),
+                sh.ntracking.load(Ordering::Relaxed),
                 sh.nblocked.load(Ordering::Relaxed)
             );
         }
@@ -1028,9 +1035,10 @@ fn info_section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             }
             let n = &sh.net;
             let ps = sh.pubsub.read().counts();
+            let trk = super::tracking::totals(sh);
             let _ = write!(
                 o,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\nrustis_lock_contended:{}\r\nrustis_lock_wait_usec:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\nrustis_lock_contended:{}\r\nrustis_lock_wait_usec:{}\r\n",
                 n.connections_received.load(Ordering::Relaxed),
                 cmds,
                 n.bytes_read.load(Ordering::Relaxed),
@@ -1043,6 +1051,9 @@ fn info_section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                 ps.0,
                 ps.1,
                 ps.2,
+                trk.0,
+                trk.1,
+                trk.2,
                 errs,
                 contended,
                 wait_ns / 1000

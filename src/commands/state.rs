@@ -78,6 +78,10 @@ pub struct IoCounters {
 
 /// Per-connection state, owned by the connection and moved along with its batch.
 pub struct Session {
+    /// CLIENT TRACKING options (a copy of what `Shared::tracking` holds for this client).
+    pub tracking: super::tracking::Mode,
+    /// CLIENT CACHING was given for the next command.
+    pub caching: bool,
     pub id: u64,
     pub db: usize,
     pub proto: Proto,
@@ -129,6 +133,8 @@ impl Session {
             subs: 0,
             block: None,
             serving_block: false,
+            tracking: Default::default(),
+            caching: false,
         }
     }
 }
@@ -249,6 +255,11 @@ pub struct Effects {
     pub pushes: Vec<(ConnId, Arc<[u8]>)>,
     /// AOF offset the replies produced so far must wait for (`appendfsync always`).
     pub aof_offset: u64,
+    /// BCAST invalidations to send when the worker's message is done.
+    pub bcast: Vec<super::tracking::BcastKey>,
+    /// The first client turned tracking on or the last one off: stripes must start or
+    /// stop recording expired keys (done once no stripe lock is held).
+    pub retrack_expired: bool,
 }
 
 /// Per-command counters of one worker (INFO commandstats).
@@ -403,6 +414,11 @@ pub struct Shared {
     /// CLIENT PAUSE; `pause_end` mirrors `pause.end` so the hot path is one atomic load.
     pub pause: Mutex<Pause>,
     pub pause_end: AtomicI64,
+    /// Client-side caching; `ntracking` counts clients with tracking on (0: no work).
+    pub tracking: Mutex<super::tracking::Tracking>,
+    pub ntracking: AtomicUsize,
+    /// See [`super::tracking::live`].
+    pub tracking_live: AtomicBool,
     /// WATCHed keys of all clients. Looked at by write commands only while
     /// `nwatching > 0` (clients with at least one watched key).
     pub watches: Mutex<WatchRegistry>,
@@ -549,6 +565,9 @@ impl Shared {
             nblocked: AtomicUsize::new(0),
             pause: Mutex::new(Pause::default()),
             pause_end: AtomicI64::new(0),
+            tracking: Mutex::new(Default::default()),
+            ntracking: AtomicUsize::new(0),
+            tracking_live: AtomicBool::new(false),
             watches: Mutex::new(WatchRegistry::default()),
             nwatching: AtomicUsize::new(0),
             pubsub: RwLock::new(Default::default()),

@@ -190,6 +190,9 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
             }
         };
         ctx.watch_touch(snap, argv, &reply);
+        if ctx.session.tracking.on && cmd.has(super::flags::READONLY) {
+            super::tracking::remember(ctx.shared, ctx.session, cmd, argv, ctx.effects);
+        }
         super::server::feed_monitors(ctx, argv);
         if let Some(req) = ctx.session.block.take() {
             // Blocking commands do not block in a transaction: they time out at once

@@ -344,6 +344,10 @@ pub fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Vec<Job>>, tx: Sender<D
         }
         scratch = std::mem::take(&mut w.scratch);
         effects = std::mem::take(&mut w.effects);
+        if std::mem::take(&mut effects.retrack_expired) {
+            commands::aof::track_expired(&shared, shared.aof.on.load(Ordering::Acquire));
+        }
+        commands::tracking::flush_bcast(&shared, &mut effects);
         if !effects.pushes.is_empty() {
             // One message for all frames this batch of jobs published.
             let pushes = std::mem::take(&mut effects.pushes);
