@@ -22,6 +22,11 @@ use std::time::{Duration, Instant};
 pub const WAKER: Token = Token(usize::MAX - 1);
 const LISTENER_BASE: usize = usize::MAX - 64;
 const READ_CHUNK: usize = 64 * 1024;
+/// Unparsed input a connection may hold: beyond it the rest stays in the kernel until
+/// the connection's batch in flight completes (Redis reads 16 KB per event). Keeps a
+/// huge pipeline from parking megabytes in user space, where they would count as used
+/// memory and make maxmemory evict for I/O instead of data.
+const READ_AHEAD: usize = 256 * 1024;
 /// Stop reading from a connection while this much output waits to be written.
 const OUTPUT_SOFT_LIMIT: usize = 8 * 1024 * 1024;
 
@@ -265,6 +270,11 @@ impl Reactor {
                 }
             }
             if c.rbuf.len() - c.rpos > limit {
+                break;
+            }
+            if c.rbuf.len() - c.rpos >= READ_AHEAD && !closed_hint {
+                // Come back when this input is parsed (after the batch in flight).
+                c.read_pending = true;
                 break;
             }
         }
