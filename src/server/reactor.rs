@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 pub const WAKER: Token = Token(usize::MAX - 1);
 const LISTENER_BASE: usize = usize::MAX - 64;
 const READ_CHUNK: usize = 64 * 1024;
-/// Unparsed input a connection may hold: beyond it the rest stays in the kernel until
-/// the connection's batch in flight completes (Redis reads 16 KB per event). Keeps a
+/// Unparsed input a connection may hold while its batch runs: beyond it the rest stays
+/// in the kernel until that batch completes (Redis reads 16 KB per event). Keeps a
 /// huge pipeline from parking megabytes in user space, where they would count as used
 /// memory and make maxmemory evict for I/O instead of data.
 const READ_AHEAD: usize = 256 * 1024;
@@ -168,7 +168,19 @@ impl Reactor {
                 }
             };
             self.shared.net.connections_received.fetch_add(1, Ordering::Relaxed);
-            let maxclients = self.shared.config.read().maxclients;
+            let (maxclients, protected, nopass) = {
+                let c = self.shared.config.read();
+                (c.maxclients, c.protected_mode, c.requirepass.is_empty())
+            };
+            // Protected mode (Redis 7.0): no password for the default user means only
+            // loopback clients get in; others are told why and disconnected.
+            if protected && nopass && !peer.ip().is_loopback() {
+                let mut s = stream;
+                let _ = s.write(crate::commands::connection::DENIED.as_bytes());
+                self.shared.net.rejected_connections.fetch_add(1, Ordering::Relaxed);
+                log::warn!("rejected connection from {peer}: protected mode");
+                continue;
+            }
             if self.conns.len() >= maxclients {
                 let mut s = stream;
                 let _ = s.write(b"-ERR max number of clients reached\r\n");
@@ -203,6 +215,7 @@ impl Reactor {
                 session: Some(Box::new({
                     let mut se = Session::new(info.clone());
                     se.conn = ConnId { slot, gen };
+                    se.authenticated = nopass;
                     se
                 })),
                 closing: false,
@@ -272,7 +285,7 @@ impl Reactor {
             if c.rbuf.len() - c.rpos > limit {
                 break;
             }
-            if c.rbuf.len() - c.rpos >= READ_AHEAD && !closed_hint {
+            if c.session.is_none() && c.rbuf.len() - c.rpos >= READ_AHEAD && !closed_hint {
                 // Come back when this input is parsed (after the batch in flight).
                 c.read_pending = true;
                 break;
