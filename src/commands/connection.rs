@@ -29,6 +29,9 @@ pub static COMMANDS: &[Command] = &[
         "6.2.0",
         "O(1)",
     ),
+    Command::new("auth", G, -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, auth)
+        .doc("Authenticate to the server", "1.0.0", "O(N) where N is the number of passwords defined for the user")
+        .args("[username] password"),
     Command::new("select", G, 2, LOADING | STALE | FAST, select)
         .doc("Change the selected database for the current connection", "1.0.0", "O(1)")
         .args("index"),
@@ -123,6 +126,7 @@ fn reset(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
         }
     }
     ctx.session.db = 0;
+    ctx.session.authenticated = ctx.shared.config.read().requirepass.is_empty();
     ctx.session.info.db.store(0, Ordering::Relaxed);
     set_proto(ctx, Proto::Resp2);
     ctx.session.info.name.lock().clear();
@@ -142,6 +146,35 @@ fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     Reply::ok()
 }
 
+/// What a non-loopback client is told in protected mode (Redis 7.0's text).
+pub const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/// Redis's ACLAuthenticateUser for the only user there is so far: `default`, which
+/// accepts any password while it has none (nopass).
+fn check_user(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    let cfg = ctx.shared.config.read();
+    user == b"default" && (cfg.requirepass.is_empty() || cfg.requirepass.as_bytes() == pass)
+}
+
+/// AUTH [username] password.
+fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    if argv.len() > 3 {
+        return Reply::err(errors::SYNTAX);
+    }
+    let (user, pass) = if argv.len() == 2 { (&b"default"[..], argv[1]) } else { (argv[1], argv[2]) };
+    if argv.len() == 2 && ctx.shared.config.read().requirepass.is_empty() {
+        return Reply::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+    }
+    if check_user(ctx, user, pass) {
+        ctx.session.authenticated = true;
+        Reply::ok()
+    } else {
+        Reply::err(WRONGPASS)
+    }
+}
+
 fn valid_name(name: &[u8]) -> bool {
     name.iter().all(|&c| (b'!'..=b'~').contains(&c))
 }
@@ -159,27 +192,30 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         }
         i = 2;
     }
-    let mut name = None;
     while i < argv.len() {
         let more = argv.len() - i - 1;
         if eq_ic(argv[i], "auth") && more >= 2 {
-            // Authentication arrives with ACL support; the default user has no password.
+            if !check_user(ctx, argv[i + 1], argv[i + 2]) {
+                return Reply::err(WRONGPASS);
+            }
+            ctx.session.authenticated = true;
             i += 3;
         } else if eq_ic(argv[i], "setname") && more >= 1 {
             if !valid_name(argv[i + 1]) {
                 return Reply::err("ERR Client names cannot contain spaces, newlines or special characters.");
             }
-            name = Some(argv[i + 1].to_vec());
+            // Set at once, as Redis does (even if HELLO then answers NOAUTH).
+            *ctx.session.info.name.lock() = argv[i + 1].to_vec();
             i += 2;
         } else {
             return Reply::err(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(argv[i])));
         }
     }
+    if !ctx.session.authenticated {
+        return Reply::err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
     if let Some(p) = proto {
         set_proto(ctx, p);
-    }
-    if let Some(n) = name {
-        *ctx.session.info.name.lock() = n;
     }
     let proto_n = if ctx.session.proto == Proto::Resp3 { 3 } else { 2 };
     Reply::Map(vec![

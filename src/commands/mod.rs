@@ -1047,6 +1047,15 @@ fn execute_inner(
     let Some(run) = cmd.run else {
         return Reply::Error(errors::arity(cmd.name));
     };
+    // Redis 7.0 checks authentication right after the command lookup and arity.
+    if !session.authenticated && !cmd.has(flags::NO_AUTH) {
+        stats.cmd[id].rejected += 1;
+        count_error(stats, "NOAUTH");
+        if session.multi.is_some() {
+            session.multi_error = true;
+        }
+        return Reply::err("NOAUTH Authentication required.");
+    }
     if session.subs > 0 && session.proto == Proto::Resp2 && !pubsub::allowed_when_subscribed(cmd) {
         let name = cmd.name;
         return Reply::Error(format!(
@@ -1181,6 +1190,29 @@ fn execute_inner(
 }
 
 /// Adds a command to SLOWLOG when it ran for at least `slowlog-log-slower-than` us.
+/// Argument positions Redis 7.0 redacts in SLOWLOG and MONITOR: AUTH's, HELLO's
+/// `AUTH user pass`, and the value of CONFIG SET requirepass.
+pub fn redacted(cmd: &Command, argv: &[&[u8]]) -> Vec<usize> {
+    match cmd.name {
+        "auth" => (1..argv.len()).collect(),
+        "hello" => {
+            let mut v = Vec::new();
+            let mut i = 2;
+            while i < argv.len() {
+                if eq_ic(argv[i], "auth") && i + 2 < argv.len() {
+                    v.extend([i + 1, i + 2]);
+                    i += 3;
+                } else {
+                    i += 1;
+                }
+            }
+            v
+        }
+        "config|set" => (2..argv.len()).step_by(2).filter(|&i| eq_ic(argv[i], "requirepass")).map(|i| i + 1).collect(),
+        _ => Vec::new(),
+    }
+}
+
 pub fn slowlog_record(shared: &Shared, session: &Session, cmd: &Command, argv: &[&[u8]], usec: u64, now: i64) {
     let lat = shared.enc.latency_threshold.load(Relaxed);
     if lat > 0 && usec / 1000 >= lat {
@@ -1195,8 +1227,11 @@ pub fn slowlog_record(shared: &Shared, session: &Session, cmd: &Command, argv: &
     const MAX_STRING: usize = 128;
     let n = argv.len().min(MAX_ARGC);
     let mut args: Vec<Vec<u8>> = Vec::with_capacity(n);
+    let secret = redacted(cmd, argv);
     for (j, a) in argv.iter().take(n).enumerate() {
-        if j == MAX_ARGC - 1 && argv.len() != MAX_ARGC {
+        if secret.contains(&j) {
+            args.push(b"(redacted)".to_vec());
+        } else if j == MAX_ARGC - 1 && argv.len() != MAX_ARGC {
             args.push(format!("... ({} more arguments)", argv.len() - MAX_ARGC + 1).into_bytes());
         } else if a.len() > MAX_STRING {
             let mut v = a[..MAX_STRING].to_vec();

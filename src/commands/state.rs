@@ -82,6 +82,8 @@ pub struct Session {
     pub tracking: super::tracking::Mode,
     /// CLIENT CACHING was given for the next command.
     pub caching: bool,
+    /// Authenticated as the default user (true from the start when it has no password).
+    pub authenticated: bool,
     pub id: u64,
     pub db: usize,
     pub proto: Proto,
@@ -135,6 +137,7 @@ impl Session {
             serving_block: false,
             tracking: Default::default(),
             caching: false,
+            authenticated: true,
         }
     }
 }
