@@ -70,8 +70,14 @@ pub struct Config {
     pub notify_keyspace_events: u32,
     /// no | yes | local (DEBUG allowed from loopback clients only).
     pub enable_debug_command: String,
+    /// enable-protected-configs: no, yes or local (CONFIG SET dir / dbfilename).
+    pub enable_protected_configs: String,
     /// LATENCY monitor threshold in ms (0: off).
     pub latency_monitor_threshold: u64,
+    /// requirepass: the default user's password ("" = none).
+    pub requirepass: String,
+    /// protected-mode: without a password only loopback clients are accepted.
+    pub protected_mode: bool,
     /// tracking-table-max-keys (0: no limit).
     pub tracking_table_max_keys: u64,
     /// latency-tracking: per-command latency histograms (INFO latencystats).
@@ -138,9 +144,12 @@ impl Default for Config {
             lazyfree_lazy_user_flush: false,
             notify_keyspace_events: 0,
             enable_debug_command: "no".into(),
+            enable_protected_configs: "no".into(),
             latency_monitor_threshold: 0,
             latency_tracking: true,
             tracking_table_max_keys: 1_000_000,
+            requirepass: String::new(),
+            protected_mode: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
         }
     }
@@ -279,6 +288,10 @@ pub fn log_level_filter(loglevel: &str) -> log::LevelFilter {
         _ => log::LevelFilter::Off,
     }
 }
+
+/// Options CONFIG SET changes only when enable-protected-configs allows (Redis 7.0's
+/// PROTECTED_CONFIG: they decide where files are written).
+pub const PROTECTED: &[&str] = &["dir", "dbfilename"];
 
 pub const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
 
@@ -463,6 +476,8 @@ pub static OPTIONS: &[Opt] = &[
     opt_num!("latency-monitor-threshold", latency_monitor_threshold, u64, 0, i64::MAX, false),
     opt_bool!("latency-tracking", latency_tracking, false),
     opt_num!("tracking-table-max-keys", tracking_table_max_keys, u64, 0, i64::MAX, false),
+    opt_str!("requirepass", requirepass, false),
+    opt_bool!("protected-mode", protected_mode, false),
     Opt {
         name: "latency-tracking-info-percentiles",
         immutable: false,
@@ -489,6 +504,19 @@ pub static OPTIONS: &[Opt] = &[
     opt_num!("active-expire-effort", active_expire_effort, u32, 1, 10, false),
     opt_num!("slowlock-log-slower-than", slowlock_log_slower_than, i64, -1, i64::MAX, false),
     opt_bool!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, false),
+    Opt {
+        name: "enable-protected-configs",
+        immutable: true,
+        get: |c| c.enable_protected_configs.clone(),
+        set: |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            if !["no", "yes", "local"].contains(&v.as_str()) {
+                return Err("argument(s) must be one of the following: no, yes, local".into());
+            }
+            c.enable_protected_configs = v;
+            Ok(())
+        },
+    },
     Opt {
         name: "enable-debug-command",
         immutable: true,

@@ -363,3 +363,42 @@ fn info_latencystats_follows_the_percentile_config() {
     assert_eq!(heads[at - 1], "# Errorstats");
     assert_eq!(heads[at + 1], "# Cluster");
 }
+
+/// enable-protected-configs (Redis 7.0, default no): CONFIG SET of `dir` and
+/// `dbfilename` is refused unless it is `yes`, or `local` for a loopback client; the
+/// option itself is immutable.
+#[test]
+fn protected_configs_need_enable_protected_configs() {
+    for (setting, allowed) in [(None, false), (Some("yes"), true), (Some("local"), true)] {
+        let dir = std::env::temp_dir();
+        let dir = dir.to_str().expect("utf-8 temp dir");
+        let s = match setting {
+            Some(v) => support::start(&["--enable-protected-configs", v]),
+            None => support::start(&[]),
+        };
+        let mut con = support::client(s.port);
+        let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("enable-protected-configs").query(&mut con).unwrap();
+        assert_eq!(v, ["enable-protected-configs", setting.unwrap_or("no")]);
+        for (name, value) in [("dir", dir), ("dbfilename", "other.rdb")] {
+            let r = redis::cmd("CONFIG").arg("SET").arg(name).arg(value).query::<()>(&mut con);
+            match (allowed, r) {
+                (true, Ok(())) => {}
+                (false, Err(e)) => assert_eq!(
+                    support::error_text(&e),
+                    format!(
+                        "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"
+                    )
+                ),
+                (a, r) => panic!("{setting:?} {name}: allowed={a} but got {r:?}"),
+            }
+        }
+        let e = support::err_line::<()>(
+            redis::cmd("CONFIG").arg("SET").arg("enable-protected-configs").arg("yes"),
+            &mut con,
+        );
+        assert_eq!(
+            e,
+            "ERR CONFIG SET failed (possibly related to argument 'enable-protected-configs') - can't set immutable config"
+        );
+    }
+}

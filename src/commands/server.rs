@@ -216,9 +216,10 @@ pub fn feed_monitors(ctx: &mut Ctx, argv: &[&[u8]]) {
     let mut line =
         format!("+{}.{:06} [{} {}]", now.as_secs(), now.subsec_micros(), ctx.session.db, ctx.session.info.addr)
             .into_bytes();
-    for a in argv {
+    let secret = super::redacted(ctx.cmd, argv);
+    for (j, a) in argv.iter().enumerate() {
         line.push(b' ');
-        repr(a, &mut line);
+        repr(if secret.contains(&j) { b"(redacted)" } else { a }, &mut line);
     }
     line.extend_from_slice(b"\r\n");
     let line: std::sync::Arc<[u8]> = line.into();
@@ -567,6 +568,9 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         seen.push(opt.name);
         if opt.immutable {
             return fail("can't set immutable config");
+        }
+        if crate::config::PROTECTED.contains(&opt.name) && !local_allowed(ctx, &cfg.enable_protected_configs) {
+            return fail("can't set protected config");
         }
         let val = String::from_utf8_lossy(pair[1]).to_string();
         if let Err(e) = (opt.set)(&mut next, &[val]) {
@@ -1411,7 +1415,13 @@ fn debug_plan(ctx: &Ctx, argv: &[&[u8]], out: &mut Vec<(usize, usize)>) {
 }
 
 fn debug_allowed(ctx: &Ctx) -> bool {
-    match ctx.shared.config.read().enable_debug_command.as_str() {
+    let v = ctx.shared.config.read().enable_debug_command.clone();
+    local_allowed(ctx, &v)
+}
+
+/// Redis's allowProtectedAction: `yes`, or `local` and a loopback client.
+fn local_allowed(ctx: &Ctx, setting: &str) -> bool {
+    match setting {
         "yes" => true,
         "local" => {
             let a = &ctx.session.info.addr;
