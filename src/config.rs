@@ -78,6 +78,9 @@ pub struct Config {
     pub requirepass: String,
     /// protected-mode: without a password only loopback clients are accepted.
     pub protected_mode: bool,
+    /// `rename-command old new` lines in order (new "" removes the command); applied to
+    /// the command table at start (not an option: CONFIG GET does not show it).
+    pub rename_commands: Vec<(String, String)>,
     /// tracking-table-max-keys (0: no limit).
     pub tracking_table_max_keys: u64,
     /// latency-tracking: per-command latency histograms (INFO latencystats).
@@ -148,6 +151,7 @@ impl Default for Config {
             latency_monitor_threshold: 0,
             latency_tracking: true,
             tracking_table_max_keys: 1_000_000,
+            rename_commands: Vec::new(),
             requirepass: String::new(),
             protected_mode: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
@@ -565,6 +569,11 @@ impl Config {
 
     /// Applies one directive (file line, command-line override, CONFIG SET at start).
     pub fn apply(&mut self, name: &str, args: &[String]) -> Result<(), String> {
+        if name.eq_ignore_ascii_case("rename-command") {
+            let [from, to] = args else { return Err("Bad directive or wrong number of arguments".into()) };
+            self.rename_commands.push((from.clone(), to.clone()));
+            return Ok(());
+        }
         let opt = find(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
         (opt.set)(self, args)
     }

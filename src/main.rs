@@ -194,6 +194,9 @@ fn main() {
             fatal(&format!("Command line option '--{name} {}': {e}", vals.join(" ")));
         }
     }
+    if let Err(e) = rustis::commands::set_renames(&cfg.rename_commands) {
+        fatal(&format!("rename-command: {e}"));
+    }
     let set = |cfg: &mut Config, name: &str, v: Option<String>| {
         if let Some(v) = v {
             if let Err(e) = cfg.apply(name, std::slice::from_ref(&v)) {

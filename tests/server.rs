@@ -402,3 +402,27 @@ fn protected_configs_need_enable_protected_configs() {
         );
     }
 }
+
+/// rename-command (config file or command line): the old name is an unknown command,
+/// the new one runs it (subcommands included, errors name the command as typed), `""`
+/// removes a command, and COMMAND INFO finds the new name.
+#[test]
+fn rename_command_hides_and_renames() {
+    let s = support::start(&["--rename-command", "CONFIG", "MYCFG", "--rename-command", "flushall", ""]);
+    let mut c = s.conn();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["CONFIG", "GET", "maxclients"],
+            "-ERR unknown command 'CONFIG', with args beginning with: 'GET' 'maxclients' \r\n",
+        ),
+        (&["mycfg", "GET", "maxclients"], "*2\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n"),
+        (&["MyCfg", "foo"], "-ERR unknown subcommand 'foo'. Try MYCFG HELP.\r\n"),
+        (&["FLUSHALL"], "-ERR unknown command 'FLUSHALL', with args beginning with: \r\n"),
+        (&["FLUSHDB"], "+OK\r\n"),
+    ];
+    for (args, want) in cases {
+        assert_eq!(common::render(&c.cmd_str(args)), common::render(want.as_bytes()), "{args:?}");
+    }
+    let info = c.cmd_str(&["COMMAND", "INFO", "mycfg"]);
+    assert!(info.starts_with(b"*1\r\n*") && info.windows(6).any(|w| w == b"config"), "{}", common::render(&info));
+}

@@ -435,6 +435,10 @@ pub const ACL_ORDER: &[&str] = &[
 pub struct Table {
     pub cmds: Vec<&'static Command>,
     by_name: HashMap<&'static [u8], usize>,
+    /// rename-command: names clients use instead of the original (lowercase) ...
+    renamed: HashMap<Vec<u8>, usize>,
+    /// ... and original names clients can no longer use.
+    hidden: std::collections::HashSet<&'static [u8]>,
     /// Top-level commands in declaration order (COMMAND, COMMAND LIST).
     pub top: Vec<usize>,
 }
@@ -459,10 +463,40 @@ fn groups() -> [&'static [Command]; 15] {
     ]
 }
 
+static RENAMES: OnceLock<Vec<(String, String)>> = OnceLock::new();
+
+/// Applies `rename-command` lines before the table is first used (at start, once).
+/// Errors are Redis's config-loading texts.
+pub fn set_renames(renames: &[(String, String)]) -> Result<(), String> {
+    let base = build_table(&[]);
+    let mut taken: Vec<Vec<u8>> = Vec::new();
+    for (from, to) in renames {
+        if from.contains('|') || base.lookup(from.as_bytes()).is_none() {
+            return Err("No such command in rename-command".into());
+        }
+        let to = to.to_ascii_lowercase().into_bytes();
+        if !to.is_empty() && (base.lookup(&to).is_some() || taken.contains(&to)) {
+            return Err("Target command name already exists".into());
+        }
+        taken.push(to);
+    }
+    RENAMES.set(renames.to_vec()).map_err(|_| "rename-command applied twice".to_string())
+}
+
 pub fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut t = Table { cmds: Vec::new(), by_name: HashMap::new(), top: Vec::new() };
+    TABLE.get_or_init(|| build_table(RENAMES.get().map(|v| v.as_slice()).unwrap_or(&[])))
+}
+
+fn build_table(renames: &[(String, String)]) -> Table {
+    {
+        let mut t = Table {
+            cmds: Vec::new(),
+            by_name: HashMap::new(),
+            renamed: HashMap::new(),
+            hidden: Default::default(),
+            top: Vec::new(),
+        };
         for g in groups() {
             for c in g.iter() {
                 t.top.push(t.cmds.len());
@@ -474,8 +508,17 @@ pub fn table() -> &'static Table {
                 }
             }
         }
+        for (from, to) in renames {
+            if let Some(id) = t.lookup(from.as_bytes()) {
+                t.hidden.insert(t.cmds[id].name.as_bytes());
+                t.renamed.retain(|_, v| *v != id);
+                if !to.is_empty() {
+                    t.renamed.insert(to.to_ascii_lowercase().into_bytes(), id);
+                }
+            }
+        }
         t
-    })
+    }
 }
 
 impl Table {
@@ -496,9 +539,19 @@ impl Table {
         }
         self.by_name.get(&buf[..name.len()]).copied()
     }
+    /// Like [`Table::lookup`] for a name a client typed: rename-command applies.
+    pub fn lookup_user(&self, name: &[u8]) -> Option<usize> {
+        if self.renamed.is_empty() && self.hidden.is_empty() {
+            return self.lookup(name);
+        }
+        match self.renamed.get(&name.to_ascii_lowercase()) {
+            Some(&id) => Some(id),
+            None => self.lookup(name).filter(|&id| !self.hidden.contains(self.cmds[id].name.as_bytes())),
+        }
+    }
     /// Resolves argv to a command id, or the Redis error for unknown names / arity.
     pub fn resolve(&self, argv: &[&[u8]]) -> Result<usize, String> {
-        let Some(id) = self.lookup(argv[0]).filter(|_| !argv[0].contains(&b'|')) else {
+        let Some(id) = self.lookup_user(argv[0]).filter(|_| !argv[0].contains(&b'|')) else {
             return Err(errors::unknown_command(argv[0], &argv[1..]));
         };
         let mut cmd = self.cmds[id];
@@ -513,7 +566,8 @@ impl Table {
                     id = sid;
                     cmd = self.cmds[sid];
                 }
-                None => return Err(errors::unknown_subcommand(argv[1], cmd.name)),
+                // Redis names the command as typed (upper-cased), e.g. a renamed one.
+                None => return Err(errors::unknown_subcommand(argv[1], &String::from_utf8_lossy(argv[0]))),
             }
         }
         let argc = argv.len() as i32;

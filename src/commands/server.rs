@@ -690,7 +690,7 @@ fn command_count(_: &mut Ctx, _: &[&[u8]]) -> Reply {
 /// Looks a command up by "name" or "parent|sub".
 fn find_cmd(name: &[u8]) -> Option<&'static Command> {
     let t = table();
-    t.lookup(name).map(|i| t.cmds[i])
+    t.lookup_user(name).map(|i| t.cmds[i])
 }
 
 fn command_info(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
