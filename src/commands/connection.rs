@@ -126,7 +126,10 @@ fn reset(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
         }
     }
     ctx.session.db = 0;
-    ctx.session.authenticated = ctx.shared.config.read().requirepass.is_empty();
+    // Back to the default user; logged out unless it needs no password.
+    ctx.session.authenticated = ctx.shared.default_nopass.load(Ordering::Relaxed);
+    ctx.session.user = "default".to_string();
+    *ctx.session.info.user.lock() = "default".to_string();
     ctx.session.info.db.store(0, Ordering::Relaxed);
     set_proto(ctx, Proto::Resp2);
     ctx.session.info.name.lock().clear();
@@ -154,8 +157,15 @@ const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is dis
 /// Redis's ACLAuthenticateUser for the only user there is so far: `default`, which
 /// accepts any password while it has none (nopass).
 fn check_user(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    let cfg = ctx.shared.config.read();
-    user == b"default" && (cfg.requirepass.is_empty() || cfg.requirepass.as_bytes() == pass)
+    ctx.shared.acl.read().authenticate(user, pass)
+}
+
+/// Logs the client in as `user` (AUTH, HELLO AUTH).
+fn login(ctx: &mut Ctx, user: &[u8]) {
+    let name = String::from_utf8_lossy(user).to_string();
+    ctx.session.authenticated = true;
+    *ctx.session.info.user.lock() = name.clone();
+    ctx.session.user = name;
 }
 
 /// AUTH [username] password.
@@ -164,11 +174,11 @@ fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         return Reply::err(errors::SYNTAX);
     }
     let (user, pass) = if argv.len() == 2 { (&b"default"[..], argv[1]) } else { (argv[1], argv[2]) };
-    if argv.len() == 2 && ctx.shared.config.read().requirepass.is_empty() {
+    if argv.len() == 2 && ctx.shared.acl.read().user("default").is_some_and(|u| u.nopass) {
         return Reply::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
     }
     if check_user(ctx, user, pass) {
-        ctx.session.authenticated = true;
+        login(ctx, user);
         Reply::ok()
     } else {
         Reply::err(WRONGPASS)
@@ -198,7 +208,7 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
             if !check_user(ctx, argv[i + 1], argv[i + 2]) {
                 return Reply::err(WRONGPASS);
             }
-            ctx.session.authenticated = true;
+            login(ctx, argv[i + 1]);
             i += 3;
         } else if eq_ic(argv[i], "setname") && more >= 1 {
             if !valid_name(argv[i + 1]) {
@@ -211,7 +221,7 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
             return Reply::err(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(argv[i])));
         }
     }
-    if !ctx.session.authenticated {
+    if !ctx.session.authenticated && !ctx.shared.default_nopass.load(Ordering::Relaxed) {
         return Reply::err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(p) = proto {
@@ -272,7 +282,7 @@ pub fn client_line(info: &super::state::ClientInfo, now: i64, cmd_name: &str) ->
         flags.push('N');
     }
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}",
         info.id,
         info.addr,
         info.laddr,
@@ -289,6 +299,7 @@ pub fn client_line(info: &super::state::ClientInfo, now: i64, cmd_name: &str) ->
         info.io.qbuf.load(Ordering::Relaxed),
         info.io.obl.load(Ordering::Relaxed),
         cmd,
+        info.user.lock(),
         info.resp.load(Ordering::Relaxed),
     )
 }

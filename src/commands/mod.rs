@@ -12,6 +12,7 @@
 //! - stripes are locked in ascending (db, stripe) order and released before the reply
 //!   is encoded.
 
+pub mod acl;
 pub mod aof;
 pub mod bitmap;
 pub mod connection;
@@ -443,7 +444,7 @@ pub struct Table {
     pub top: Vec<usize>,
 }
 
-fn groups() -> [&'static [Command]; 15] {
+fn groups() -> [&'static [Command]; 16] {
     [
         string::COMMANDS,
         bitmap::COMMANDS,
@@ -460,6 +461,7 @@ fn groups() -> [&'static [Command]; 15] {
         transaction::COMMANDS,
         pubsub::COMMANDS,
         hyperloglog::COMMANDS,
+        acl::COMMANDS,
     ]
 }
 
@@ -1101,14 +1103,27 @@ fn execute_inner(
     let Some(run) = cmd.run else {
         return Reply::Error(errors::arity(cmd.name));
     };
-    // Redis 7.0 checks authentication right after the command lookup and arity.
-    if !session.authenticated && !cmd.has(flags::NO_AUTH) {
+    // Redis 7.0 checks authentication right after the command lookup and arity, then
+    // ACL permissions (before a transaction queues the command).
+    let denied = if !session.authenticated && !cmd.has(flags::NO_AUTH) && !shared.default_nopass.load(Relaxed) {
+        Some("NOAUTH Authentication required.".to_string())
+    } else if !shared.acl_open.load(Relaxed) {
+        acl::check(shared, &session.user, id, cmd, argv).err()
+    } else {
+        None
+    };
+    if let Some(e) = denied {
         stats.cmd[id].rejected += 1;
-        count_error(stats, "NOAUTH");
+        if cmd.name == "exec" {
+            transaction::reset(shared, session);
+            count_error(stats, "EXECABORT");
+            return Reply::Error(format!("EXECABORT Transaction discarded because of: {e}"));
+        }
+        count_error(stats, &e);
         if session.multi.is_some() {
             session.multi_error = true;
         }
-        return Reply::err("NOAUTH Authentication required.");
+        return Reply::Error(e);
     }
     if session.subs > 0 && session.proto == Proto::Resp2 && !pubsub::allowed_when_subscribed(cmd) {
         let name = cmd.name;
@@ -1307,7 +1322,7 @@ pub fn slowlog_record(shared: &Shared, session: &Session, cmd: &Command, argv: &
     shared.slowlog.lock().push(e, max);
 }
 
-fn count_error(stats: &mut WorkerStats, e: &str) {
+pub fn count_error(stats: &mut WorkerStats, e: &str) {
     let code = e.split(' ').next().unwrap_or("ERR");
     if let Some(c) = stats.errors.get_mut(code) {
         *c += 1;

@@ -585,6 +585,9 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     }
     ctx.shared.enc.load_from(&next);
     let tracking_limit_lower = next.tracking_table_max_keys != cfg.tracking_table_max_keys;
+    if next.requirepass != cfg.requirepass {
+        super::acl::set_requirepass(ctx.shared, &next.requirepass);
+    }
     let aof_change = (next.appendonly != cfg.appendonly).then_some(next.appendonly);
     let notify_change = next.notify_keyspace_events != cfg.notify_keyspace_events;
     if next.appendfsync != cfg.appendfsync {
@@ -743,33 +746,36 @@ fn command_getkeys(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
     }
 }
 
+/// The key-spec flags (RO/RW/OW/RM, access/update/insert/delete, ...) of the key at
+/// argument position `p` of `args` (args[0] is the command name): COMMAND
+/// GETKEYSANDFLAGS and ACL key permissions.
+pub fn key_flags_at(cmd: &Command, args: &[&[u8]], p: usize) -> Vec<&'static str> {
+    let in_keynum = cmd.keynum.is_some_and(|kn| p >= (kn.index + kn.firstkey) as usize);
+    if let (true, Some(kn)) = (in_keynum, cmd.keynum) {
+        return kn.flags.split_whitespace().collect();
+    }
+    if let Some(spec) = cmd.specs.iter().find(|sp| sp.positions(args).contains(&p)) {
+        return spec.flags().split_whitespace().collect();
+    }
+    // A key position belongs to the last spec that starts at or before it.
+    let f = docs::spec_list(cmd).into_iter().rev().find(|s| s.0 as usize <= p).map(|s| s.3).unwrap_or_default();
+    if f.contains(&"variable_flags") {
+        // Redis's setGetKeys: SET reads the key only with GET.
+        let get = args.get(3..).unwrap_or_default().iter().any(|a| eq_ic(a, "get"));
+        return if get { vec!["RW", "access", "update"] } else { vec!["OW", "update"] };
+    }
+    f
+}
+
 fn command_getkeysandflags(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
     let (cmd, pos) = match getkeys(argv) {
         Ok(x) => x,
         Err(e) => return e,
     };
-    let specs = docs::spec_list(cmd);
-    // A key position belongs to the last spec that starts at or before it.
-    let flags_of = |p: usize| {
-        let in_keynum = cmd.keynum.is_some_and(|kn| p >= (kn.index + kn.firstkey) as usize);
-        if let (true, Some(kn)) = (in_keynum, cmd.keynum) {
-            return kn.flags.split_whitespace().collect();
-        }
-        if let Some(spec) = cmd.specs.iter().find(|sp| sp.positions(&argv[2..]).contains(&p)) {
-            return spec.flags().split_whitespace().collect();
-        }
-        let f = specs.iter().rev().find(|s| s.0 as usize <= p).map(|s| s.3.clone()).unwrap_or_default();
-        if f.contains(&"variable_flags") {
-            // Redis's setGetKeys: SET reads the key only with GET.
-            let get = argv.get(5..).unwrap_or_default().iter().any(|a| eq_ic(a, "get"));
-            return if get { vec!["RW", "access", "update"] } else { vec!["OW", "update"] };
-        }
-        f
-    };
     Reply::Array(
         pos.into_iter()
             .map(|p| {
-                let fl = flags_of(p).into_iter().map(|f| Reply::Status(f.to_string())).collect();
+                let fl = key_flags_at(cmd, &argv[2..], p).into_iter().map(|f| Reply::Status(f.to_string())).collect();
                 Reply::Array(vec![Reply::bulk(argv[2 + p]), Reply::Set(fl)])
             })
             .collect(),

@@ -42,6 +42,8 @@ pub struct ClientInfo {
     pub subs: [AtomicUsize; 3],
     /// Commands queued in MULTI, -1 outside a transaction (CLIENT LIST multi=).
     pub multi: AtomicI64,
+    /// The ACL user (CLIENT LIST user=, CLIENT KILL USER, ACL DELUSER).
+    pub user: Mutex<String>,
 }
 
 impl ClientInfo {
@@ -63,6 +65,7 @@ impl ClientInfo {
             killed: AtomicBool::new(false),
             subs: Default::default(),
             multi: AtomicI64::new(-1),
+            user: Mutex::new("default".to_string()),
         }
     }
 }
@@ -82,8 +85,10 @@ pub struct Session {
     pub tracking: super::tracking::Mode,
     /// CLIENT CACHING was given for the next command.
     pub caching: bool,
-    /// Authenticated as the default user (true from the start when it has no password).
+    /// Authenticated (true from the start when the default user has no password).
     pub authenticated: bool,
+    /// The ACL user this client runs as.
+    pub user: String,
     pub id: u64,
     pub db: usize,
     pub proto: Proto,
@@ -138,6 +143,7 @@ impl Session {
             tracking: Default::default(),
             caching: false,
             authenticated: true,
+            user: "default".to_string(),
         }
     }
 }
@@ -417,6 +423,12 @@ pub struct Shared {
     /// CLIENT PAUSE; `pause_end` mirrors `pause.end` so the hot path is one atomic load.
     pub pause: Mutex<Pause>,
     pub pause_end: AtomicI64,
+    /// ACL users; `acl_open` is true while no check can refuse anything (only the
+    /// default user exists and it may do everything); `default_nopass` mirrors whether
+    /// the default user needs no password (clients need no AUTH).
+    pub acl: RwLock<super::acl::Acl>,
+    pub acl_open: AtomicBool,
+    pub default_nopass: AtomicBool,
     /// Client-side caching; `ntracking` counts clients with tracking on (0: no work).
     pub tracking: Mutex<super::tracking::Tracking>,
     pub ntracking: AtomicUsize,
@@ -568,6 +580,9 @@ impl Shared {
             nblocked: AtomicUsize::new(0),
             pause: Mutex::new(Pause::default()),
             pause_end: AtomicI64::new(0),
+            acl: RwLock::new(Default::default()),
+            acl_open: AtomicBool::new(true),
+            default_nopass: AtomicBool::new(true),
             tracking: Mutex::new(Default::default()),
             ntracking: AtomicUsize::new(0),
             tracking_live: AtomicBool::new(false),

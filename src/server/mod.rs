@@ -76,7 +76,9 @@ pub fn start(cfg: Config) -> io::Result<Handle> {
     if let Some(a) = addrs.first() {
         cfg.port = a.port();
     }
+    let requirepass = cfg.requirepass.clone();
     let shared = Arc::new(Shared::new(cfg, nworkers, commands::table().len(), now_ms()));
+    commands::acl::set_requirepass(&shared, &requirepass);
     if shared.config.read().appendonly {
         commands::aof::load_or_create(&shared).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     } else {

@@ -27,6 +27,8 @@ const READ_CHUNK: usize = 64 * 1024;
 /// huge pipeline from parking megabytes in user space, where they would count as used
 /// memory and make maxmemory evict for I/O instead of data.
 const READ_AHEAD: usize = 256 * 1024;
+/// Replies an unauthenticated client may have pending (Redis's 16 KB reply buffer).
+const UNAUTH_OUTPUT_LIMIT: usize = 16 * 1024;
 /// Stop reading from a connection while this much output waits to be written.
 const OUTPUT_SOFT_LIMIT: usize = 8 * 1024 * 1024;
 
@@ -168,10 +170,11 @@ impl Reactor {
                 }
             };
             self.shared.net.connections_received.fetch_add(1, Ordering::Relaxed);
-            let (maxclients, protected, nopass) = {
+            let (maxclients, protected) = {
                 let c = self.shared.config.read();
-                (c.maxclients, c.protected_mode, c.requirepass.is_empty())
+                (c.maxclients, c.protected_mode)
             };
+            let nopass = self.shared.default_nopass.load(Ordering::Acquire);
             // Protected mode (Redis 7.0): no password for the default user means only
             // loopback clients get in; others are told why and disconnected.
             if protected && nopass && !peer.ip().is_loopback() {
@@ -321,8 +324,15 @@ impl Reactor {
 
     /// Parses the connection's buffered frames into a job, if no batch is in flight.
     fn parse(&mut self, slot: usize) {
-        let limits = self.limits;
+        let mut limits = self.limits;
+        let nopass = self.shared.default_nopass.load(Ordering::Acquire);
         let Some(c) = self.conns.get_mut(slot) else { return };
+        // Not yet authenticated: Redis's small multibulk/bulk caps, and one command per
+        // batch so that an AUTH lifts them for the commands after it.
+        if !nopass && c.session.as_ref().is_some_and(|s| !s.authenticated) {
+            limits.unauthenticated = true;
+            limits.max_cmds = 1;
+        }
         if c.closing || c.session.is_none() || c.rbuf.len() == c.rpos {
             return;
         }
@@ -408,9 +418,28 @@ impl Reactor {
                 c.rbuf = recycle(spare);
             }
             let close = session.close_after_reply;
+            let unauth = !session.authenticated && !self.shared.default_nopass.load(Ordering::Acquire);
             c.session = Some(session);
             if close {
                 c.closing = true;
+            }
+            if unauth {
+                // Redis keeps an unauthenticated client's replies in its 16 KB reply buffer
+                // until the input it read is processed; a reply that does not fit closes
+                // the client and nothing is sent. Commands run one per batch here, so the
+                // replies wait while complete commands remain buffered.
+                if c.wbuf.len() - c.wpos > UNAUTH_OUTPUT_LIMIT {
+                    log::info!("conn={} closing unauthenticated client over the reply buffer limit", c.info.id);
+                    self.close(conn.slot);
+                    continue;
+                }
+                if !close && !c.read_pending {
+                    self.parse(conn.slot);
+                    let dispatched = self.conns.get(conn.slot).is_some_and(|c| c.session.is_none());
+                    if dispatched {
+                        continue;
+                    }
+                }
             }
             self.flush(conn.slot);
             if let Some(c) = self.conns.get_mut(conn.slot) {

@@ -135,6 +135,8 @@ impl Worker<'_> {
                 out.push(b'-');
                 out.extend_from_slice(&e.reply_bytes());
                 out.extend_from_slice(b"\r\n");
+                // An error reply like any other (INFO errorstats, total_error_replies).
+                commands::count_error(self.stats, "ERR");
                 log::info!("conn={} protocol error: {}", session.id, e.reply_text());
             }
             session.close_after_reply = true;
