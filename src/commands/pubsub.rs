@@ -109,12 +109,20 @@ impl PubSub {
     fn counts_of(&self, client: u64) -> [usize; 3] {
         self.clients.get(&client).map_or([0; 3], |c| [c[0].len(), c[1].len(), c[2].len()])
     }
+    /// A client's channels, patterns and shard channels (ACL checks after SETUSER).
+    pub fn subscriptions(&self, client: u64) -> [Vec<Vec<u8>>; 3] {
+        self.clients.get(&client).cloned().unwrap_or_default()
+    }
     fn names(&self, k: Kind, client: u64) -> Vec<Vec<u8>> {
         self.clients.get(&client).map(|c| c[k as usize].clone()).unwrap_or_default()
     }
-    /// Subscriptions of `client` (all kinds).
-    fn count(&self, client: u64) -> usize {
-        self.clients.get(&client).map_or(0, |c| c.iter().map(Vec::len).sum())
+    /// The count a (un)subscribe reply shows (Redis 7.0): channels + patterns, or, for
+    /// the shard commands, shard channels only.
+    fn count(&self, k: Kind, client: u64) -> usize {
+        self.clients.get(&client).map_or(0, |c| match k {
+            Kind::Shard => c[2].len(),
+            _ => c[0].len() + c[1].len(),
+        })
     }
     /// Drops every subscription of a client (disconnect).
     pub fn remove_client(&mut self, client: u64) {
@@ -191,7 +199,7 @@ fn subscribe_generic(ctx: &mut Ctx, argv: &[&[u8]], k: Kind, what: &[u8]) -> Rep
     let mut ps = ctx.shared.pubsub.write();
     for name in &argv[1..] {
         ps.add(k, id, sub, name);
-        let n = ps.count(id) as i64;
+        let n = ps.count(k, id) as i64;
         out.extend(frame(ctx.session.proto, &[Part::Bulk(what), Part::Bulk(name), Part::Int(n)]));
     }
     publish_counts(ctx, &ps);
@@ -207,12 +215,12 @@ fn unsubscribe_generic(ctx: &mut Ctx, argv: &[&[u8]], k: Kind, what: &[u8]) -> R
         if argv.len() > 1 { argv[1..].iter().map(|a| a.to_vec()).collect() } else { ps.names(k, id) };
     if names.is_empty() {
         // Nothing to leave: one reply with a null name.
-        let n = ps.count(id) as i64;
+        let n = ps.count(k, id) as i64;
         out.extend(frame(proto, &[Part::Bulk(what), Part::Null, Part::Int(n)]));
     }
     for name in names {
         ps.remove(k, id, &name);
-        let n = ps.count(id) as i64;
+        let n = ps.count(k, id) as i64;
         out.extend(frame(proto, &[Part::Bulk(what), Part::Bulk(&name), Part::Int(n)]));
     }
     publish_counts(ctx, &ps);
