@@ -146,33 +146,9 @@ fn pinned(name: &str) -> Option<&'static str> {
     })
 }
 
-/// Parses the text after `=` of a pin line: space-separated tokens, each a name from
-/// [`pinned`] (`NAME` or `NAME*count`) or an escaped literal ending in `\r\n`, as long as
-/// at least one token is a name; otherwise the whole text is one escaped literal.
+/// A pin line's bytes (see `common::parse_pin`) with this file's [`pinned`] names.
 fn parse_pin(text: &str) -> Vec<u8> {
-    let text = text.trim();
-    let name = |token: &str| -> Option<String> {
-        let (n, count) = match token.split_once('*') {
-            Some((n, c)) => (n, c.parse::<usize>().ok()?),
-            None => (token, 1),
-        };
-        pinned(n).map(|t| t.repeat(count))
-    };
-    let tokens: Vec<&str> = text.split(' ').collect();
-    let tokenized =
-        tokens.iter().any(|t| name(t).is_some()) && tokens.iter().all(|t| name(t).is_some() || t.ends_with(r"\r\n"));
-    let literal = |t: &str| unescape(t).unwrap_or_else(|e| panic!("bad pin `{text}`: {e}"));
-    if !tokenized {
-        return literal(text);
-    }
-    let mut out = Vec::new();
-    for token in tokens {
-        match name(token) {
-            Some(t) => out.extend_from_slice(t.as_bytes()),
-            None => out.extend(literal(token)),
-        }
-    }
-    out
+    common::parse_pin(text, pinned)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -126,23 +126,7 @@ fn slow_lock_waits_are_logged_at_warn() {
         })
     };
     for _round in 0..20 {
-        let threads: Vec<_> = (0..6)
-            .map(|t| {
-                std::thread::spawn(move || {
-                    let mut con = support::client(port);
-                    let mut p = redis::pipe();
-                    for i in 0..200 {
-                        p.cmd("INCR").arg(format!("hot{}", (t + i) % 3)).ignore();
-                    }
-                    for _ in 0..5 {
-                        let _: () = p.query(&mut con).expect("pipeline");
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().expect("client thread");
-        }
+        support::contend(port);
         if found(&s) {
             return;
         }

@@ -102,23 +102,7 @@ fn lock_metrics_move_under_contention() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut contended = 0.0;
     for _round in 0..20 {
-        let threads: Vec<_> = (0..6)
-            .map(|t| {
-                std::thread::spawn(move || {
-                    let mut con = support::client(port);
-                    let mut p = redis::pipe();
-                    for i in 0..200 {
-                        p.cmd("INCR").arg(format!("hot{}", (t + i) % 3)).ignore();
-                    }
-                    for _ in 0..5 {
-                        let _: () = p.query(&mut con).expect("pipeline");
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().expect("client thread");
-        }
+        support::contend(port);
         let body = scrape(mport);
         contended = value(&body, "rustis_lock_acquire_failures_total").unwrap_or(0.0);
         let waits = value(&body, "rustis_lock_wait_duration_seconds_count{lock=\"stripe\"}").unwrap_or(0.0);

@@ -92,6 +92,28 @@ pub fn with_deadline<T: Send + 'static>(what: &str, limit: Duration, f: impl FnO
     }
 }
 
+/// One round of lock contention: 6 clients each send 5 pipelines of 200 INCRs on three
+/// hot keys (run the server with `--stripes 1` and several workers so they collide).
+pub fn contend(port: u16) {
+    let threads: Vec<_> = (0..6)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut con = client(port);
+                let mut p = redis::pipe();
+                for i in 0..200 {
+                    p.cmd("INCR").arg(format!("hot{}", (t + i) % 3)).ignore();
+                }
+                for _ in 0..5 {
+                    let _: () = p.query(&mut con).expect("pipeline");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("client thread");
+    }
+}
+
 /// Polls `f` every `step` until it returns true or `limit` passes; returns whether it did.
 pub fn wait_until(limit: Duration, step: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
