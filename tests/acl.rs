@@ -1462,3 +1462,26 @@ fn default_user_and_requirepass() {
     ];
     scenario_owned("default user", &[], &script);
 }
+
+/// Permissions are checked again at EXEC (Redis 7.0's execCommand): commands queued while
+/// allowed but no longer allowed when EXEC runs answer NOPERM with the reason (command,
+/// keys, channels) and the others run; each refusal counts in errorstats.
+#[test]
+fn exec_rechecks_permissions() {
+    scenario(
+        "EXEC re-check",
+        &[],
+        &[
+            "A: ACL SETUSER u on >pw +@all ~* &*",
+            "U: AUTH u pw",
+            "U: MULTI",
+            "U: SET k v",
+            "U: GET k",
+            "U: PUBLISH ch x",
+            "U: PING",
+            "A: ACL SETUSER u -set resetkeys ~other resetchannels",
+            "U: EXEC",
+            "A: INFO errorstats",
+        ],
+    );
+}

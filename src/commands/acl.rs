@@ -133,6 +133,15 @@ impl Denied {
             }
         }
     }
+    /// EXEC's error for a queued command the user may no longer run.
+    pub fn at_exec(&self) -> String {
+        let why = match self {
+            Denied::Cmd(_) => "no permission to execute the command or subcommand",
+            Denied::Key(_) => "no permission to touch the specified keys",
+            Denied::Channel(_) => "no permission to access one of the channels used as arguments",
+        };
+        format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}")
+    }
     /// ACL DRYRUN's text.
     fn verbose(&self) -> String {
         match self {
@@ -626,11 +635,16 @@ pub fn set_requirepass(shared: &Shared, pass: &str) {
 
 /// The permission check of `execute` for a session's user.
 pub fn check(shared: &Shared, user: &str, id: usize, cmd: &Command, argv: &[&[u8]]) -> Result<(), String> {
+    check_denied(shared, user, id, cmd, argv).map_err(|d| d.noperm())
+}
+
+/// Like [`check`], with the reason.
+pub fn check_denied(shared: &Shared, user: &str, id: usize, cmd: &Command, argv: &[&[u8]]) -> Result<(), Denied> {
     let acl = shared.acl.read();
     match acl.users.get(user) {
-        Some(u) => u.check(id, cmd, argv).map_err(|d| d.noperm()),
+        Some(u) => u.check(id, cmd, argv),
         // The user was deleted while this client ran: it is being disconnected.
-        None => Err(format!("NOPERM this user has no permissions to run the '{}' command", cmd.name)),
+        None => Err(Denied::Cmd(cmd.name.to_string())),
     }
 }
 

@@ -178,6 +178,15 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
             replies.push(Reply::Error(errors::arity(cmd.name)));
             continue;
         };
+        // Permissions are checked again: the user's rules may have changed since queueing.
+        if !ctx.shared.acl_open.load(Ordering::Relaxed) {
+            let id = t.lookup(cmd.name.as_bytes()).unwrap_or(0);
+            if let Err(d) = super::acl::check_denied(ctx.shared, &ctx.session.user, id, cmd, argv) {
+                super::count_error(ctx.stats, "NOPERM");
+                replies.push(Reply::Error(d.at_exec()));
+                continue;
+            }
+        }
         let start = std::time::Instant::now();
         let snap = ctx.watch_snapshot();
         let mark = ctx.write_begin(argv);
