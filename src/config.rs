@@ -74,6 +74,8 @@ pub struct Config {
     pub enable_protected_configs: String,
     /// LATENCY monitor threshold in ms (0: off).
     pub latency_monitor_threshold: u64,
+    /// acllog-max-len: ACL LOG entries kept.
+    pub acllog_max_len: u64,
     /// requirepass: the default user's password ("" = none).
     pub requirepass: String,
     /// protected-mode: without a password only loopback clients are accepted.
@@ -153,6 +155,7 @@ impl Default for Config {
             tracking_table_max_keys: 1_000_000,
             rename_commands: Vec::new(),
             requirepass: String::new(),
+            acllog_max_len: 128,
             protected_mode: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
         }
@@ -481,6 +484,7 @@ pub static OPTIONS: &[Opt] = &[
     opt_bool!("latency-tracking", latency_tracking, false),
     opt_num!("tracking-table-max-keys", tracking_table_max_keys, u64, 0, i64::MAX, false),
     opt_str!("requirepass", requirepass, false),
+    opt_num!("acllog-max-len", acllog_max_len, u64, 0, i64::MAX, false),
     opt_bool!("protected-mode", protected_mode, false),
     Opt {
         name: "latency-tracking-info-percentiles",

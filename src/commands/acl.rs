@@ -1,6 +1,6 @@
 //! ACL users (Redis 7.0's acl.c, root selector only): the user registry, ACL SETUSER's
 //! rules, permission checks for commands, keys and channels, and the ACL command
-//! (SETUSER GETUSER DELUSER LIST USERS WHOAMI CAT GENPASS DRYRUN HELP).
+//! (SETUSER GETUSER DELUSER LIST USERS WHOAMI CAT GENPASS DRYRUN LOG HELP).
 //!
 //! Must hold:
 //! - the `default` user always exists; `requirepass` is its password (CONFIG SET
@@ -13,8 +13,7 @@
 //! - command rules are kept as typed (Redis 7.0's `command_rules`), and the allowed-command
 //!   bitmap always equals what replaying them from `+@all`/`-@all` gives.
 //!
-//! Not yet: selectors, ACL LOG, ACL LOAD/SAVE and aclfile, first-argument rules for
-//! commands without subcommands (`+select|0`).
+//! Not yet: selectors, ACL LOAD/SAVE and aclfile.
 
 use super::flags::*;
 use super::state::Shared;
@@ -82,6 +81,13 @@ static ACL_SUBS: &[Command] = &[
     Command::new("acl|dryrun", G, -4, ADMIN | NOSCRIPT | LOADING | STALE, acl_dryrun)
         .doc("Returns whether the user can execute the given command without executing the command.", "7.0.0", "O(1).")
         .args("username command [arg [arg ...]]"),
+    Command::new("acl|log", G, -2, ADMIN | NOSCRIPT | LOADING | STALE, acl_log)
+        .doc(
+            "List latest events denied because of ACLs in place",
+            "6.0.0",
+            "O(N) with N being the number of entries shown.",
+        )
+        .args("[count|RESET]"),
     Command::new("acl|help", G, 2, LOADING | STALE, acl_help).doc(
         "Show helpful text about the different subcommands",
         "6.0.0",
@@ -583,17 +589,92 @@ impl User {
     }
 }
 
-/// All users by name (ACL USERS / LIST order).
+/// All users by name (ACL USERS / LIST order), and the ACL LOG.
 pub struct Acl {
     users: BTreeMap<String, User>,
+    /// Newest first (Redis's ACLLog).
+    log: std::collections::VecDeque<LogEntry>,
+}
+
+/// One ACL LOG entry; equal denials within 60 s are counted in one entry.
+struct LogEntry {
+    count: u64,
+    reason: &'static str,
+    context: &'static str,
+    object: Vec<u8>,
+    username: String,
+    /// Unix ms of the latest denial.
+    ctime: i64,
+    client_info: String,
 }
 
 impl Default for Acl {
     fn default() -> Self {
         let mut users = BTreeMap::new();
         users.insert("default".to_string(), User::default_user());
-        Acl { users }
+        Acl { users, log: Default::default() }
     }
+}
+
+impl Denied {
+    fn reason(&self) -> (&'static str, Vec<u8>) {
+        match self {
+            Denied::Cmd(c) => ("command", c.as_bytes().to_vec()),
+            Denied::Key(k) => ("key", k.clone()),
+            Denied::Channel(c) => ("channel", c.clone()),
+        }
+    }
+}
+
+/// Records a denial in the ACL LOG (Redis's addACLLogEntry): `reason` is command, key,
+/// channel or auth; `context` toplevel or multi.
+pub fn log_denial(
+    shared: &Shared,
+    session: &super::state::Session,
+    reason: &'static str,
+    context: &'static str,
+    object: &[u8],
+    username: &str,
+    cmd_name: &str,
+) {
+    let now = crate::store::unix_ms();
+    let max = shared.config.read().acllog_max_len as usize;
+    let info = super::connection::client_line(&session.info, now, cmd_name);
+    let mut acl = shared.acl.write();
+    let same = acl.log.iter().position(|e| {
+        e.reason == reason
+            && e.context == context
+            && now - e.ctime <= 60_000
+            && e.object == object
+            && e.username == username
+    });
+    let entry = match same {
+        Some(i) => {
+            let mut e = acl.log.remove(i).expect("index from position");
+            e.count += 1;
+            e.ctime = now;
+            e.client_info = info;
+            e
+        }
+        None => LogEntry {
+            count: 1,
+            reason,
+            context,
+            object: object.to_vec(),
+            username: username.to_string(),
+            ctime: now,
+            client_info: info,
+        },
+    };
+    acl.log.push_front(entry);
+    acl.log.truncate(max);
+}
+
+/// A NOPERM refusal of `execute` (or EXEC's re-check) for the ACL LOG.
+pub fn log_denied(shared: &Shared, session: &super::state::Session, d: &Denied, multi: bool, cmd: &str) {
+    let (reason, object) = d.reason();
+    let ctx = if multi { "multi" } else { "toplevel" };
+    log_denial(shared, session, reason, ctx, &object, &session.user, cmd);
 }
 
 impl Acl {
@@ -830,6 +911,47 @@ fn acl_dryrun(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         Ok(()) => Reply::ok(),
         Err(d) => Reply::Bulk(d.verbose().into_bytes()),
     }
+}
+
+/// ACL LOG [count | RESET]: newest first, at most `count` (default 10).
+fn acl_log(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    if argv.len() > 3 {
+        return Reply::Error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+            String::from_utf8_lossy(argv[1])
+        ));
+    }
+    let mut count = 10i64;
+    if let Some(a) = argv.get(2) {
+        if a.eq_ignore_ascii_case(b"reset") {
+            ctx.shared.acl.write().log.clear();
+            return Reply::ok();
+        }
+        match crate::store::parse_i64_strict(a) {
+            Some(n) => count = n.max(0),
+            None => return Reply::err("ERR value is not an integer or out of range"),
+        }
+    }
+    let now = ctx.now;
+    let acl = ctx.shared.acl.read();
+    let b = |s: &[u8]| Reply::Bulk(s.to_vec());
+    Reply::Array(
+        acl.log
+            .iter()
+            .take(count as usize)
+            .map(|e| {
+                Reply::Map(vec![
+                    (b(b"count"), Reply::Int(e.count as i64)),
+                    (b(b"reason"), b(e.reason.as_bytes())),
+                    (b(b"context"), b(e.context.as_bytes())),
+                    (b(b"object"), b(&e.object)),
+                    (b(b"username"), b(e.username.as_bytes())),
+                    (b(b"age-seconds"), Reply::Double((now - e.ctime) as f64 / 1000.0)),
+                    (b(b"client-info"), b(e.client_info.as_bytes())),
+                ])
+            })
+            .collect(),
+    )
 }
 
 fn acl_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {

@@ -160,6 +160,14 @@ fn check_user(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
     ctx.shared.acl.read().authenticate(user, pass)
 }
 
+/// A failed AUTH / HELLO AUTH in the ACL LOG (reason `auth`, object the command name as
+/// typed).
+fn log_auth_failure(ctx: &Ctx, user: &[u8], typed: &[u8]) {
+    let ctxname = if ctx.session.multi.is_some() { "multi" } else { "toplevel" };
+    let name = String::from_utf8_lossy(user);
+    super::acl::log_denial(ctx.shared, ctx.session, "auth", ctxname, typed, &name, ctx.cmd.name);
+}
+
 /// Logs the client in as `user` (AUTH, HELLO AUTH).
 fn login(ctx: &mut Ctx, user: &[u8]) {
     let name = String::from_utf8_lossy(user).to_string();
@@ -181,6 +189,7 @@ fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         login(ctx, user);
         Reply::ok()
     } else {
+        log_auth_failure(ctx, user, argv[0]);
         Reply::err(WRONGPASS)
     }
 }
@@ -206,6 +215,7 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         let more = argv.len() - i - 1;
         if eq_ic(argv[i], "auth") && more >= 2 {
             if !check_user(ctx, argv[i + 1], argv[i + 2]) {
+                log_auth_failure(ctx, argv[i + 1], argv[0]);
                 return Reply::err(WRONGPASS);
             }
             login(ctx, argv[i + 1]);

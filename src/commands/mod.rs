@@ -1108,7 +1108,10 @@ fn execute_inner(
     let denied = if !session.authenticated && !cmd.has(flags::NO_AUTH) && !shared.default_nopass.load(Relaxed) {
         Some("NOAUTH Authentication required.".to_string())
     } else if !shared.acl_open.load(Relaxed) {
-        acl::check(shared, &session.user, id, cmd, argv).err()
+        acl::check_denied(shared, &session.user, id, cmd, argv).err().map(|d| {
+            acl::log_denied(shared, session, &d, session.multi.is_some(), cmd.name);
+            d.noperm()
+        })
     } else {
         None
     };

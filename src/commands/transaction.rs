@@ -182,6 +182,7 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
         if !ctx.shared.acl_open.load(Ordering::Relaxed) {
             let id = t.lookup(cmd.name.as_bytes()).unwrap_or(0);
             if let Err(d) = super::acl::check_denied(ctx.shared, &ctx.session.user, id, cmd, argv) {
+                super::acl::log_denied(ctx.shared, ctx.session, &d, true, cmd.name);
                 super::count_error(ctx.stats, "NOPERM");
                 replies.push(Reply::Error(d.at_exec()));
                 continue;
