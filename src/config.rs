@@ -266,6 +266,24 @@ macro_rules! opt_mem {
         }
     };
 }
+/// An immutable no / yes / local option (enable-debug-command and its kin).
+macro_rules! opt_no_yes_local {
+    ($name:expr, $field:ident) => {
+        Opt {
+            name: $name,
+            immutable: true,
+            get: |c| c.$field.clone(),
+            set: |c, a| {
+                let v = one(a)?.to_ascii_lowercase();
+                if !["no", "yes", "local"].contains(&v.as_str()) {
+                    return Err("argument(s) must be one of the following: no, yes, local".into());
+                }
+                c.$field = v;
+                Ok(())
+            },
+        }
+    };
+}
 macro_rules! opt_str {
     ($name:expr, $field:ident, $imm:expr) => {
         Opt {
@@ -512,32 +530,8 @@ pub static OPTIONS: &[Opt] = &[
     opt_num!("active-expire-effort", active_expire_effort, u32, 1, 10, false),
     opt_num!("slowlock-log-slower-than", slowlock_log_slower_than, i64, -1, i64::MAX, false),
     opt_bool!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, false),
-    Opt {
-        name: "enable-protected-configs",
-        immutable: true,
-        get: |c| c.enable_protected_configs.clone(),
-        set: |c, a| {
-            let v = one(a)?.to_ascii_lowercase();
-            if !["no", "yes", "local"].contains(&v.as_str()) {
-                return Err("argument(s) must be one of the following: no, yes, local".into());
-            }
-            c.enable_protected_configs = v;
-            Ok(())
-        },
-    },
-    Opt {
-        name: "enable-debug-command",
-        immutable: true,
-        get: |c| c.enable_debug_command.clone(),
-        set: |c, a| {
-            let v = one(a)?.to_ascii_lowercase();
-            if !["no", "yes", "local"].contains(&v.as_str()) {
-                return Err("argument(s) must be one of the following: no, yes, local".into());
-            }
-            c.enable_debug_command = v;
-            Ok(())
-        },
-    },
+    opt_no_yes_local!("enable-protected-configs", enable_protected_configs),
+    opt_no_yes_local!("enable-debug-command", enable_debug_command),
     Opt {
         name: "notify-keyspace-events",
         immutable: false,

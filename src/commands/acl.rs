@@ -842,10 +842,7 @@ fn acl_whoami(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
 
 fn acl_cat(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
     if argv.len() > 3 {
-        return Reply::Error(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
-            String::from_utf8_lossy(argv[1])
-        ));
+        return Reply::Error(super::errors::subcommand_syntax(argv));
     }
     match argv.get(2) {
         None => Reply::Array(super::ACL_ORDER.iter().map(|c| Reply::Bulk(c.as_bytes()[1..].to_vec())).collect()),
@@ -868,10 +865,7 @@ fn acl_cat(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
 
 fn acl_genpass(_: &mut Ctx, argv: &[&[u8]]) -> Reply {
     if argv.len() > 3 {
-        return Reply::Error(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
-            String::from_utf8_lossy(argv[1])
-        ));
+        return Reply::Error(super::errors::subcommand_syntax(argv));
     }
     let bits = match argv.get(2) {
         None => 256,
@@ -916,10 +910,7 @@ fn acl_dryrun(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 /// ACL LOG [count | RESET]: newest first, at most `count` (default 10).
 fn acl_log(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     if argv.len() > 3 {
-        return Reply::Error(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
-            String::from_utf8_lossy(argv[1])
-        ));
+        return Reply::Error(super::errors::subcommand_syntax(argv));
     }
     let mut count = 10i64;
     if let Some(a) = argv.get(2) {

@@ -482,10 +482,7 @@ fn client_reply(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 /// then the timeout (milliseconds, relative); the longer end and the stricter mode win.
 fn client_pause(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     if argv.len() > 4 {
-        return Reply::Error(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(argv[1])
-        ));
+        return Reply::Error(super::errors::subcommand_syntax(argv));
     }
     let all = match argv.get(3) {
         None => true,

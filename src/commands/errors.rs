@@ -35,6 +35,16 @@ pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> String {
     format!("ERR unknown command '{n}', with args beginning with: {a}")
 }
 
+/// Redis's addReplySubcommandSyntaxError: the subcommand as typed (at most 128 chars),
+/// the command upper-cased.
+pub fn subcommand_syntax(argv: &[&[u8]]) -> String {
+    let sub: String = String::from_utf8_lossy(argv[1]).chars().take(128).collect();
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {} HELP.",
+        String::from_utf8_lossy(argv[0]).to_uppercase()
+    )
+}
+
 pub fn unknown_subcommand(sub: &[u8], parent: &str) -> String {
     let s = String::from_utf8_lossy(sub);
     let s: String = s.chars().take(128).collect();

@@ -110,11 +110,7 @@ fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
 
 /// Redis's addReplySubcommandSyntaxError.
 fn subcommand_syntax(argv: &[&[u8]]) -> Reply {
-    let sub: String = text(argv[1]).chars().take(128).collect();
-    Reply::err(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {} HELP.",
-        text(argv[0]).to_uppercase()
-    ))
+    Reply::Error(super::errors::subcommand_syntax(argv))
 }
 
 fn nogroup(key: &[u8], group: &[u8]) -> Reply {
