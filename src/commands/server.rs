@@ -1272,13 +1272,15 @@ pub fn save_cron(sh: &Shared) {
         return;
     }
     if st.aof_rewrite_scheduled {
-        sh.persist.with(|s| s.aof_rewrite_scheduled = false);
+        // Cleared only once the rewrite is marked in progress: INFO never shows neither
+        // scheduled nor in progress in between (a client waiting on both would stop early).
         let _ = super::aof::rewrite_start(sh);
+        sh.persist.with(|s| s.aof_rewrite_scheduled = false);
         return;
     }
     if st.scheduled {
-        sh.persist.with(|s| s.scheduled = false);
         bgsave_start(sh, "scheduled");
+        sh.persist.with(|s| s.scheduled = false);
         return;
     }
     if sh.aof.on.load(Ordering::Relaxed) {
