@@ -714,12 +714,7 @@ pub fn set_requirepass(shared: &Shared, pass: &str) {
     refresh_open(shared, &acl);
 }
 
-/// The permission check of `execute` for a session's user.
-pub fn check(shared: &Shared, user: &str, id: usize, cmd: &Command, argv: &[&[u8]]) -> Result<(), String> {
-    check_denied(shared, user, id, cmd, argv).map_err(|d| d.noperm())
-}
-
-/// Like [`check`], with the reason.
+/// The permission check of `execute` (and EXEC) for a session's user.
 pub fn check_denied(shared: &Shared, user: &str, id: usize, cmd: &Command, argv: &[&[u8]]) -> Result<(), Denied> {
     let acl = shared.acl.read();
     match acl.users.get(user) {

@@ -114,7 +114,7 @@ fn reset(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     super::transaction::reset(ctx.shared, ctx.session);
     ctx.shared.unmonitor(ctx.session.id);
     if ctx.session.tracking.on {
-        ctx.effects.retrack_expired |= super::tracking::disable(ctx.shared, ctx.session.id);
+        super::tracking::disable(ctx.shared, ctx.session.id);
         ctx.session.tracking = Default::default();
         ctx.session.caching = false;
     }

@@ -465,6 +465,15 @@ fn groups() -> [&'static [Command]; 16] {
     ]
 }
 
+/// `name` lower-cased into `buf` (no allocation); None when longer than any command name.
+fn lowered<'a>(name: &[u8], buf: &'a mut [u8; 64]) -> Option<&'a [u8]> {
+    let out = buf.get_mut(..name.len())?;
+    for (d, s) in out.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    Some(out)
+}
+
 static RENAMES: OnceLock<Vec<(String, String)>> = OnceLock::new();
 
 /// Applies `rename-command` lines before the table is first used (at start, once).
@@ -533,20 +542,20 @@ impl Table {
     /// Case-insensitive lookup of a top-level name or `parent|sub`.
     pub fn lookup(&self, name: &[u8]) -> Option<usize> {
         let mut buf = [0u8; 64];
-        if name.len() > buf.len() {
-            return None;
-        }
-        for (d, s) in buf.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
-        }
-        self.by_name.get(&buf[..name.len()]).copied()
+        self.by_name.get(lowered(name, &mut buf)?).copied()
     }
     /// Like [`Table::lookup`] for a name a client typed: rename-command applies.
     pub fn lookup_user(&self, name: &[u8]) -> Option<usize> {
         if self.renamed.is_empty() && self.hidden.is_empty() {
             return self.lookup(name);
         }
-        match self.renamed.get(&name.to_ascii_lowercase()) {
+        let mut buf = [0u8; 64];
+        // A new name may be longer than any built-in one (then it is lower-cased on the heap).
+        let renamed = match lowered(name, &mut buf) {
+            Some(l) => self.renamed.get(l),
+            None => self.renamed.get(&name.to_ascii_lowercase()),
+        };
+        match renamed {
             Some(&id) => Some(id),
             None => self.lookup(name).filter(|&id| !self.hidden.contains(self.cmds[id].name.as_bytes())),
         }

@@ -266,9 +266,6 @@ pub struct Effects {
     pub aof_offset: u64,
     /// BCAST invalidations to send when the worker's message is done.
     pub bcast: Vec<super::tracking::BcastKey>,
-    /// The first client turned tracking on or the last one off: stripes must start or
-    /// stop recording expired keys (done once no stripe lock is held).
-    pub retrack_expired: bool,
 }
 
 /// Per-command counters of one worker (INFO commandstats).
@@ -358,6 +355,8 @@ pub struct EncLimits {
     pub notify: std::sync::atomic::AtomicU32,
     /// latency-monitor-threshold in ms (0: off).
     pub latency_threshold: AtomicU64,
+    /// tracking-table-max-keys (read by every tracked read).
+    pub tracking_table_max_keys: AtomicU64,
     /// latency-tracking (INFO latencystats and the command duration histogram).
     pub latency_tracking: AtomicBool,
     /// maxmemory (0: no limit) and maxmemory-samples.
@@ -382,6 +381,7 @@ impl EncLimits {
         self.maxmemory.store(c.maxmemory, r);
         self.latency_threshold.store(c.latency_monitor_threshold, r);
         self.latency_tracking.store(c.latency_tracking, r);
+        self.tracking_table_max_keys.store(c.tracking_table_max_keys, r);
         self.maxmemory_samples.store(c.maxmemory_samples, r);
         crate::store::lfu::configure(
             c.maxmemory_policy.contains("lfu"),
@@ -432,6 +432,9 @@ pub struct Shared {
     /// Client-side caching; `ntracking` counts clients with tracking on (0: no work).
     pub tracking: Mutex<super::tracking::Tracking>,
     pub ntracking: AtomicUsize,
+    /// The first client turned tracking on or the last one off: stripes must start or
+    /// stop recording expired keys; a worker does it once it holds no stripe lock.
+    pub retrack_expired: AtomicBool,
     /// See [`super::tracking::live`].
     pub tracking_live: AtomicBool,
     /// WATCHed keys of all clients. Looked at by write commands only while
@@ -585,6 +588,7 @@ impl Shared {
             default_nopass: AtomicBool::new(true),
             tracking: Mutex::new(Default::default()),
             ntracking: AtomicUsize::new(0),
+            retrack_expired: AtomicBool::new(false),
             tracking_live: AtomicBool::new(false),
             watches: Mutex::new(WatchRegistry::default()),
             nwatching: AtomicUsize::new(0),

@@ -240,7 +240,7 @@ pub fn remember(shared: &Shared, session: &Session, cmd: &Command, argv: &[&[u8]
     if pos.is_empty() {
         return;
     }
-    let max = shared.config.read().tracking_table_max_keys as usize;
+    let max = super::state::EncLimits::get(&shared.enc.tracking_table_max_keys);
     let mut t = shared.tracking.lock();
     for p in pos {
         let ids = t.table.entry(argv[p].to_vec()).or_default();
@@ -264,15 +264,15 @@ fn limit(shared: &Shared, t: &mut Tracking, max: usize, effects: &mut Effects) {
 
 /// CONFIG SET tracking-table-max-keys: applies a lower limit at once.
 pub fn enforce_limit(shared: &Shared, effects: &mut Effects) {
-    let max = shared.config.read().tracking_table_max_keys as usize;
+    let max = super::state::EncLimits::get(&shared.enc.tracking_table_max_keys);
     let mut t = shared.tracking.lock();
     limit(shared, &mut t, max, effects);
     set_live(shared, &t);
 }
 
-/// Turns tracking off for a client (CLIENT TRACKING OFF, RESET, disconnect). True when
-/// it was the last tracking client (stripes may stop recording expired keys).
-pub fn disable(shared: &Shared, id: u64) -> bool {
+/// Turns tracking off for a client (CLIENT TRACKING OFF, RESET, disconnect). When it
+/// was the last tracking client, stripes may stop recording expired keys.
+pub fn disable(shared: &Shared, id: u64) {
     let mut t = shared.tracking.lock();
     if let Some(tr) = t.clients.remove(&id) {
         for p in &tr.prefixes {
@@ -284,9 +284,10 @@ pub fn disable(shared: &Shared, id: u64) -> bool {
             }
         }
         set_live(shared, &t);
-        return shared.ntracking.fetch_sub(1, Ordering::AcqRel) == 1;
+        if shared.ntracking.fetch_sub(1, Ordering::AcqRel) == 1 {
+            shared.retrack_expired.store(true, Ordering::Release);
+        }
     }
-    false
 }
 
 /// Redis's checkPrefixCollisionsOrReply: no prefix may be a prefix of another of the
@@ -378,7 +379,7 @@ pub fn client_tracking(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
             }
         }
         if !t.clients.contains_key(&id) && sh.ntracking.fetch_add(1, Ordering::AcqRel) == 0 {
-            ctx.effects.retrack_expired = true;
+            sh.retrack_expired.store(true, Ordering::Release);
         }
         let tr = t.clients.entry(id).or_insert_with(|| Tracker {
             info: ctx.session.info.clone(),
@@ -408,7 +409,7 @@ pub fn client_tracking(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         set_live(sh, &t);
         ctx.session.tracking = opt;
     } else if eq_ic(argv[2], "off") {
-        ctx.effects.retrack_expired |= disable(ctx.shared, ctx.session.id);
+        disable(ctx.shared, ctx.session.id);
         ctx.session.tracking = Mode::default();
         ctx.session.caching = false;
     } else {

@@ -143,10 +143,15 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     }
     let t = table();
     let mut cmds: Vec<(&'static Command, Vec<&[u8]>)> = Vec::with_capacity(queued.len());
+    // Table ids, for ACL checks and per-command stats.
+    let mut ids: Vec<usize> = Vec::with_capacity(queued.len());
     for q in &queued {
         let argv: Vec<&[u8]> = q.iter().map(|a| a.as_slice()).collect();
         match t.resolve(&argv) {
-            Ok(id) => cmds.push((t.cmds[id], argv)),
+            Ok(id) => {
+                cmds.push((t.cmds[id], argv));
+                ids.push(id);
+            }
             // Checked when queued; the table does not change.
             Err(_) => {
                 reset(ctx.shared, ctx.session);
@@ -172,7 +177,7 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     }
     let mut replies = Vec::with_capacity(cmds.len());
     let mut written: Vec<(usize, Vec<u8>)> = Vec::new();
-    for (cmd, argv) in &cmds {
+    for ((cmd, argv), &id) in cmds.iter().zip(&ids) {
         ctx.cmd = cmd;
         let Some(run) = cmd.run else {
             replies.push(Reply::Error(errors::arity(cmd.name)));
@@ -180,7 +185,6 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
         };
         // Permissions are checked again: the user's rules may have changed since queueing.
         if !ctx.shared.acl_open.load(Ordering::Relaxed) {
-            let id = t.lookup(cmd.name.as_bytes()).unwrap_or(0);
             if let Err(d) = super::acl::check_denied(ctx.shared, &ctx.session.user, id, cmd, argv) {
                 super::acl::log_denied(ctx.shared, ctx.session, &d, true, cmd.name);
                 super::count_error(ctx.stats, "NOPERM");
@@ -212,18 +216,17 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
             let db = ctx.session.db;
             cmd.for_each_key_pos(argv, |p| written.push((db, argv[p].to_vec())));
         }
-        let usec = start.elapsed().as_micros() as u64;
+        let ns = start.elapsed().as_nanos() as u64;
+        let usec = ns / 1000;
         super::slowlog_record(ctx.shared, ctx.session, cmd, argv, usec, ctx.now);
-        if let Some(id) = t.lookup(cmd.name.as_bytes()) {
-            let st = &mut ctx.stats.cmd[id];
-            st.calls += 1;
-            st.usec += usec;
-            if ctx.shared.enc.latency_tracking.load(Ordering::Relaxed) {
-                ctx.stats.lat[id].get_or_insert_with(Default::default).observe_ns(usec * 1000);
-            }
-            if matches!(reply, Reply::Error(_)) {
-                st.failed += 1;
-            }
+        let st = &mut ctx.stats.cmd[id];
+        st.calls += 1;
+        st.usec += usec;
+        if ctx.shared.enc.latency_tracking.load(Ordering::Relaxed) {
+            ctx.stats.lat[id].get_or_insert_with(Default::default).observe_ns(ns);
+        }
+        if matches!(reply, Reply::Error(_)) {
+            st.failed += 1;
         }
         ctx.write_end(mark, argv, &reply);
         replies.push(reply);

@@ -574,11 +574,8 @@ impl Reactor {
         self.shared.unwatch_client(c.info.id);
         self.shared.pubsub.write().remove_client(c.info.id);
         self.shared.unmonitor(c.info.id);
-        if self.shared.ntracking.load(Ordering::Acquire) > 0
-            && crate::commands::tracking::disable(&self.shared, c.info.id)
-        {
-            // The last tracking client left: stripes may stop recording expired keys.
-            crate::commands::aof::track_expired(&self.shared, self.shared.aof.on.load(Ordering::Acquire));
+        if self.shared.ntracking.load(Ordering::Acquire) > 0 {
+            crate::commands::tracking::disable(&self.shared, c.info.id);
         }
         self.shared.net.connected_clients.fetch_sub(1, Ordering::Relaxed);
         log::debug!("conn={} closed ({})", c.info.id, c.info.addr);

@@ -346,7 +346,7 @@ pub fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Vec<Job>>, tx: Sender<D
         }
         scratch = std::mem::take(&mut w.scratch);
         effects = std::mem::take(&mut w.effects);
-        if std::mem::take(&mut effects.retrack_expired) {
+        if shared.retrack_expired.load(Ordering::Relaxed) && shared.retrack_expired.swap(false, Ordering::AcqRel) {
             commands::aof::track_expired(&shared, shared.aof.on.load(Ordering::Acquire));
         }
         commands::tracking::flush_bcast(&shared, &mut effects);
