@@ -22,11 +22,19 @@ pub struct ParseLimits {
     pub max_bytes: usize,
     /// The client must authenticate first: Redis caps multibulk/bulk sizes then.
     pub unauthenticated: bool,
+    /// Largest MessagePack frame (client-query-buffer-limit).
+    pub max_frame: usize,
 }
 
 impl Default for ParseLimits {
     fn default() -> Self {
-        ParseLimits { max_bulk: 512 * 1024 * 1024, max_cmds: 1024, max_bytes: 16 * 1024 * 1024, unauthenticated: false }
+        ParseLimits {
+            max_bulk: 512 * 1024 * 1024,
+            max_cmds: 1024,
+            max_bytes: 16 * 1024 * 1024,
+            unauthenticated: false,
+            max_frame: 1024 * 1024 * 1024,
+        }
     }
 }
 
@@ -66,6 +74,8 @@ pub struct Batch {
     pub cmds: Vec<(usize, usize)>,
     /// A protocol error that follows the commands: reply with it, then close.
     pub error: Option<ProtocolError>,
+    /// MessagePack request ids, one per command (empty for RESP).
+    pub ids: Vec<u64>,
 }
 
 impl Batch {
@@ -83,6 +93,10 @@ impl Batch {
             argv.push(&self.data[s..s + l]);
         }
     }
+    /// The request id of command `i` (MessagePack; 0 for RESP).
+    pub fn id(&self, i: usize) -> u64 {
+        self.ids.get(i).copied().unwrap_or(0)
+    }
     /// Builds a batch from whole argument vectors (tests, internal callers).
     pub fn from_commands(cmds: &[Vec<Vec<u8>>]) -> Batch {
         let mut b = Batch::default();
@@ -98,7 +112,7 @@ impl Batch {
     }
 }
 
-enum Step {
+pub(super) enum Step {
     /// A command with args pushed; consumed bytes.
     Cmd(usize),
     /// Nothing to run (empty inline line, `*0`); consumed bytes.
@@ -107,7 +121,9 @@ enum Step {
     Err(ProtocolError),
 }
 
-const INLINE_FLAG: usize = 1 << (usize::BITS - 1);
+/// Marks an argument range as an offset into the synthesized bytes (inline arguments
+/// that needed unescaping, MessagePack numbers) appended after the frames.
+pub(super) const SYNTH_FLAG: usize = 1 << (usize::BITS - 1);
 
 /// Takes the complete frames at the front of `rbuf` (up to the limits) and returns them
 /// as a batch; `rbuf` is left holding the unparsed tail. Returns `None` when no complete
@@ -126,13 +142,24 @@ pub fn parse_batch(rbuf: &mut Vec<u8>, limits: &ParseLimits) -> Option<Batch> {
 /// when a large tail remains (a capped batch of a long pipeline), only the parsed frames
 /// are copied and `*start` advances (the caller compacts the buffer when convenient).
 pub fn parse_batch_at(rbuf: &mut Vec<u8>, start: &mut usize, limits: &ParseLimits) -> Option<Batch> {
+    take_frames(rbuf, start, limits, |buf, base, limits, args, synth, _ids| parse_one(buf, base, limits, args, synth))
+}
+
+/// Parses one frame at the front of a buffer: `(bytes, their offset in the read buffer,
+/// limits, argument ranges, synthesized argument bytes, request ids)`.
+pub(super) type ParseOne =
+    fn(&[u8], usize, &ParseLimits, &mut Vec<(usize, usize)>, &mut Vec<u8>, &mut Vec<u64>) -> Step;
+
+/// The batching shared by both protocols: takes the complete frames at `*start` with
+/// `one`, moving or copying their bytes into the batch as described above.
+pub(super) fn take_frames(rbuf: &mut Vec<u8>, start: &mut usize, limits: &ParseLimits, one: ParseOne) -> Option<Batch> {
     let base = *start;
     let mut batch = Batch::default();
     let mut inline = Vec::new();
     let mut pos = base;
     while pos < rbuf.len() && batch.cmds.len() < limits.max_cmds && pos - base < limits.max_bytes {
         let first = batch.args.len();
-        match parse_one(&rbuf[pos..], pos, limits, &mut batch.args, &mut inline) {
+        match one(&rbuf[pos..], pos, limits, &mut batch.args, &mut inline, &mut batch.ids) {
             Step::Cmd(n) => {
                 batch.cmds.push((first, batch.args.len() - first));
                 pos += n;
@@ -157,7 +184,7 @@ pub fn parse_batch_at(rbuf: &mut Vec<u8>, start: &mut usize, limits: &ParseLimit
     } else {
         batch.data = rbuf[base..pos].to_vec();
         for a in batch.args.iter_mut() {
-            if a.0 & INLINE_FLAG == 0 {
+            if a.0 & SYNTH_FLAG == 0 {
                 a.0 -= base;
             }
         }
@@ -167,12 +194,12 @@ pub fn parse_batch_at(rbuf: &mut Vec<u8>, start: &mut usize, limits: &ParseLimit
             *start = 0;
         }
     }
-    if !inline.is_empty() || batch.args.iter().any(|a| a.0 & INLINE_FLAG != 0) {
+    if !inline.is_empty() || batch.args.iter().any(|a| a.0 & SYNTH_FLAG != 0) {
         let base = batch.data.len();
         batch.data.extend_from_slice(&inline);
         for a in batch.args.iter_mut() {
-            if a.0 & INLINE_FLAG != 0 {
-                a.0 = (a.0 & !INLINE_FLAG) + base;
+            if a.0 & SYNTH_FLAG != 0 {
+                a.0 = (a.0 & !SYNTH_FLAG) + base;
             }
         }
     }
@@ -287,7 +314,7 @@ fn parse_inline(buf: &[u8], args: &mut Vec<(usize, usize)>, inline: &mut Vec<u8>
         return Step::Skip(nl + 1);
     }
     for p in parts {
-        args.push((inline.len() | INLINE_FLAG, p.len()));
+        args.push((inline.len() | SYNTH_FLAG, p.len()));
         inline.extend_from_slice(&p);
     }
     Step::Cmd(nl + 1)
