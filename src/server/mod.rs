@@ -248,6 +248,8 @@ fn metrics_snapshot(shared: &Shared, queue_depth: u64) -> crate::metrics::Snapsh
     s.bytes_written = n.bytes_written.load(Ordering::Relaxed);
     s.connected_clients = n.connected_clients.load(Ordering::Relaxed) as u64;
     s.connections_received = n.connections_received.load(Ordering::Relaxed);
+    s.obuf_disconnections = n.obuf_disconnections.load(Ordering::Relaxed);
+    s.rate_limited = n.rate_limited.load(Ordering::Relaxed);
     let m = &n.msgpack;
     s.msgpack = [
         m.bytes_read.load(Ordering::Relaxed),
