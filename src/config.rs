@@ -46,6 +46,10 @@ pub struct Config {
     pub client_output_buffer_limit: [ObufLimit; 3],
     /// Commands per second a client may run (0: no limit). Rustis only.
     pub client_rate_limit: u64,
+    /// The ACL file (ACL LOAD / ACL SAVE; loaded at start). "" for none.
+    pub aclfile: String,
+    /// `user <name> <rules...>` lines of the config file, in order.
+    pub users: Vec<Vec<String>>,
     pub databases: usize,
     pub workers: usize,
     pub stripes: usize,
@@ -195,6 +199,8 @@ impl Default for Config {
                 ObufLimit { hard: 32 << 20, soft: 8 << 20, soft_seconds: 60 },
             ],
             client_rate_limit: 0,
+            aclfile: String::new(),
+            users: Vec::new(),
             requirepass: String::new(),
             acllog_max_len: 128,
             protected_mode: true,
@@ -531,6 +537,7 @@ pub static OPTIONS: &[Opt] = &[
         },
     },
     opt_str!("dir", dir, false),
+    opt_str!("aclfile", aclfile, true),
     opt_str!("dbfilename", dbfilename, false),
     opt_bool!("daemonize", daemonize, true),
     opt_str!("pidfile", pidfile, true),
@@ -665,6 +672,13 @@ impl Config {
                 _ => return Err(format!("unknown protocol '{proto}' (expected resp or msgpack)")),
             };
             self.listen.push(Listen { addr: addr.to_string(), port, msgpack });
+            return Ok(());
+        }
+        if name.eq_ignore_ascii_case("user") {
+            if args.is_empty() {
+                return Err("wrong number of arguments".into());
+            }
+            self.users.push(args.to_vec());
             return Ok(());
         }
         if name.eq_ignore_ascii_case("rename-command") {

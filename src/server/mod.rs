@@ -109,6 +109,9 @@ pub fn start(cfg: Config) -> io::Result<Handle> {
     let requirepass = cfg.requirepass.clone();
     let shared = Arc::new(Shared::new(cfg, nworkers, commands::table().len(), now_ms()));
     commands::acl::set_requirepass(&shared, &requirepass);
+    // Like Redis, the ACL file (or `user` lines) is applied after requirepass: a file
+    // without a `default` line leaves the default user open.
+    commands::acl::load_at_startup(&shared).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     if shared.config.read().appendonly {
         commands::aof::load_or_create(&shared).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     } else {
