@@ -26,6 +26,7 @@ pub mod hyperloglog;
 pub mod list;
 pub mod notify;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sorted_set;
@@ -444,7 +445,7 @@ pub struct Table {
     pub top: Vec<usize>,
 }
 
-fn groups() -> [&'static [Command]; 16] {
+fn groups() -> [&'static [Command]; 17] {
     [
         string::COMMANDS,
         bitmap::COMMANDS,
@@ -462,6 +463,7 @@ fn groups() -> [&'static [Command]; 16] {
         pubsub::COMMANDS,
         hyperloglog::COMMANDS,
         acl::COMMANDS,
+        scripting::COMMANDS,
     ]
 }
 
@@ -587,6 +589,13 @@ impl Table {
         }
         Ok(id)
     }
+}
+
+/// A worker's hold on the script gates while it runs one command.
+#[allow(dead_code)]
+enum Gate<'a> {
+    One(parking_lot::RwLockReadGuard<'a, ()>),
+    All(Vec<parking_lot::RwLockWriteGuard<'a, ()>>),
 }
 
 enum Guard<'a> {
@@ -861,7 +870,10 @@ fn acquire<'a>(ctx: &mut Ctx<'a>, d: usize, s: usize, write: bool) {
             g
         }
     };
-    ctx.locks.held.push((d, s, g));
+    // Sorted insert: callers go in ascending order (a push), except scripts, which take
+    // stripes as they go while every worker gate is theirs.
+    let at = ctx.locks.held.partition_point(|(hd, hs, _)| (*hd, *hs) < (d, s));
+    ctx.locks.held.insert(at, (d, s, g));
     ctx.shared.worker_live[ctx.stats.idx].active_locks.store(ctx.locks.held.len() as u64, Relaxed);
 }
 
@@ -898,6 +910,74 @@ pub fn lock_union(ctx: &mut Ctx, cmds: &[(&'static Command, Vec<&[u8]>)], everyt
             i += 1;
         }
         acquire(ctx, d, s, w);
+    }
+}
+
+/// Runs one command under locks its caller already holds (EXEC, scripts): watch
+/// bookkeeping, keyspace events and AOF records (`write_begin`/`write_end`), tracking,
+/// MONITOR, per-command stats and SLOWLOG. Blocking commands do not block here: they
+/// time out at once (BLMOVE / BRPOPLPUSH answer a null bulk, as in Redis). Keys written
+/// while clients are parked are added to `written`.
+pub(crate) fn run_locked(
+    ctx: &mut Ctx,
+    cmd: &'static Command,
+    id: usize,
+    argv: &[&[u8]],
+    written: &mut Vec<(usize, Vec<u8>)>,
+) -> Reply {
+    let Some(run) = cmd.run else { return Reply::Error(errors::arity(cmd.name)) };
+    let saved = ctx.cmd;
+    ctx.cmd = cmd;
+    let start = std::time::Instant::now();
+    let snap = ctx.watch_snapshot();
+    let mark = ctx.write_begin(argv);
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(ctx, argv)));
+    let mut reply = match res {
+        Ok(r) => r,
+        Err(_) => {
+            log::error!("command {} panicked inside {}", cmd.name, saved.name);
+            Reply::Error(format!("ERR internal error while running '{}'", cmd.name))
+        }
+    };
+    ctx.watch_touch(snap, argv, &reply);
+    if ctx.session.tracking.on && cmd.has(flags::READONLY) {
+        tracking::remember(ctx.shared, ctx.session, cmd, argv, ctx.effects);
+    }
+    server::feed_monitors(ctx, argv);
+    if let Some(req) = ctx.session.block.take() {
+        reply = if matches!(cmd.name, "blmove" | "brpoplpush") { Reply::Nil } else { req.on_timeout };
+    } else if cmd.has(flags::WRITE) && ctx.shared.nblocked.load(std::sync::atomic::Ordering::Acquire) > 0 {
+        let db = ctx.session.db;
+        cmd.for_each_key_pos(argv, |p| written.push((db, argv[p].to_vec())));
+    }
+    let ns = start.elapsed().as_nanos() as u64;
+    let usec = ns / 1000;
+    slowlog_record(ctx.shared, ctx.session, cmd, argv, usec, ctx.now);
+    let st = &mut ctx.stats.cmd[id];
+    st.calls += 1;
+    st.usec += usec;
+    if ctx.shared.enc.latency_tracking.load(Relaxed) {
+        ctx.stats.lat[id].get_or_insert_with(Default::default).observe_ns(ns);
+    }
+    if matches!(reply, Reply::Error(_)) {
+        st.failed += 1;
+    }
+    ctx.write_end(mark, argv, &reply);
+    ctx.cmd = saved;
+    reply
+}
+
+/// Takes the stripes `argv` (run as `ctx.cmd`) needs that are not held yet, for writing
+/// (scripts: called with every worker gate held, so any order is safe).
+pub(crate) fn lock_more(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let mut want = Vec::new();
+    plan_stripes(ctx, argv, &mut want);
+    want.sort_unstable();
+    want.dedup();
+    for (d, s) in want {
+        if ctx.locks.find(d, s).is_none() {
+            acquire(ctx, d, s, true);
+        }
     }
 }
 
@@ -1179,6 +1259,14 @@ fn execute_inner(
     }
     session.info.last_cmd.store(id + 1, std::sync::atomic::Ordering::Relaxed);
     let start = std::time::Instant::now();
+    // Every command holds its worker's gate shared; scripts (and EXEC with one) take all
+    // of them, so they run alone (see scripting.rs).
+    let world = scripting::needs_world(cmd, session);
+    let gate = if world {
+        Gate::All(shared.gates.iter().map(|g| g.write()).collect())
+    } else {
+        Gate::One(shared.gates[stats.idx].read())
+    };
     let reply = {
         let mut ctx = Ctx {
             shared,
@@ -1253,6 +1341,7 @@ fn execute_inner(
             }
         }
     };
+    drop(gate);
     let ns = start.elapsed().as_nanos() as u64;
     slowlog_record(shared, session, cmd, argv, ns / 1000, now);
     let st = &mut stats.cmd[id];

@@ -433,6 +433,14 @@ pub struct Shared {
     /// Per-worker stats; each worker locks only its own (uncontended) slot.
     pub workers: Box<[CachePadded<Mutex<WorkerStats>>]>,
     pub worker_live: Box<[CachePadded<WorkerLive>]>,
+    /// One gate per worker (a big-reader lock): a worker holds its own gate shared while
+    /// it runs a command; a script takes every gate exclusively, so it runs alone, as in
+    /// Redis, and may touch any key (declared or not) without deadlock.
+    pub gates: Box<[CachePadded<RwLock<()>>]>,
+    /// Scripts by sha1 (EVAL, SCRIPT LOAD); `script_gen` moves on SCRIPT FLUSH so every
+    /// worker drops its compiled functions.
+    pub scripts: RwLock<HashMap<String, Arc<[u8]>>>,
+    pub script_gen: AtomicU64,
     pub net: NetStats,
     pub start_ms: i64,
     pub run_id: String,
@@ -598,6 +606,9 @@ impl Shared {
             next_client_id: AtomicU64::new(1),
             workers: (0..nworkers).map(|i| CachePadded::new(Mutex::new(WorkerStats::new(ncmds, i)))).collect(),
             worker_live: (0..nworkers).map(|_| CachePadded::new(WorkerLive::default())).collect(),
+            gates: (0..nworkers).map(|_| CachePadded::new(RwLock::new(()))).collect(),
+            scripts: RwLock::new(HashMap::new()),
+            script_gen: AtomicU64::new(0),
             net: NetStats::default(),
             start_ms: now_ms,
             run_id: random_hex(40),

@@ -179,10 +179,10 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     let mut written: Vec<(usize, Vec<u8>)> = Vec::new();
     for ((cmd, argv), &id) in cmds.iter().zip(&ids) {
         ctx.cmd = cmd;
-        let Some(run) = cmd.run else {
+        if cmd.run.is_none() {
             replies.push(Reply::Error(errors::arity(cmd.name)));
             continue;
-        };
+        }
         // Permissions are checked again: the user's rules may have changed since queueing.
         if !ctx.shared.acl_open.load(Ordering::Relaxed) {
             if let Err(d) = super::acl::check_denied(ctx.shared, &ctx.session.user, id, cmd, argv) {
@@ -192,43 +192,7 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
                 continue;
             }
         }
-        let start = std::time::Instant::now();
-        let snap = ctx.watch_snapshot();
-        let mark = ctx.write_begin(argv);
-        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(ctx, argv)));
-        let mut reply = match res {
-            Ok(r) => r,
-            Err(_) => {
-                log::error!("command {} panicked inside EXEC", cmd.name);
-                Reply::Error(format!("ERR internal error while running '{}'", cmd.name))
-            }
-        };
-        ctx.watch_touch(snap, argv, &reply);
-        if ctx.session.tracking.on && cmd.has(super::flags::READONLY) {
-            super::tracking::remember(ctx.shared, ctx.session, cmd, argv, ctx.effects);
-        }
-        super::server::feed_monitors(ctx, argv);
-        if let Some(req) = ctx.session.block.take() {
-            // Blocking commands do not block in a transaction: they time out at once
-            // (BLMOVE / BRPOPLPUSH answer a null bulk there, as in Redis).
-            reply = if matches!(cmd.name, "blmove" | "brpoplpush") { Reply::Nil } else { req.on_timeout };
-        } else if cmd.has(WRITE) && ctx.shared.nblocked.load(Ordering::Acquire) > 0 {
-            let db = ctx.session.db;
-            cmd.for_each_key_pos(argv, |p| written.push((db, argv[p].to_vec())));
-        }
-        let ns = start.elapsed().as_nanos() as u64;
-        let usec = ns / 1000;
-        super::slowlog_record(ctx.shared, ctx.session, cmd, argv, usec, ctx.now);
-        let st = &mut ctx.stats.cmd[id];
-        st.calls += 1;
-        st.usec += usec;
-        if ctx.shared.enc.latency_tracking.load(Ordering::Relaxed) {
-            ctx.stats.lat[id].get_or_insert_with(Default::default).observe_ns(ns);
-        }
-        if matches!(reply, Reply::Error(_)) {
-            st.failed += 1;
-        }
-        ctx.write_end(mark, argv, &reply);
+        let reply = super::run_locked(ctx, cmd, id, argv, &mut written);
         replies.push(reply);
     }
     ctx.cmd = exec_cmd;

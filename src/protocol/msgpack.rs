@@ -391,6 +391,7 @@ pub fn encode_reply(id: Option<u64>, reply: &Reply, out: &mut Vec<u8>) {
         Reply::Set(_) => kind::SET,
         Reply::Bool(_) => kind::BOOL,
         Reply::Verbatim(..) => kind::VERBATIM,
+        Reply::BigNumber(_) => kind::BIGNUM,
         Reply::Raw(_) => unreachable!("handled above"),
     };
     let at = begin_frame(id, k, out);
@@ -403,6 +404,7 @@ pub fn encode_reply(id: Option<u64>, reply: &Reply, out: &mut Vec<u8>) {
             }
         }
         Reply::Verbatim(fmt, body) => put_verbatim(out, fmt.as_bytes(), body, false),
+        Reply::BigNumber(n) => put_str(out, n.as_bytes()),
         other => put_nested(other, out),
     }
     end_frame(at, out);
@@ -457,6 +459,7 @@ fn put_nested(r: &Reply, out: &mut Vec<u8>) {
             end_ext32(at, out);
         }
         Reply::Verbatim(fmt, body) => put_verbatim(out, fmt.as_bytes(), body, true),
+        Reply::BigNumber(n) => put_ext(out, ext::BIGNUM, n.as_bytes()),
         Reply::Raw(bytes) => {
             let mut p = Resp3 { buf: bytes, pos: 0 };
             if !p.value(out, true) {
@@ -924,6 +927,8 @@ mod tests {
             Reply::err("ERR a\r\nb"),
             Reply::Array(vec![Reply::err("ERR a\nb")]),
             Reply::Verbatim("mkd", b"# x".to_vec()),
+            Reply::BigNumber("12345678901234567890".into()),
+            Reply::Array(vec![Reply::BigNumber("-1".into())]),
         ];
         for r in replies {
             let mut direct = Vec::new();

@@ -30,6 +30,8 @@ pub enum Reply {
     Bool(bool),
     /// Verbatim string (`=`), plain bulk in RESP2. The format is three bytes, e.g. `txt`.
     Verbatim(&'static str, Vec<u8>),
+    /// A big number (`(` in RESP3, a bulk string in RESP2), as decimal digits.
+    BigNumber(String),
     /// Bytes already encoded for the target protocol (used for cheap pass-through).
     Raw(Vec<u8>),
 }
@@ -108,6 +110,13 @@ impl Reply {
                     out.extend_from_slice(b"\r\n");
                 } else {
                     put_bulk(out, body);
+                }
+            }
+            Reply::BigNumber(n) => {
+                if proto == Proto::Resp3 {
+                    put_line(out, b'(', n.as_bytes());
+                } else {
+                    put_bulk(out, n.as_bytes());
                 }
             }
             Reply::Raw(b) => out.extend_from_slice(b),

@@ -1,0 +1,925 @@
+//! Lua scripting (Redis 7.0's eval.c / script_lua.c): EVAL, EVALSHA, EVAL_RO, EVALSHA_RO
+//! and SCRIPT (LOAD EXISTS FLUSH KILL HELP), with one Lua 5.1 VM per worker thread.
+//!
+//! Owns: the per-worker VMs and their compiled functions, the sandbox, the `redis`
+//! library (call, pcall, error_reply, status_reply, sha1hex, log, setresp, set_repl,
+//! replicate_commands, the LOG_* and REPL_* constants), and the Lua <-> RESP conversions.
+//!
+//! Must hold:
+//! - atomicity: a script runs holding every worker's gate exclusively (`Shared::gates`),
+//!   so no other command runs anywhere while it does, exactly as in single-threaded Redis;
+//!   it takes the stripes of each key it touches as it goes (declared in KEYS or not: a
+//!   script is never refused for an undeclared key), which cannot deadlock because the
+//!   only other stripe holders then are background threads that hold one stripe at a time;
+//! - the sandbox: scripts cannot create or change globals ("Attempt to modify a readonly
+//!   table"), reading an unknown global is an error, and os, io, debug, dofile, loadfile,
+//!   require, getfenv and setfenv are gone; `loadstring` compiles text only, in the sandbox;
+//! - replies and errors are byte-identical to Redis 7.0's, including the
+//!   `script: <sha>, on @user_script:<line>.` suffix of errors raised by scripts;
+//! - a script's writes reach the AOF wrapped in MULTI/EXEC (effects replication), and
+//!   a SELECT inside a script does not change the caller's database.
+//!
+//! Not yet: script timeouts (busy-reply-threshold, BUSY, SCRIPT KILL of a running
+//! script), FUNCTION/FCALL, the cjson/cmsgpack/bit/struct libraries, Redis's
+//! deterministic math.random, and read-only library tables (only the globals are).
+
+use super::flags::*;
+use super::state::Shared;
+use super::{table, Command, Ctx};
+use crate::protocol::{Proto, Reply};
+use mlua::{Function, Lua, MultiValue, Table, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+const G: &str = "scripting";
+
+pub static COMMANDS: &[Command] = &[
+    Command::new("eval", G, -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | LOCK_WRITE, eval)
+        .keynum(2, 0, 1, 1, "RW access update")
+        .doc("Execute a Lua script server side", "2.6.0", "Depends on the script that is executed.")
+        .args("script numkeys [key [key ...]] [arg [arg ...]]"),
+    Command::new("evalsha", G, -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | LOCK_WRITE, evalsha)
+        .keynum(2, 0, 1, 1, "RW access update")
+        .doc("Execute a Lua script server side", "2.6.0", "Depends on the script that is executed.")
+        .args("sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+    Command::new("eval_ro", G, -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | LOCK_WRITE, eval_ro)
+        .keynum(2, 0, 1, 1, "RO access")
+        .doc("Execute a read-only Lua script server side", "7.0.0", "Depends on the script that is executed.")
+        .args("script numkeys [key [key ...]] [arg [arg ...]]"),
+    Command::new("evalsha_ro", G, -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | LOCK_WRITE, evalsha_ro)
+        .keynum(2, 0, 1, 1, "RO access")
+        .doc("Execute a read-only Lua script server side", "7.0.0", "Depends on the script that is executed.")
+        .args("sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+    Command::container("script", G, SCRIPT_SUBS).doc(
+        "A container for Lua scripts management commands",
+        "2.6.0",
+        "Depends on subcommand.",
+    ),
+];
+
+static SCRIPT_SUBS: &[Command] = &[
+    Command::new("script|load", G, 3, NOSCRIPT | STALE, script_load)
+        .doc(
+            "Load a server-side Lua script to the script cache",
+            "2.6.0",
+            "O(N) with N being the length in bytes of the script body.",
+        )
+        .args("script"),
+    Command::new("script|exists", G, -3, NOSCRIPT | STALE, script_exists)
+        .doc(
+            "Check existence of scripts in the script cache.",
+            "2.6.0",
+            "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
+        )
+        .args("sha1 [sha1 ...]"),
+    Command::new("script|flush", G, -2, NOSCRIPT, script_flush)
+        .doc("Remove all scripts from the script cache", "2.6.0", "O(N) with N being the number of scripts in cache")
+        .args("[ASYNC|SYNC]"),
+    Command::new("script|kill", G, 2, NOSCRIPT | ALLOW_BUSY, script_kill).doc(
+        "Kill the script currently in execution.",
+        "2.6.0",
+        "O(1)",
+    ),
+    Command::new("script|help", G, 2, LOADING | STALE, script_help).doc(
+        "Show helpful text about the different subcommands",
+        "5.0.0",
+        "O(1)",
+    ),
+];
+
+/// True for commands that must run with every worker gate held: the EVAL family, and
+/// EXEC when its transaction queued one.
+pub fn needs_world(cmd: &Command, session: &super::state::Session) -> bool {
+    if matches!(cmd.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro") {
+        return true;
+    }
+    cmd.name == "exec"
+        && session.multi.as_ref().is_some_and(|q| {
+            q.iter().any(|c| {
+                c.first().is_some_and(|n| {
+                    ["eval", "evalsha", "eval_ro", "evalsha_ro"].iter().any(|e| n.eq_ignore_ascii_case(e.as_bytes()))
+                })
+            })
+        })
+}
+
+// ---------------------------------------------------------------------------------------
+// The VM
+// ---------------------------------------------------------------------------------------
+
+/// Lua run once per VM: the sandboxed environment every script runs in.
+const BOOTSTRAP: &str = r#"
+local G = _G
+local rawget, rawset, error, tostring, setfenv, type = rawget, rawset, error, tostring, setfenv, type
+local env = {}
+setmetatable(env, {
+  __index = function(t, k)
+    local v = rawget(G, k)
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = function(t, k, v) error("Attempt to modify a readonly table", 2) end,
+  __metatable = false,
+})
+rawset(env, "_G", env)
+local ls = loadstring
+rawset(env, "loadstring", function(s, name)
+  if type(s) == "string" and s:byte(1) == 27 then return nil, "bytecode is not allowed" end
+  local f, e = ls(s, name)
+  if f then setfenv(f, env) end
+  return f, e
+end)
+for _, name in ipairs({"os", "io", "debug", "dofile", "loadfile", "require", "module", "package", "getfenv", "setfenv", "newproxy", "gcinfo"}) do
+  G[name] = nil
+end
+return env, setfenv
+"#;
+
+struct Vm {
+    lua: Lua,
+    env: Table,
+    redis: Table,
+    setfenv: Function,
+    xpcall: Function,
+    handler: Function,
+    funcs: HashMap<String, Function>,
+    gen: u64,
+}
+
+thread_local! {
+    static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+}
+
+fn new_vm() -> mlua::Result<Vm> {
+    let lua = Lua::new();
+    let g = lua.globals();
+    let redis = lua.create_table()?;
+    redis.set("error_reply", lua.create_function(|lua, msg: mlua::String| error_table(lua, &msg.as_bytes(), true))?)?;
+    redis.set(
+        "status_reply",
+        lua.create_function(|lua, msg: mlua::String| {
+            let t = lua.create_table()?;
+            t.set("ok", msg)?;
+            Ok(t)
+        })?,
+    )?;
+    redis.set(
+        "sha1hex",
+        lua.create_function(|_, args: MultiValue| {
+            if args.len() != 1 {
+                return Err(mlua::Error::RuntimeError("wrong number of arguments".into()));
+            }
+            let s = match args.front() {
+                Some(Value::String(s)) => s.as_bytes().to_vec(),
+                Some(Value::Integer(i)) => i.to_string().into_bytes(),
+                Some(Value::Number(n)) => lua_number_text(*n).into_bytes(),
+                _ => Vec::new(),
+            };
+            Ok(sha1_hex(&s))
+        })?,
+    )?;
+    redis.set(
+        "log",
+        lua.create_function(|_, args: MultiValue| {
+            let mut it = args.into_iter();
+            let level = match it.next() {
+                Some(Value::Integer(l)) => l,
+                Some(Value::Number(n)) => n as i64,
+                _ => return Err(mlua::Error::RuntimeError("First argument must be a number (log level).".into())),
+            };
+            let msg: Vec<String> = it
+                .map(|v| match v {
+                    Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                    Value::Integer(i) => i.to_string(),
+                    Value::Number(n) => lua_number_text(n),
+                    _ => String::new(),
+                })
+                .collect();
+            let text = msg.join(" ");
+            match level {
+                0 => log::debug!("script: {text}"),
+                1 | 2 => log::info!("script: {text}"),
+                _ => log::warn!("script: {text}"),
+            }
+            Ok(())
+        })?,
+    )?;
+    redis.set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+    for (k, v) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+    ] {
+        redis.set(k, v)?;
+    }
+    g.set("redis", redis.clone())?;
+    let xpcall: Function = g.get("xpcall")?;
+    let (env, setfenv): (Table, Function) = lua.load(BOOTSTRAP).set_name("=bootstrap").call(())?;
+    // Redis's __redis__err__handler: errors become tables carrying where they were
+    // raised (the first frame that is not C; the sandbox's own Lua helpers count as C,
+    // as Redis implements them in C).
+    let handler = lua.create_function(|lua, err: Value| {
+        let t = match err {
+            Value::Table(t) => t,
+            other => {
+                let t = lua.create_table()?;
+                match &other {
+                    Value::Error(e) => match script_error(e) {
+                        Some(text) => t.set("err", lua.create_string(text)?)?,
+                        None => t.set("err", format!("ERR {}", lua_error_text(e)))?,
+                    },
+                    Value::String(s) => t.set("err", format!("ERR {}", String::from_utf8_lossy(&s.as_bytes())))?,
+                    v => t.set("err", format!("ERR {v:?}"))?,
+                }
+                t
+            }
+        };
+        for level in 1..12 {
+            let Some(d) = lua.inspect_stack(level) else { break };
+            let src = d.source();
+            if src.what == "C" || src.source.as_deref().is_some_and(|s| s.starts_with("=bootstrap")) {
+                continue;
+            }
+            if let Some(s) = src.source.as_deref() {
+                t.set("source", s)?;
+                t.set("line", d.curr_line())?;
+            }
+            break;
+        }
+        Ok(t)
+    })?;
+    Ok(Vm { lua, env, redis, setfenv, xpcall, handler, funcs: HashMap::new(), gen: 0 })
+}
+
+/// An error a `redis` library function raises: the text of its `err` table.
+#[derive(Debug)]
+struct ScriptError(Vec<u8>);
+
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", String::from_utf8_lossy(&self.0))
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+fn raise(text: Vec<u8>) -> mlua::Error {
+    mlua::Error::external(ScriptError(text))
+}
+
+/// The text of a [`ScriptError`] inside an mlua error, if that is what it is.
+fn script_error(e: &mlua::Error) -> Option<Vec<u8>> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => script_error(cause),
+        mlua::Error::ExternalError(x) => x.downcast_ref::<ScriptError>().map(|s| s.0.clone()),
+        _ => None,
+    }
+}
+
+/// Lua 5.1's number to string ("%.14g").
+fn lua_number_text(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        return format!("{}", n as i64);
+    }
+    crate::protocol::reply::fmt_g(n, 14)
+}
+
+/// Redis's luaPushErrorBuff: `-CODE msg` or `msg` (given code ERR) into `{err="CODE msg"}`.
+fn error_table(lua: &Lua, text: &[u8], add_dash: bool) -> mlua::Result<Table> {
+    let mut buf = text.to_vec();
+    if add_dash && buf.first() != Some(&b'-') {
+        buf.insert(0, b'-');
+    }
+    let msg = if buf.first() == Some(&b'-') {
+        match buf.iter().position(|&c| c == b' ') {
+            None => [b"ERR ".as_slice(), &buf[1..]].concat(),
+            Some(_) => buf[1..].to_vec(),
+        }
+    } else {
+        [b"ERR ".as_slice(), &buf].concat()
+    };
+    let msg = trim_crlf(&msg);
+    let t = lua.create_table()?;
+    t.set("err", lua.create_string(msg)?)?;
+    Ok(t)
+}
+
+fn trim_crlf(b: &[u8]) -> &[u8] {
+    let mut s = b;
+    while let [rest @ .., last] = s {
+        if *last == b'\r' || *last == b'\n' {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------
+// EVAL
+// ---------------------------------------------------------------------------------------
+
+fn eval(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    eval_generic(ctx, argv, false, false)
+}
+fn evalsha(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    eval_generic(ctx, argv, true, false)
+}
+fn eval_ro(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    eval_generic(ctx, argv, false, true)
+}
+fn evalsha_ro(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    eval_generic(ctx, argv, true, true)
+}
+
+/// The script's `#!lua flags=...` line: (no-writes, the body with that line blanked).
+fn shebang(body: &[u8]) -> Result<(bool, Vec<u8>), String> {
+    if !body.starts_with(b"#!") {
+        return Ok((false, body.to_vec()));
+    }
+    let end = body.iter().position(|&c| c == b'\n').unwrap_or(body.len());
+    let line = String::from_utf8_lossy(&body[2..end]).to_string();
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("");
+    if engine != "lua" {
+        return Err(format!("ERR Unexpected engine in script shebang: #!{engine}"));
+    }
+    let mut no_writes = false;
+    for p in parts {
+        let Some(flags) = p.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {p}"));
+        };
+        for f in flags.split(',').filter(|f| !f.is_empty()) {
+            match f {
+                "no-writes" => no_writes = true,
+                "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                other => return Err(format!("ERR Unexpected flag in script shebang: {other}")),
+            }
+        }
+    }
+    // The shebang line is dropped but its newline kept, so line numbers stay right.
+    Ok((no_writes, body[end..].to_vec()))
+}
+
+fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, ro: bool) -> Reply {
+    let nkeys = match crate::store::parse_i64_strict(argv[2]) {
+        Some(n) => n,
+        None => return Reply::err("ERR value is not an integer or out of range"),
+    };
+    if nkeys < 0 {
+        return Reply::err("ERR Number of keys can't be negative");
+    }
+    if nkeys as usize > argv.len() - 3 {
+        return Reply::err("ERR Number of keys can't be greater than number of args");
+    }
+    let nkeys = nkeys as usize;
+    let (sha, body): (String, Arc<[u8]>) = if by_sha {
+        let sha = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
+        match ctx.shared.scripts.read().get(&sha) {
+            Some(b) => (sha, b.clone()),
+            None => return Reply::err("NOSCRIPT No matching script. Please use EVAL."),
+        }
+    } else {
+        (sha1_hex(argv[1]), Arc::from(argv[1]))
+    };
+    let (no_writes, source) = match shebang(&body) {
+        Ok(x) => x,
+        Err(e) => return Reply::Error(e),
+    };
+    let keys: Vec<&[u8]> = argv[3..3 + nkeys].to_vec();
+    let args: Vec<&[u8]> = argv[3 + nkeys..].to_vec();
+    let shared: &Shared = ctx.shared;
+    VM.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let gen = shared.script_gen.load(Ordering::Acquire);
+        if slot.as_ref().is_none_or(|vm| vm.gen != gen) {
+            match new_vm() {
+                Ok(mut vm) => {
+                    vm.gen = gen;
+                    *slot = Some(vm);
+                }
+                Err(e) => return Reply::Error(format!("ERR could not start the Lua VM: {e}")),
+            }
+        }
+        let Some(vm) = slot.as_mut() else { return Reply::err("ERR no Lua VM") };
+        let f = match vm.funcs.get(&sha) {
+            Some(f) => f.clone(),
+            None => match compile(vm, &source) {
+                Ok(f) => {
+                    vm.funcs.insert(sha.clone(), f.clone());
+                    f
+                }
+                Err(e) => return Reply::Error(e),
+            },
+        };
+        if !by_sha {
+            shared.scripts.write().entry(sha.clone()).or_insert_with(|| body.clone());
+        }
+        run_script(vm, ctx, &f, &sha, &keys, &args, ro || no_writes)
+    })
+}
+
+fn compile(vm: &Vm, body: &[u8]) -> Result<Function, String> {
+    let f = vm
+        .lua
+        .load(body)
+        .set_name("@user_script")
+        .into_function()
+        .map_err(|e| format!("ERR Error compiling script (new function): {}", lua_error_text(&e)))?;
+    vm.setfenv.call::<()>((f.clone(), vm.env.clone())).map_err(|e| format!("ERR {e}"))?;
+    Ok(f)
+}
+
+/// An mlua error's Lua message (without mlua's decorations).
+fn lua_error_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
+        other => other.to_string(),
+    }
+}
+
+/// What one script run needs inside its `redis.call`s.
+struct Run<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    resp: Proto,
+    ro: bool,
+    written: Vec<(usize, Vec<u8>)>,
+}
+
+fn run_script(vm: &mut Vm, ctx: &mut Ctx, f: &Function, sha: &str, keys: &[&[u8]], args: &[&[u8]], ro: bool) -> Reply {
+    let saved_db = ctx.session.db;
+    let saved_proto = ctx.session.proto;
+    let outer_exec = ctx.session.in_exec;
+    if !outer_exec {
+        ctx.session.in_exec = true;
+        if ctx.shared.aof.on.load(Ordering::Relaxed) {
+            ctx.session.aof_tx = Some(Vec::new());
+        }
+    }
+    let run = RefCell::new(Run { ctx, resp: Proto::Resp2, ro, written: Vec::new() });
+    let lua = &vm.lua;
+    let result: mlua::Result<Reply> = lua.scope(|scope| {
+        let call = scope.create_function(|lua, args: MultiValue| {
+            let mut r = run.borrow_mut();
+            match redis_call(lua, &mut r, args) {
+                Ok(v) => Ok(v),
+                Err(t) => {
+                    let text: mlua::String = t.get("err")?;
+                    Err(raise(text.as_bytes().to_vec()))
+                }
+            }
+        })?;
+        let pcall = scope.create_function(|lua, args: MultiValue| {
+            let mut r = run.borrow_mut();
+            Ok(redis_call(lua, &mut r, args).unwrap_or_else(Value::Table))
+        })?;
+        let setresp = scope.create_function(|_, v: Value| {
+            let p = match v {
+                Value::Integer(2) => Proto::Resp2,
+                Value::Integer(3) => Proto::Resp3,
+                Value::Number(2.0) => Proto::Resp2,
+                Value::Number(3.0) => Proto::Resp3,
+                _ => return Err(raise(b"ERR RESP version must be 2 or 3.".to_vec())),
+            };
+            run.borrow_mut().resp = p;
+            Ok(())
+        })?;
+        vm.redis.raw_set("call", call)?;
+        vm.redis.raw_set("pcall", pcall)?;
+        vm.redis.raw_set("setresp", setresp)?;
+        let kt =
+            lua.create_sequence_from(keys.iter().map(|k| lua.create_string(k)).collect::<mlua::Result<Vec<_>>>()?)?;
+        let at =
+            lua.create_sequence_from(args.iter().map(|a| lua.create_string(a)).collect::<mlua::Result<Vec<_>>>()?)?;
+        vm.env.raw_set("KEYS", kt)?;
+        vm.env.raw_set("ARGV", at)?;
+        let out: MultiValue = vm.xpcall.call((f.clone(), vm.handler.clone()))?;
+        let mut it = out.into_iter();
+        let ok = matches!(it.next(), Some(Value::Boolean(true)));
+        let first = it.next().unwrap_or(Value::Nil);
+        if ok {
+            return Ok(lua_to_reply(&first));
+        }
+        Ok(match first {
+            Value::Table(t) => {
+                let err: Option<mlua::String> = t.get("err").ok();
+                let msg = err.map(|s| String::from_utf8_lossy(&s.as_bytes()).into_owned()).unwrap_or_default();
+                let source: Option<String> = t.get("source").ok();
+                let line: Option<i64> = t.get("line").ok();
+                match (source, line) {
+                    (Some(s), Some(l)) => Reply::Error(format!("{msg} script: {sha}, on {s}:{l}.")),
+                    _ => Reply::Error(msg),
+                }
+            }
+            other => Reply::Error(format!("ERR {other:?}")),
+        })
+    });
+    let Run { ctx, written, .. } = run.into_inner();
+    ctx.session.db = saved_db;
+    ctx.session.proto = saved_proto;
+    for f in ["call", "pcall", "setresp"] {
+        let _ = vm.redis.raw_set(f, Value::Nil);
+    }
+    if !outer_exec {
+        ctx.session.in_exec = false;
+        if let Some(recs) = ctx.session.aof_tx.take() {
+            if !recs.is_empty() {
+                let at = ctx.shared.aof.append(&recs, true);
+                ctx.effects.aof_offset = ctx.effects.aof_offset.max(at);
+            }
+        }
+    }
+    ctx.effects.ready.extend(written);
+    match result {
+        Ok(r) => r,
+        Err(e) => Reply::Error(format!("ERR {}", lua_error_text(&e))),
+    }
+}
+
+/// One `redis.call` / `redis.pcall`: the reply as a Lua value, or Redis's error table.
+fn redis_call(lua: &Lua, run: &mut Run, args: MultiValue) -> Result<Value, Table> {
+    let err = |text: &str| error_table(lua, text.as_bytes(), false).map_err(|_| lua.create_table().expect("table"));
+    if args.is_empty() {
+        return Err(err("Please specify at least one argument for this redis lib call").unwrap_or_else(|t| t));
+    }
+    let mut owned: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    for a in args.iter() {
+        match a {
+            Value::String(s) => owned.push(s.as_bytes().to_vec()),
+            Value::Integer(i) => owned.push(i.to_string().into_bytes()),
+            Value::Number(n) => owned.push(lua_number_text(*n).into_bytes()),
+            _ => {
+                return Err(err("Lua redis lib command arguments must be strings or integers").unwrap_or_else(|t| t));
+            }
+        }
+    }
+    let argv: Vec<&[u8]> = owned.iter().map(|a| a.as_slice()).collect();
+    let reply = exec_in_script(run, &argv);
+    match reply {
+        Reply::Error(e) => {
+            Err(error_table(lua, e.as_bytes(), true).unwrap_or_else(|_| lua.create_table().expect("table")))
+        }
+        r => reply_to_lua(lua, &r, run.resp).map_err(|_| lua.create_table().expect("table")),
+    }
+}
+
+/// Runs a command for a script: lookup, the script rules, ACL, locks, then the command.
+fn exec_in_script(run: &mut Run, argv: &[&[u8]]) -> Reply {
+    let t = table();
+    let id = match t.resolve(argv) {
+        Ok(id) => id,
+        Err(e) if e.starts_with("ERR wrong number of arguments") => {
+            return Reply::err("ERR Wrong number of args calling Redis command from script")
+        }
+        Err(_) => return Reply::err("ERR Unknown Redis command called from script"),
+    };
+    let cmd = t.cmds[id];
+    if cmd.run.is_none() {
+        return Reply::err("ERR Wrong number of args calling Redis command from script");
+    }
+    if cmd.has(NOSCRIPT) {
+        return Reply::err("ERR This Redis command is not allowed from script");
+    }
+    if run.ro && cmd.has(WRITE) {
+        return Reply::err("ERR Write commands are not allowed from read-only scripts.");
+    }
+    let ctx = &mut *run.ctx;
+    if !ctx.shared.acl_open.load(Ordering::Relaxed) {
+        if let Err(d) = super::acl::check_denied(ctx.shared, &ctx.session.user, id, cmd, argv) {
+            super::acl::log_denied(ctx.shared, ctx.session, &d, false, cmd.name);
+            return Reply::err("ERR The user executing the script can't run this command or subcommand");
+        }
+    }
+    ctx.session.proto = run.resp;
+    let saved = ctx.cmd;
+    ctx.cmd = cmd;
+    super::lock_more(ctx, argv);
+    ctx.cmd = saved;
+    super::run_locked(ctx, cmd, id, argv, &mut run.written)
+}
+
+// ---------------------------------------------------------------------------------------
+// Conversions
+// ---------------------------------------------------------------------------------------
+
+/// A command's reply as the script sees it (Redis's redisProtocolToLuaType).
+fn reply_to_lua(lua: &Lua, r: &Reply, resp: Proto) -> mlua::Result<Value> {
+    let s = |b: &[u8]| lua.create_string(b).map(Value::String);
+    let status = |text: &str| -> mlua::Result<Value> {
+        let t = lua.create_table()?;
+        t.set("ok", text)?;
+        Ok(Value::Table(t))
+    };
+    let seq = |items: &[Reply]| -> mlua::Result<Value> {
+        let t = lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, it) in items.iter().enumerate() {
+            t.raw_set(i + 1, reply_to_lua(lua, it, resp)?)?;
+        }
+        Ok(Value::Table(t))
+    };
+    let r3 = resp == Proto::Resp3;
+    Ok(match r {
+        Reply::Simple(x) => status(x)?,
+        Reply::Status(x) => status(x)?,
+        Reply::Error(e) => Value::Table(error_table(lua, e.as_bytes(), true)?),
+        Reply::Int(i) => Value::Integer(*i),
+        Reply::Bulk(b) => s(b)?,
+        Reply::Nil | Reply::NilArray => {
+            if r3 {
+                Value::Nil
+            } else {
+                Value::Boolean(false)
+            }
+        }
+        Reply::Array(items) => seq(items)?,
+        Reply::Set(items) if r3 => {
+            let inner = lua.create_table()?;
+            for it in items {
+                inner.raw_set(reply_to_lua(lua, it, resp)?, true)?;
+            }
+            let t = lua.create_table()?;
+            t.set("set", inner)?;
+            Value::Table(t)
+        }
+        Reply::Set(items) => seq(items)?,
+        Reply::Map(pairs) if r3 => {
+            let inner = lua.create_table()?;
+            for (k, v) in pairs {
+                inner.raw_set(reply_to_lua(lua, k, resp)?, reply_to_lua(lua, v, resp)?)?;
+            }
+            let t = lua.create_table()?;
+            t.set("map", inner)?;
+            Value::Table(t)
+        }
+        Reply::Map(pairs) => {
+            let flat: Vec<Reply> = pairs.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect();
+            seq(&flat)?
+        }
+        Reply::Double(d) if r3 => {
+            let t = lua.create_table()?;
+            t.set("double", *d)?;
+            Value::Table(t)
+        }
+        Reply::Double(d) => s(crate::protocol::fmt_double(*d).as_bytes())?,
+        Reply::Bool(b) if r3 => Value::Boolean(*b),
+        Reply::Bool(b) => Value::Integer(*b as _),
+        Reply::Verbatim(fmt, body) if r3 => {
+            let inner = lua.create_table()?;
+            inner.set("format", *fmt)?;
+            inner.set("string", lua.create_string(body)?)?;
+            let t = lua.create_table()?;
+            t.set("verbatim_string", inner)?;
+            Value::Table(t)
+        }
+        Reply::Verbatim(_, body) => s(body)?,
+        Reply::BigNumber(n) if r3 => {
+            let t = lua.create_table()?;
+            t.set("big_number", n.as_str())?;
+            Value::Table(t)
+        }
+        Reply::BigNumber(n) => s(n.as_bytes())?,
+        Reply::Raw(bytes) => match parse_resp(bytes) {
+            Some(r) => reply_to_lua(lua, &r, resp)?,
+            None => Value::Nil,
+        },
+    })
+}
+
+/// A pre-encoded reply (rare here: a RESP3 double some commands write directly) read back.
+fn parse_resp(b: &[u8]) -> Option<Reply> {
+    let cr = b.iter().position(|&c| c == b'\r')?;
+    let line = std::str::from_utf8(&b[1..cr]).ok()?;
+    match b.first()? {
+        b',' => line.parse().ok().map(Reply::Double),
+        b':' => line.parse().ok().map(Reply::Int),
+        b'+' => Some(Reply::Status(line.to_string())),
+        b'$' => {
+            let n: usize = line.parse().ok()?;
+            Some(Reply::Bulk(b.get(cr + 2..cr + 2 + n)?.to_vec()))
+        }
+        _ => None,
+    }
+}
+
+/// The script's return value as a reply (Redis's luaReplyToRedisReply).
+fn lua_to_reply(v: &Value) -> Reply {
+    match v {
+        Value::String(s) => Reply::Bulk(s.as_bytes().to_vec()),
+        Value::Integer(i) => Reply::Int(*i),
+        Value::Number(n) => Reply::Int(*n as i64),
+        Value::Boolean(true) => Reply::Int(1),
+        Value::Boolean(false) => Reply::Nil,
+        Value::Table(t) => table_to_reply(t),
+        _ => Reply::Nil,
+    }
+}
+
+fn table_to_reply(t: &Table) -> Reply {
+    let text = |v: Value| match v {
+        Value::String(s) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+        _ => None,
+    };
+    if let Some(e) = t.raw_get::<Value>("err").ok().and_then(text) {
+        return Reply::Error(e);
+    }
+    if let Some(ok) = t.raw_get::<Value>("ok").ok().and_then(text) {
+        return Reply::Status(ok);
+    }
+    if let Ok(Value::Number(d)) = t.raw_get::<Value>("double") {
+        return Reply::Double(d);
+    }
+    if let Ok(Value::Integer(d)) = t.raw_get::<Value>("double") {
+        return Reply::Double(d as f64);
+    }
+    if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
+        let mut pairs = Vec::new();
+        for (k, v) in m.pairs::<Value, Value>().flatten() {
+            pairs.push((lua_to_reply(&k), lua_to_reply(&v)));
+        }
+        return Reply::Map(pairs);
+    }
+    if let Ok(Value::Table(m)) = t.raw_get::<Value>("set") {
+        let items: Vec<Reply> = m.pairs::<Value, Value>().flatten().map(|(k, _)| lua_to_reply(&k)).collect();
+        return Reply::Set(items);
+    }
+    if let Some(b) = t.raw_get::<Value>("big_number").ok().and_then(text) {
+        return Reply::BigNumber(b);
+    }
+    if let Ok(Value::Table(vs)) = t.raw_get::<Value>("verbatim_string") {
+        let body: Option<mlua::String> = vs.get("string").ok();
+        return Reply::Verbatim("txt", body.map(|b| b.as_bytes().to_vec()).unwrap_or_default());
+    }
+    let mut items = Vec::new();
+    for i in 1.. {
+        match t.raw_get::<Value>(i) {
+            Ok(Value::Nil) | Err(_) => break,
+            Ok(v) => items.push(lua_to_reply(&v)),
+        }
+    }
+    Reply::Array(items)
+}
+
+// ---------------------------------------------------------------------------------------
+// SCRIPT
+// ---------------------------------------------------------------------------------------
+
+fn script_load(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let body = argv[2];
+    let sha = sha1_hex(body);
+    if !ctx.shared.scripts.read().contains_key(&sha) {
+        // Compiled on this worker now, so a syntax error is reported at load time.
+        let src = match shebang(body) {
+            Ok((_, s)) => s,
+            Err(e) => return Reply::Error(e),
+        };
+        let res = VM.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let gen = ctx.shared.script_gen.load(Ordering::Acquire);
+            if slot.as_ref().is_none_or(|vm| vm.gen != gen) {
+                let mut vm = new_vm().map_err(|e| format!("ERR could not start the Lua VM: {e}"))?;
+                vm.gen = gen;
+                *slot = Some(vm);
+            }
+            let vm = slot.as_mut().ok_or_else(|| "ERR no Lua VM".to_string())?;
+            let f = compile(vm, &src)?;
+            vm.funcs.insert(sha.clone(), f);
+            Ok::<(), String>(())
+        });
+        if let Err(e) = res {
+            return Reply::Error(e);
+        }
+        ctx.shared.scripts.write().insert(sha.clone(), Arc::from(body));
+    }
+    Reply::Bulk(sha.into_bytes())
+}
+
+fn script_exists(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    let scripts = ctx.shared.scripts.read();
+    Reply::Array(
+        argv[2..]
+            .iter()
+            .map(|a| Reply::Int(scripts.contains_key(&String::from_utf8_lossy(a).to_ascii_lowercase()) as i64))
+            .collect(),
+    )
+}
+
+fn script_flush(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
+    if argv.len() > 3
+        || (argv.len() == 3 && !argv[2].eq_ignore_ascii_case(b"sync") && !argv[2].eq_ignore_ascii_case(b"async"))
+    {
+        return Reply::err("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+    }
+    ctx.shared.scripts.write().clear();
+    ctx.shared.script_gen.fetch_add(1, Ordering::AcqRel);
+    Reply::ok()
+}
+
+fn script_kill(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    Reply::err("NOTBUSY No scripts in execution right now.")
+}
+
+fn script_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {
+    super::connection::help_reply(
+        "SCRIPT",
+        &[
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the scripts cache.",
+            "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+        ],
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// SHA-1
+// ---------------------------------------------------------------------------------------
+
+/// SHA-1 of `data` as lowercase hex (script ids, redis.sha1hex).
+pub fn sha1_hex(data: &[u8]) -> String {
+    let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
+    let mut msg = data.to_vec();
+    let bitlen = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bitlen.to_be_bytes());
+    for chunk in msg.chunks(64) {
+        let mut w = [0u32; 80];
+        for i in 0..16 {
+            w[i] = u32::from_be_bytes([chunk[4 * i], chunk[4 * i + 1], chunk[4 * i + 2], chunk[4 * i + 3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..=19 => ((b & c) | (!b & d), 0x5A827999),
+                20..=39 => (b ^ c ^ d, 0x6ED9EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
+                _ => (b ^ c ^ d, 0xCA62C1D6),
+            };
+            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*wi);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = t;
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    h.iter().map(|x| format!("{x:08x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha1_vectors() {
+        assert_eq!(sha1_hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+        assert_eq!(sha1_hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(sha1_hex(b"return 'hi'"), "2f31ba2bb6d6a0f42cc159d2e2dad55440778de3");
+    }
+
+    #[test]
+    fn error_tables_follow_redis() {
+        let lua = Lua::new();
+        let get = |b: &[u8], dash: bool| -> String {
+            let t = error_table(&lua, b, dash).unwrap();
+            t.get::<String>("err").unwrap()
+        };
+        assert_eq!(get(b"noprefix", true), "ERR noprefix");
+        assert_eq!(get(b"MY err", true), "MY err");
+        assert_eq!(get(b"-X y", true), "X y");
+        assert_eq!(
+            get(b"Unknown Redis command called from script", false),
+            "ERR Unknown Redis command called from script"
+        );
+    }
+}

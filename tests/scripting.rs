@@ -1,0 +1,147 @@
+//! Lua scripting beyond the reply-by-reply comparisons of tests/diff/scripting.redis:
+//! atomicity under concurrent writers on a multi-worker server (declared keys and keys
+//! the script never declared), invariants readers can check mid-flight, the AOF record of
+//! a script (its effects inside MULTI/EXEC), and the sandbox across scripts.
+
+mod common;
+
+use common::{start_rustis, RawConn};
+use std::time::Duration;
+
+fn int_reply(r: &[u8]) -> i64 {
+    let s = String::from_utf8_lossy(r);
+    let t = s.trim_start_matches([':', '$']).lines().last().unwrap_or("").trim().to_string();
+    t.parse().unwrap_or_else(|_| panic!("not an integer reply: {s:?}"))
+}
+
+/// Read-modify-write scripts (GET then SET, not atomic on their own) from 4 clients, one
+/// on a declared key and one on a key the script does not declare, interleaved with
+/// plain INCRs from 2 more clients: no update is lost.
+#[test]
+fn scripts_are_atomic_under_concurrent_writers() {
+    let srv = start_rustis(&["--workers", "4"]);
+    let port = srv.port;
+    let rmw_declared =
+        b"local v = tonumber(redis.call('get', KEYS[1]) or '0'); redis.call('set', KEYS[1], v + 1); return v + 1";
+    let rmw_undeclared = b"local v = tonumber(redis.call('get', 'undeclared') or '0'); redis.call('set', 'undeclared', v + 1); return v + 1";
+    let n = 300;
+    let mut threads = Vec::new();
+    for t in 0..6 {
+        threads.push(std::thread::spawn(move || {
+            let mut c = RawConn::connect(port).expect("connect");
+            for _ in 0..n {
+                match t {
+                    0 | 1 => {
+                        c.cmd(&[b"EVAL", rmw_declared, b"1", b"counter"]);
+                    }
+                    2 | 3 => {
+                        c.cmd(&[b"EVAL", rmw_undeclared, b"0"]);
+                    }
+                    4 => {
+                        c.cmd(&[b"INCR", b"counter"]);
+                    }
+                    _ => {
+                        c.cmd(&[b"INCR", b"undeclared"]);
+                    }
+                }
+            }
+        }));
+    }
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    let mut c = RawConn::connect(port).expect("connect");
+    assert_eq!(int_reply(&c.cmd(&[b"GET", b"counter"])), 3 * n as i64);
+    assert_eq!(int_reply(&c.cmd(&[b"GET", b"undeclared"])), 3 * n as i64);
+}
+
+/// A script moving units between two accounts it does not declare, while readers MGET
+/// both: the sum is always the same (no reader sees half a transfer).
+#[test]
+fn readers_never_see_half_a_script() {
+    let srv = start_rustis(&["--workers", "4"]);
+    let port = srv.port;
+    let mut c = RawConn::connect(port).expect("connect");
+    c.cmd(&[b"MSET", b"acct:a", b"1000", b"acct:b", b"1000"]);
+    let transfer = b"redis.call('decrby', 'acct:a', 1); redis.call('incrby', 'acct:b', 1); return 1";
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = RawConn::connect(port).expect("connect");
+                for _ in 0..400 {
+                    assert_eq!(c.cmd(&[b"EVAL", transfer, b"0"]), b":1\r\n");
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = RawConn::connect(port).expect("connect");
+                for _ in 0..400 {
+                    let r = c.cmd(&[b"MGET", b"acct:a", b"acct:b"]);
+                    let text = String::from_utf8_lossy(&r).to_string();
+                    let nums: Vec<i64> = text.lines().filter_map(|l| l.parse().ok()).collect();
+                    assert_eq!(nums.len(), 2, "{text:?}");
+                    assert_eq!(nums[0] + nums[1], 2000, "a reader saw half a transfer: {text:?}");
+                }
+            })
+        })
+        .collect();
+    for t in writers.into_iter().chain(readers) {
+        t.join().expect("thread");
+    }
+    assert_eq!(c.cmd(&[b"GET", b"acct:a"]), b"$3\r\n200\r\n");
+}
+
+/// A script's writes go to the AOF as its effects, inside MULTI/EXEC; a script that only
+/// reads writes nothing; the data comes back after a restart from the AOF.
+#[test]
+fn script_effects_reach_the_aof_in_a_transaction() {
+    let srv = start_rustis(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut c = RawConn::connect(srv.port).expect("connect");
+    assert_eq!(
+        c.cmd(&[
+            b"EVAL",
+            b"redis.call('set', KEYS[1], 'x'); redis.call('rpush', 'lst', 'a', 'b'); return 1",
+            b"1",
+            b"k"
+        ]),
+        b":1\r\n"
+    );
+    assert_eq!(c.cmd(&[b"EVAL", b"return redis.call('get', 'k')", b"0"]), b"$1\r\nx\r\n");
+    let dir = srv.dir().join("appendonlydir");
+    let mut text = String::new();
+    for e in std::fs::read_dir(&dir).expect("appendonlydir").flatten() {
+        if e.file_name().to_string_lossy().contains(".incr.aof") {
+            text.push_str(&String::from_utf8_lossy(&std::fs::read(e.path()).expect("aof")));
+        }
+    }
+    let multi = text.find("MULTI").expect("MULTI in the AOF");
+    let set = text.find("$3\r\nset\r\n").or_else(|| text.find("$3\r\nSET\r\n")).expect("SET in the AOF");
+    let rpush = text.to_ascii_lowercase().find("rpush").expect("RPUSH in the AOF");
+    let exec = text.rfind("EXEC").expect("EXEC in the AOF");
+    assert!(multi < set && set < rpush && rpush < exec, "{text:?}");
+    assert!(!text.to_ascii_lowercase().contains("eval"), "the script itself is not logged: {text:?}");
+    assert_eq!(text.matches("MULTI").count(), 1, "the read-only script logged nothing: {text:?}");
+}
+
+/// Globals cannot leak from one script into the next (nor through loadstring), and a
+/// failing script leaves the server serving.
+#[test]
+fn sandbox_holds_across_scripts() {
+    let srv = start_rustis(&["--workers", "2"]);
+    let mut c = RawConn::connect(srv.port).expect("connect");
+    let r = c.cmd(&[b"EVAL", b"leak = 1", b"0"]);
+    assert!(r.starts_with(b"-ERR user_script:1: Attempt to modify a readonly table"), "{}", common::render(&r));
+    let r = c.cmd(&[b"EVAL", b"local f = loadstring('leak2 = 1'); f()", b"0"]);
+    assert!(common::render(&r).contains("Attempt to modify a readonly table"), "{}", common::render(&r));
+    let r = c.cmd(&[b"EVAL", b"return leak2", b"0"]);
+    assert!(common::render(&r).contains("nonexistent global variable 'leak2'"), "{}", common::render(&r));
+    let r = c.cmd(&[b"EVAL", b"return getfenv", b"0"]);
+    assert!(common::render(&r).contains("nonexistent global variable 'getfenv'"), "{}", common::render(&r));
+    let r = c.cmd(&[b"EVAL", b"local s = string.dump(function() end); return loadstring(s)", b"0"]);
+    assert_eq!(r, b"$-1\r\n", "bytecode is refused");
+    assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n");
+    c.set_timeout(Duration::from_secs(5)).expect("timeout");
+}
