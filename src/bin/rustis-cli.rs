@@ -283,6 +283,7 @@ impl Cli {
             || (argc == 2 && name == "latency" && sub == "doctor");
         let streaming = matches!(name.as_str(), "subscribe" | "psubscribe" | "ssubscribe" | "monitor");
         let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+        let proto = self.protocol();
         let Some(c) = self.conn.as_mut() else { return false };
         let mut send_err = c.send(&refs).and_then(|_| c.flush()).err();
         let mut first = true;
@@ -292,7 +293,10 @@ impl Cli {
                 None => c.recv(),
             };
             match r {
-                Ok((_, v)) => {
+                Ok((id, v)) => {
+                    if !streaming && is_out_of_band(proto, id, &v) {
+                        continue;
+                    }
                     if first && name == "select" && !v.is_error() {
                         if let Some(db) = args.get(1).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok()) {
                             self.db = db;
@@ -366,6 +370,17 @@ impl Cli {
         self.run(&args);
         true
     }
+}
+
+/// A push that answers no command (pub/sub message, invalidation): redis-cli does not
+/// print those while waiting for a command's reply.
+fn is_out_of_band(proto: Protocol, id: Option<u64>, v: &Value) -> bool {
+    let Value::Push(items) = v else { return false };
+    if proto == Protocol::Msgpack {
+        return id.is_none();
+    }
+    let kind = items.first().and_then(|k| k.as_bytes()).unwrap_or_default();
+    [&b"message"[..], b"pmessage", b"smessage", b"invalidate"].iter().any(|k| kind.eq_ignore_ascii_case(k))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -447,7 +462,13 @@ fn format_tty(v: &Value, prefix: &str) -> Vec<u8> {
                 out.extend(format_tty(k, &child));
                 out.pop();
                 out.extend_from_slice(b" => ");
-                out.extend(format_tty(val, &child));
+                // A value of several lines starts on its own line (as redis-cli 7.0).
+                let tmp = format_tty(val, &child);
+                if tmp[..tmp.len().saturating_sub(1)].contains(&b'\n') {
+                    out.push(b'\n');
+                    out.extend_from_slice(child.as_bytes());
+                }
+                out.extend(tmp);
             }
         }
     }

@@ -1,0 +1,344 @@
+//! `rustis-cli` against the real `redis-cli` (7.0): both run the same commands against
+//! the same server and their stdout (and exit status) must be identical byte for byte.
+//!
+//! Covered: every reply type in formatted (`--no-raw`) and raw (`--raw`) output, in
+//! RESP2 and RESP3 (`-3`), against a rustis-server and against a scripted fake server
+//! (for the RESP3 types no 7.0 command returns: booleans, verbatim strings, pushes,
+//! nested maps and sets); commands piped on stdin (quoting, invalid lines,
+//! SELECT, quit); `-n`; `-a` with `requirepass` (warning and AUTH failure on stderr);
+//! the unreachable-server message and exit status; `--protocol msgpack` printing what
+//! RESP3 prints, when the server has MessagePack listeners.
+//!
+//! Without redis-cli the test prints SKIPPED and passes, unless RUSTIS_REQUIRE_REDIS=1.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CLI: &str = env!("CARGO_BIN_EXE_rustis-cli");
+/// Longest a single CLI run may take.
+const RUN_LIMIT: Duration = Duration::from_secs(20);
+
+struct Out {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    code: Option<i32>,
+}
+
+/// Runs `bin args`, feeding `stdin` (or nothing), bounded by [`RUN_LIMIT`].
+fn run(bin: &str, args: &[&str], stdin: Option<&[u8]>) -> Out {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.unwrap_or_default().to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let ro = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let re = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = se.read_to_end(&mut v);
+        v
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{bin} {args:?} ran longer than {RUN_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = writer.join();
+    Out { stdout: ro.join().expect("stdout reader"), stderr: re.join().expect("stderr reader"), code: status.code() }
+}
+
+/// True when redis-cli can run; otherwise prints SKIPPED (or panics when required).
+fn have_redis_cli(test: &str) -> bool {
+    let ok = Command::new("redis-cli").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !ok {
+        if common::redis_required() {
+            panic!("redis-cli not found but {}=1 is set", common::REQUIRE_REDIS_ENV);
+        }
+        eprintln!("SKIPPED {test}: redis-cli not found");
+    }
+    ok
+}
+
+/// Runs the same arguments and input through both CLIs and compares stdout and status
+/// (and stderr when `stderr` is true).
+fn same(port: u16, args: &[&str], stdin: Option<&[u8]>, stderr: bool) {
+    let p = port.to_string();
+    let mut full = vec!["-p", p.as_str()];
+    full.extend_from_slice(args);
+    let theirs = run("redis-cli", &full, stdin);
+    let ours = run(CLI, &full, stdin);
+    let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert_eq!(
+        show(&ours.stdout),
+        show(&theirs.stdout),
+        "stdout differs for {full:?} (input {:?})",
+        stdin.map(|s| show(s))
+    );
+    assert_eq!(ours.code, theirs.code, "exit status differs for {full:?}");
+    if stderr {
+        assert_eq!(show(&ours.stderr), show(&theirs.stderr), "stderr differs for {full:?}");
+    }
+}
+
+/// Commands covering the reply types a rustis-server gives (read-only after setup).
+const COMMANDS: &[&[&str]] = &[
+    &["PING"],
+    &["ECHO", "plain"],
+    &["GET", "str"],
+    &["GET", "bin"],
+    &["GET", "nokey"],
+    &["STRLEN", "str"],
+    &["LRANGE", "list", "0", "-1"],
+    &["LRANGE", "nokey", "0", "-1"],
+    &["HGETALL", "hash"],
+    &["HGETALL", "nokey"],
+    &["SMEMBERS", "set"],
+    &["SMEMBERS", "nokey"],
+    &["ZRANGE", "zset", "0", "-1", "WITHSCORES"],
+    &["ZSCORE", "zset", "a"],
+    &["ZSCORE", "zset", "nomember"],
+    &["XRANGE", "stream", "-", "+"],
+    &["MGET", "str", "nokey", "bin"],
+    &["CONFIG", "GET", "maxmemory-policy"],
+    &["INFO", "keyspace"],
+    &["NOSUCHCOMMAND", "x"],
+    &["GET", "list"],
+    &["OBJECT", "ENCODING", "list"],
+];
+
+fn setup(port: u16) {
+    let mut c = common::RawConn::connect(port).expect("connect");
+    for args in [
+        &["SET", "str", "hello world"][..],
+        &["DEL", "list", "hash", "set", "zset", "stream"],
+        &["RPUSH", "list", "a", "b c", "d\"e", "x\ny", "", "12"],
+        &["HSET", "hash", "f1", "v1", "f2", "2"],
+        &["SADD", "set", "m1"],
+        &["ZADD", "zset", "1.5", "a", "2", "b", "-inf", "c"],
+        &["XADD", "stream", "1-1", "k", "v", "k2", "v2"],
+        &["XADD", "stream", "2-1", "k", "w"],
+    ] {
+        c.cmd_str(args);
+    }
+    c.cmd(&[b"SET", b"bin", b"\x00\x01\xff\t\\\xc3\xa9 \x7f\"'"]);
+    // Twelve elements: two-digit indexes and their indentation.
+    let mut big = vec!["RPUSH".to_string(), "list12".to_string()];
+    big.extend((1..=12).map(|i| format!("e{i}")));
+    let refs: Vec<&str> = big.iter().map(|s| s.as_str()).collect();
+    c.cmd_str(&refs);
+}
+
+#[test]
+fn replies_print_like_redis_cli() {
+    if !have_redis_cli("replies_print_like_redis_cli") {
+        return;
+    }
+    let server = common::start_rustis(&[]);
+    setup(server.port);
+    for mode in ["--no-raw", "--raw"] {
+        for proto in [None, Some("-3")] {
+            for cmd in COMMANDS.iter().chain([&["LRANGE", "list12", "0", "-1"][..]].iter()) {
+                let mut args = vec![mode];
+                args.extend(proto);
+                args.extend_from_slice(cmd);
+                same(server.port, &args, None, false);
+            }
+        }
+    }
+}
+
+/// A fake RESP server answering `ECHO <name>` with canned reply `name` (anything else,
+/// HELLO included, gets `+OK`), so that types no Redis 7.0 command sends are covered.
+fn fake_server(replies: &'static [(&'static str, &'static [u8])]) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(200) {
+            let Ok(s) = s else { continue };
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+                let mut w = match s.try_clone() {
+                    Ok(w) => w,
+                    Err(_) => return,
+                };
+                let mut r = BufReader::new(s);
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let n: usize = line.trim().trim_start_matches('*').parse().unwrap_or(0);
+                    let mut args = Vec::new();
+                    for _ in 0..n {
+                        let mut h = String::new();
+                        let _ = r.read_line(&mut h);
+                        let len: usize = h.trim().trim_start_matches('$').parse().unwrap_or(0);
+                        let mut a = vec![0; len + 2];
+                        if r.read_exact(&mut a).is_err() {
+                            return;
+                        }
+                        a.truncate(len);
+                        args.push(String::from_utf8_lossy(&a).into_owned());
+                    }
+                    let reply: &[u8] = match args.get(1).and_then(|k| replies.iter().find(|(n, _)| n == k)) {
+                        Some((_, r)) if args[0].eq_ignore_ascii_case("echo") => r,
+                        _ => b"+OK\r\n",
+                    };
+                    if w.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+const CANNED: &[(&str, &[u8])] = &[
+    ("true", b"#t\r\n"),
+    ("false", b"#f\r\n"),
+    ("null", b"_\r\n"),
+    ("double", b",3.25\r\n"),
+    ("inf", b",inf\r\n"),
+    ("verbatim", b"=15\r\ntxt:Some string\r\n"),
+    // An out-of-band push before the reply: skipped, as redis-cli does.
+    ("push", b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n+REAL\r\n"),
+    ("nullarray", b"*-1\r\n"),
+    ("nested", b"%2\r\n+key\r\n~2\r\n:1\r\n#f\r\n$3\r\nk 2\r\n*2\r\n%1\r\n:7\r\n,-1.5\r\n*0\r\n"),
+    ("setofmaps", b"~2\r\n%0\r\n%1\r\n$1\r\na\r\n_\r\n"),
+    ("mapmultiline", b"%2\r\n+a\r\n%1\r\n+b\r\n*2\r\n:1\r\n:2\r\n+c\r\n*1\r\n*2\r\n:1\r\n:2\r\n"),
+    ("mapsingle", b"%3\r\n+a\r\n*0\r\n+b\r\n%1\r\n+x\r\n*1\r\n:1\r\n+c\r\n%0\r\n"),
+    ("arrayerr", b"*2\r\n-ERR inner\r\n:3\r\n"),
+];
+
+#[test]
+fn resp3_types_print_like_redis_cli() {
+    if !have_redis_cli("resp3_types_print_like_redis_cli") {
+        return;
+    }
+    let port = fake_server(CANNED);
+    for mode in ["--no-raw", "--raw"] {
+        for (name, _) in CANNED {
+            same(port, &[mode, "-3", "ECHO", name], None, false);
+        }
+    }
+}
+
+const SCRIPT: &str = "set a 1\nget a\n\n   get    a   \nNOSUCH cmd\n\"unbalanced\nget \"a\"b\nset q x\ndel q\nrpush q \"x\\ty\\x41\\\"\" 'it\\'s' \"\" ''\nlrange q 0 -1\nselect 2\nset x in2\nget x\nselect 0\nget x\nquit\nget a\n";
+
+#[test]
+fn stdin_db_and_auth_like_redis_cli() {
+    if !have_redis_cli("stdin_db_and_auth_like_redis_cli") {
+        return;
+    }
+    let server = common::start_rustis(&[]);
+    let p = server.port;
+    for mode in ["--no-raw", "--raw"] {
+        common::RawConn::connect(p).expect("connect").cmd_str(&["FLUSHALL"]);
+        same(p, &[mode], Some(SCRIPT.as_bytes()), true);
+        same(p, &[mode, "-3"], Some(SCRIPT.as_bytes()), true);
+    }
+    // -n selects the database (and shows in nothing but the data).
+    common::RawConn::connect(p).expect("connect").cmd_str(&["FLUSHALL"]);
+    let mut c = common::RawConn::connect(p).expect("connect");
+    c.cmd_str(&["SELECT", "3"]);
+    c.cmd_str(&["SET", "indb3", "yes"]);
+    same(p, &["-n", "3", "--no-raw", "GET", "indb3"], None, true);
+    same(p, &["-n", "3", "GET", "indb3"], Some(b""), true);
+    same(p, &["-n", "3", "--no-raw"], Some(b"get indb3\nselect 0\nget indb3\n"), true);
+    same(p, &["-n", "99", "--no-raw", "GET", "indb3"], None, true);
+    // -a without requirepass: AUTH fails, the command still runs.
+    same(p, &["-a", "nopass", "--no-raw", "PING"], None, true);
+
+    let secured = common::start_rustis(&[]);
+    let sp = secured.port;
+    common::RawConn::connect(sp).expect("connect").cmd_str(&["CONFIG", "SET", "requirepass", "sekret"]);
+    same(sp, &["--no-raw", "GET", "x"], None, true);
+    same(sp, &["-a", "sekret", "--no-raw", "SET", "x", "1"], None, true);
+    same(sp, &["-a", "sekret", "-3", "--no-raw", "HGETALL", "x"], None, true);
+    same(sp, &["-a", "wrong", "--no-raw", "GET", "x"], None, true);
+    same(sp, &["--user", "default", "-a", "sekret", "-n", "1", "--no-raw", "DBSIZE"], None, true);
+    same(sp, &["--no-auth-warning", "-a", "sekret", "--raw"], Some(b"get x\n"), true);
+}
+
+#[test]
+fn unreachable_server_like_redis_cli() {
+    if !have_redis_cli("unreachable_server_like_redis_cli") {
+        return;
+    }
+    // A port nobody listens on.
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    same(port, &["PING"], None, true);
+    same(port, &["--no-raw", "GET", "k"], None, true);
+    same(port, &[], Some(b"ping\nget k\n"), true);
+    let ours = run(CLI, &["-p", &port.to_string(), "PING"], None);
+    assert_eq!(ours.code, Some(1));
+    assert!(String::from_utf8_lossy(&ours.stderr).starts_with("Could not connect to Redis at 127.0.0.1:"));
+}
+
+/// The server's `--msgpack-port` option, if this build has MessagePack listeners.
+fn msgpack_supported() -> bool {
+    let out = Command::new(env!("CARGO_BIN_EXE_rustis-server")).arg("--help").output();
+    out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--msgpack-port"))
+}
+
+#[test]
+fn msgpack_prints_like_resp3() {
+    if !msgpack_supported() {
+        eprintln!("SKIPPED msgpack_prints_like_resp3: rustis-server has no --msgpack-port yet");
+        return;
+    }
+    let mport = common::free_port();
+    let ms = mport.to_string();
+    let server = common::start_rustis(&["--msgpack-port", &ms]);
+    setup(server.port);
+    let rp = server.port.to_string();
+    for mode in ["--no-raw", "--raw"] {
+        for cmd in COMMANDS {
+            let mut resp = vec!["-p", rp.as_str(), mode, "-3"];
+            resp.extend_from_slice(cmd);
+            let mut mp = vec!["-p", ms.as_str(), "--protocol", "msgpack", mode];
+            mp.extend_from_slice(cmd);
+            let a = run(CLI, &resp, None);
+            let b = run(CLI, &mp, None);
+            assert_eq!(
+                String::from_utf8_lossy(&b.stdout),
+                String::from_utf8_lossy(&a.stdout),
+                "msgpack output differs from RESP3 for {cmd:?} {mode}"
+            );
+            assert_eq!(a.code, b.code);
+        }
+        let mp = ["-p", ms.as_str(), "--protocol", "msgpack", mode];
+        let a = run(CLI, &["-p", rp.as_str(), mode, "-3"], Some(SCRIPT.as_bytes()));
+        common::RawConn::connect(server.port).expect("connect").cmd_str(&["DEL", "q"]);
+        let b = run(CLI, &mp, Some(SCRIPT.as_bytes()));
+        common::RawConn::connect(server.port).expect("connect").cmd_str(&["DEL", "q"]);
+        assert_eq!(String::from_utf8_lossy(&b.stdout), String::from_utf8_lossy(&a.stdout));
+    }
+}
