@@ -7,6 +7,14 @@
 
 use std::fmt::Write as _;
 
+/// One `listen` line: a listener on `addr:port` speaking RESP or MessagePack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listen {
+    pub addr: String,
+    pub port: u16,
+    pub msgpack: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Absolute path of the config file the server started with ("" for none): CONFIG
@@ -14,6 +22,14 @@ pub struct Config {
     pub config_file: String,
     pub bind: Vec<String>,
     pub port: u16,
+    /// The default MessagePack listener's port on every `bind` address (0: none). Only
+    /// used when there is no `listen` line.
+    pub msgpack_port: u16,
+    /// msgpack-port was given explicitly: failing to bind it is fatal (the implicit
+    /// default only warns).
+    pub msgpack_port_set: bool,
+    /// `listen <addr> <port> <resp|msgpack>` lines, in order.
+    pub listen: Vec<Listen>,
     pub databases: usize,
     pub workers: usize,
     pub stripes: usize,
@@ -154,6 +170,9 @@ impl Default for Config {
             latency_tracking: true,
             tracking_table_max_keys: 1_000_000,
             rename_commands: Vec::new(),
+            msgpack_port: 6380,
+            msgpack_port_set: false,
+            listen: Vec::new(),
             requirepass: String::new(),
             acllog_max_len: 128,
             protected_mode: true,
@@ -335,6 +354,16 @@ pub static OPTIONS: &[Opt] = &[
         },
     },
     opt_num!("port", port, u16, 0, 65535, true),
+    Opt {
+        name: "msgpack-port",
+        immutable: true,
+        get: |c| c.msgpack_port.to_string(),
+        set: |c, a| {
+            c.msgpack_port = parse_num::<u16>(one(a)?, 0, 65535)?;
+            c.msgpack_port_set = true;
+            Ok(())
+        },
+    },
     opt_num!("metrics-port", metrics_port, u16, 0, 65535, true),
     opt_num!("slowlog-log-slower-than", slowlog_log_slower_than, i64, -1, i64::MAX, false),
     opt_num!("slowlog-max-len", slowlog_max_len, u64, 0, i64::MAX, false),
@@ -567,6 +596,20 @@ impl Config {
 
     /// Applies one directive (file line, command-line override, CONFIG SET at start).
     pub fn apply(&mut self, name: &str, args: &[String]) -> Result<(), String> {
+        if name.eq_ignore_ascii_case("listen") {
+            let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
+            let [addr, port, proto] = words[..] else {
+                return Err("wrong number of arguments: listen <addr> <port> <resp|msgpack>".into());
+            };
+            let port = parse_num::<u16>(port, 0, 65535)?;
+            let msgpack = match proto.to_ascii_lowercase().as_str() {
+                "resp" => false,
+                "msgpack" => true,
+                _ => return Err(format!("unknown protocol '{proto}' (expected resp or msgpack)")),
+            };
+            self.listen.push(Listen { addr: addr.to_string(), port, msgpack });
+            return Ok(());
+        }
         if name.eq_ignore_ascii_case("rename-command") {
             let [from, to] = args else { return Err("Bad directive or wrong number of arguments".into()) };
             self.rename_commands.push((from.clone(), to.clone()));

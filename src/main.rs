@@ -235,13 +235,15 @@ fn main() {
         let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
     }
     let addrs: Vec<String> = handle.addrs.iter().map(|a| a.to_string()).collect();
+    let mp: Vec<String> = handle.msgpack_addrs.iter().map(|a| a.to_string()).collect();
     log::info!(
-        "Rustis {} started pid={} workers={} stripes={} listening={}; Ready to accept connections tcp",
+        "Rustis {} started pid={} workers={} stripes={} listening={} msgpack={}; Ready to accept connections tcp",
         env!("CARGO_PKG_VERSION"),
         std::process::id(),
         workers,
         stripes.next_power_of_two(),
-        addrs.join(",")
+        addrs.join(","),
+        if mp.is_empty() { "-".to_string() } else { mp.join(",") }
     );
     let res = handle.join();
     if !pidfile.is_empty() {

@@ -65,12 +65,15 @@ fn counters_move_with_traffic() {
     assert_eq!(value(&after, "rustis_command_errors_total{cmd=\"lpush\",kind=\"failed\"}"), Some(1.0), "{after}");
     assert_eq!(value(&after, "rustis_command_errors_total{cmd=\"get\",kind=\"rejected\"}"), Some(1.0), "{after}");
     assert_eq!(value(&after, "rustis_keys{db=\"0\"}"), Some(50.0), "{after}");
-    assert!(d("rustis_bytes_read_total") > 0.0 && d("rustis_bytes_written_total") > 0.0, "{after}");
-    assert!(value(&after, "rustis_connected_clients").unwrap_or(0.0) >= 1.0, "{after}");
+    assert!(d("rustis_bytes_read_total{protocol=\"resp\"}") > 0.0, "{after}");
+    assert!(d("rustis_bytes_written_total{protocol=\"resp\"}") > 0.0, "{after}");
+    assert!(value(&after, "rustis_connected_clients{protocol=\"resp\"}").unwrap_or(0.0) >= 1.0, "{after}");
+    assert_eq!(value(&after, "rustis_connected_clients{protocol=\"msgpack\"}"), Some(0.0), "{after}");
     assert!(value(&after, "rustis_memory_used_bytes").unwrap_or(0.0) > 0.0, "{after}");
     assert!(value(&after, "rustis_worker_busy_seconds_total{worker=\"0\"}").unwrap_or(0.0) > 0.0, "{after}");
     for name in [
-        "rustis_connections_received_total",
+        "rustis_connections_received_total{protocol=\"resp\"}",
+        "rustis_connections_received_total{protocol=\"msgpack\"}",
         "rustis_rejected_connections_total",
         "rustis_expired_keys_total",
         "rustis_evicted_keys_total",

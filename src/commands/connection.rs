@@ -6,7 +6,7 @@
 use super::errors;
 use super::flags::*;
 use super::{eq_ic, Command, Ctx};
-use crate::protocol::{Proto, Reply};
+use crate::protocol::{Proto, Reply, Wire};
 use std::sync::atomic::Ordering;
 
 const G: &str = "connection";
@@ -204,7 +204,8 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     if argv.len() >= 2 {
         match crate::store::parse_i64_strict(argv[1]) {
             None => return Reply::err("ERR Protocol version is not an integer or out of range"),
-            Some(v) if !(2..=3).contains(&v) => {
+            Some(v) if !(2..=3).contains(&v) || (v == 2 && ctx.session.wire == Wire::Msgpack) => {
+                // A MessagePack connection always carries RESP3 types.
                 return Reply::err("NOPROTO unsupported protocol version");
             }
             Some(v) => proto = Some(if v == 3 { Proto::Resp3 } else { Proto::Resp2 }),
@@ -292,7 +293,7 @@ pub fn client_line(info: &super::state::ClientInfo, now: i64, cmd_name: &str) ->
         flags.push('N');
     }
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}{}",
         info.id,
         info.addr,
         info.laddr,
@@ -311,6 +312,7 @@ pub fn client_line(info: &super::state::ClientInfo, now: i64, cmd_name: &str) ->
         cmd,
         info.user.lock(),
         info.resp.load(Ordering::Relaxed),
+        if info.wire == Wire::Msgpack { " proto=msgpack" } else { "" },
     )
 }
 

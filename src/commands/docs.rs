@@ -38,7 +38,7 @@ pub fn info(cmd: &Command) -> Reply {
         Reply::Int(step),
         Reply::Set(cats),
         Reply::Set(tips),
-        Reply::Array(key_specs(cmd)),
+        Reply::Set(key_specs(cmd)),
         subs,
     ])
 }

@@ -661,6 +661,9 @@ fn config_resetstat(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     net.rejected_connections.store(0, Ordering::Relaxed);
     net.bytes_read.store(0, Ordering::Relaxed);
     net.bytes_written.store(0, Ordering::Relaxed);
+    net.msgpack.connections_received.store(0, Ordering::Relaxed);
+    net.msgpack.bytes_read.store(0, Ordering::Relaxed);
+    net.msgpack.bytes_written.store(0, Ordering::Relaxed);
     ctx.shared.stat_reset_ms.store(ctx.now, Ordering::Relaxed);
     Reply::ok()
 }
@@ -963,14 +966,17 @@ fn info_section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             );
         }
         "clients" => {
+            let mp_clients = sh.net.msgpack.connected_clients.load(Ordering::Relaxed);
             let _ = write!(
                 o,
-                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\n",
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\nrustis_resp_clients:{}\r\nrustis_msgpack_clients:{}\r\n",
                 sh.net.connected_clients.load(Ordering::Relaxed),
                 cfg.maxclients,
                 sh.nblocked.load(Ordering::Relaxed),
                 sh.ntracking.load(Ordering::Relaxed),
-                sh.nblocked.load(Ordering::Relaxed)
+                sh.nblocked.load(Ordering::Relaxed),
+                sh.net.connected_clients.load(Ordering::Relaxed).saturating_sub(mp_clients),
+                mp_clients,
             );
         }
         "memory" => {

@@ -321,9 +321,63 @@ impl<'a> LexRange<'a> {
     }
     /// Ascending ranks [lo, hi) of the elements in range (members of equal score).
     fn span(&self, z: &ZSet) -> (usize, usize) {
+        self.span_dir(z, false)
+    }
+
+    /// Like [`LexRange::span`], found from the `rev` end. With equal scores both
+    /// directions give the same span. With different scores the members are not in lex
+    /// order and Redis's answer is "unspecified", but for a listpack it is a
+    /// deterministic linear walk (zzlIsInLexRange, then zzlFirstInLexRange and a walk up
+    /// while <= max, or zzlLastInLexRange and a walk down while >= min), which is
+    /// reproduced here; a skiplist keeps the binary search (Redis's answer then depends
+    /// on its random skiplist levels).
+    fn span_dir(&self, z: &ZSet, rev: bool) -> (usize, usize) {
+        if z.encoding() == "listpack" {
+            return self.pack_span(z, rev);
+        }
         let lo = z.count_while(|_, m| !self.gte_min(m));
         let hi = z.count_while(|_, m| self.lte_max(m));
         (lo, hi.max(lo))
+    }
+
+    /// Redis's `sdscmplex(min, max) > 0`, or equal ends with one exclusive: always empty.
+    fn always_empty(&self) -> bool {
+        fn key<'b>(l: &Lex<'b>) -> (u8, &'b [u8]) {
+            match *l {
+                Lex::Min => (0, b""),
+                Lex::Incl(m) | Lex::Excl(m) => (1, m),
+                Lex::Max => (2, b""),
+            }
+        }
+        match key(&self.min).cmp(&key(&self.max)) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => matches!(self.min, Lex::Excl(_)) || matches!(self.max, Lex::Excl(_)),
+            std::cmp::Ordering::Less => false,
+        }
+    }
+
+    fn pack_span(&self, z: &ZSet, rev: bool) -> (usize, usize) {
+        let m: Vec<&[u8]> = z.iter().map(|(m, _)| m).collect();
+        let (Some(first), Some(last)) = (m.first(), m.last()) else {
+            return (0, 0);
+        };
+        if self.always_empty() || !self.gte_min(last) || !self.lte_max(first) {
+            return (0, 0);
+        }
+        if rev {
+            match m.iter().rposition(|v| self.lte_max(v)) {
+                Some(top) if self.gte_min(m[top]) => {
+                    let n = m[..=top].iter().rev().take_while(|v| self.gte_min(v)).count();
+                    (top + 1 - n, top + 1)
+                }
+                _ => (0, 0),
+            }
+        } else {
+            match m.iter().position(|v| self.gte_min(v)) {
+                Some(lo) => (lo, lo + m[lo..].iter().take_while(|v| self.lte_max(v)).count()),
+                None => (0, 0),
+            }
+        }
     }
 }
 
@@ -758,7 +812,7 @@ fn zrange_generic(
             (lo, hi, offset, limit)
         }
         Spec::Lex(r) => {
-            let (lo, hi) = r.span(z);
+            let (lo, hi) = r.span_dir(z, rev);
             (lo, hi, offset, limit)
         }
     };

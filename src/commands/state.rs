@@ -5,7 +5,7 @@
 //! own session (moved with its batch, never shared) and the worker's own stats.
 
 use crate::config::Config;
-use crate::protocol::{Batch, Proto, Reply};
+use crate::protocol::{Batch, Proto, Reply, Wire};
 use crate::store::Keyspace;
 use crossbeam_utils::CachePadded;
 use parking_lot::{Mutex, RwLock};
@@ -34,6 +34,8 @@ pub struct ClientInfo {
     /// Id of the last command run (index into the command table), +1; 0 = none.
     pub last_cmd: AtomicUsize,
     pub resp: AtomicU8,
+    /// RESP or MessagePack (CLIENT LIST shows `proto=msgpack` for the latter).
+    pub wire: Wire,
     /// Written by the reactor on every read/write: kept off the workers' cache line.
     pub io: CachePadded<IoCounters>,
     /// Set by CLIENT KILL; the reactor closes the connection.
@@ -61,6 +63,7 @@ impl ClientInfo {
             name: Default::default(),
             last_cmd: AtomicUsize::new(0),
             resp: AtomicU8::new(2),
+            wire: Wire::Resp,
             io: Default::default(),
             killed: AtomicBool::new(false),
             subs: Default::default(),
@@ -91,7 +94,12 @@ pub struct Session {
     pub user: String,
     pub id: u64,
     pub db: usize,
+    /// RESP2/RESP3 reply semantics (a MessagePack connection is always RESP3).
     pub proto: Proto,
+    /// The framing: RESP or MessagePack (fixed by the listener).
+    pub wire: Wire,
+    /// The MessagePack request id of the command running now (its reply carries it).
+    pub req_id: u64,
     pub info: Arc<ClientInfo>,
     /// Close the connection once this batch's replies are written (QUIT, protocol error).
     pub close_after_reply: bool,
@@ -123,10 +131,17 @@ pub struct Session {
 
 impl Session {
     pub fn new(info: Arc<ClientInfo>) -> Session {
+        let wire = info.wire;
+        let proto = if wire == Wire::Msgpack { Proto::Resp3 } else { Proto::Resp2 };
+        if wire == Wire::Msgpack {
+            info.resp.store(3, Ordering::Relaxed);
+        }
         Session {
             id: info.id,
             db: 0,
-            proto: Proto::Resp2,
+            proto,
+            wire,
+            req_id: 0,
             info,
             close_after_reply: false,
             multi: None,
@@ -332,6 +347,17 @@ impl WorkerStats {
 pub struct NetStats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub connected_clients: AtomicUsize,
+    /// The MessagePack share of the counters above (metrics label them by protocol).
+    pub msgpack: WireStats,
+}
+
+/// Connection and traffic counters of one protocol.
+#[derive(Default)]
+pub struct WireStats {
+    pub connections_received: AtomicU64,
     pub bytes_read: AtomicU64,
     pub bytes_written: AtomicU64,
     pub connected_clients: AtomicUsize,

@@ -135,6 +135,9 @@ pub struct Snapshot {
     pub bytes_written: u64,
     pub connected_clients: u64,
     pub connections_received: u64,
+    /// The MessagePack share of bytes_read, bytes_written, connected_clients and
+    /// connections_received (the rest is RESP).
+    pub msgpack: [u64; 4],
     pub rejected_connections: u64,
     /// (db index, keys) for non-empty dbs.
     pub keys: Vec<(usize, u64)>,
@@ -150,6 +153,20 @@ pub struct Snapshot {
     pub worker_queue_depth: u64,
     /// Seconds each worker spent running jobs.
     pub worker_busy_seconds: Vec<f64>,
+}
+
+/// A family with `protocol="resp"` and `protocol="msgpack"` series from a total and its
+/// MessagePack share.
+fn by_protocol(name: &str, help: &str, t: MetricType, total: u64, msgpack: u64) -> MetricFamily {
+    let resp = total.saturating_sub(msgpack) as f64;
+    let mk = |p: &str, v: f64| {
+        if t == MetricType::GAUGE {
+            gauge(&[("protocol", p)], v)
+        } else {
+            counter(&[("protocol", p)], v)
+        }
+    };
+    family(name, help, t, vec![mk("resp", resp), mk("msgpack", msgpack as f64)])
 }
 
 fn family(name: &str, help: &str, t: MetricType, metrics: Vec<Metric>) -> MetricFamily {
@@ -231,7 +248,7 @@ pub fn render(s: &Snapshot) -> String {
             errors.push(counter(&[("cmd", &c.name), ("kind", "rejected")], c.rejected as f64));
         }
     }
-    let fams = vec![
+    let mut fams = vec![
         one("rustis_commands_processed_total", "Commands run", COUNTER, s.commands_processed as f64),
         family(
             "rustis_command_calls_total",
@@ -246,10 +263,16 @@ pub fn render(s: &Snapshot) -> String {
             used.iter().filter(|c| c.calls > 0).map(|c| histogram(&[("cmd", &c.name)], &c.duration)).collect(),
         ),
         family("rustis_command_errors_total", "Error replies per command; kind=failed|rejected", COUNTER, errors),
-        one("rustis_bytes_read_total", "Bytes read from clients", COUNTER, s.bytes_read as f64),
-        one("rustis_bytes_written_total", "Bytes written to clients", COUNTER, s.bytes_written as f64),
-        one("rustis_connected_clients", "Connected clients", GAUGE, s.connected_clients as f64),
-        one("rustis_connections_received_total", "Connections accepted", COUNTER, s.connections_received as f64),
+        by_protocol("rustis_bytes_read_total", "Bytes read from clients", COUNTER, s.bytes_read, s.msgpack[0]),
+        by_protocol("rustis_bytes_written_total", "Bytes written to clients", COUNTER, s.bytes_written, s.msgpack[1]),
+        by_protocol("rustis_connected_clients", "Connected clients", GAUGE, s.connected_clients, s.msgpack[2]),
+        by_protocol(
+            "rustis_connections_received_total",
+            "Connections accepted",
+            COUNTER,
+            s.connections_received,
+            s.msgpack[3],
+        ),
         one(
             "rustis_rejected_connections_total",
             "Connections refused (maxclients)",
@@ -288,9 +311,13 @@ pub fn render(s: &Snapshot) -> String {
             s.worker_busy_seconds.iter().enumerate().map(|(i, v)| counter(&[("worker", &i.to_string())], *v)).collect(),
         ),
     ];
+    // The encoder refuses a family without series and stops there, dropping every family
+    // after it (a fresh server with no errors lost most of its scrape): leave them out.
+    fams.retain(|f| !f.get_metric().is_empty());
     let mut buf = Vec::new();
-    // Encoding only fails on malformed families, which render never builds.
-    let _ = TextEncoder::new().encode(&fams, &mut buf);
+    if let Err(e) = TextEncoder::new().encode(&fams, &mut buf) {
+        log::error!("metrics encoding failed: {e}");
+    }
     String::from_utf8_lossy(&buf).into_owned()
 }
 
@@ -320,6 +347,20 @@ mod tests {
         assert!(text.contains("rustis_command_errors_total{cmd=\"get\",kind=\"failed\"} 1"), "{text}");
         assert!(text.contains("rustis_keys{db=\"0\"} 7"), "{text}");
         assert!(text.contains("rustis_worker_busy_seconds_total{worker=\"0\"} 0.5"), "{text}");
+    }
+
+    #[test]
+    fn a_fresh_server_renders_every_family_with_series() {
+        // No commands, no errors, no keys: the empty families are left out and the rest
+        // still render (the encoder used to stop at the first empty one).
+        let s =
+            Snapshot { connected_clients: 3, msgpack: [10, 20, 1, 4], connections_received: 9, ..Default::default() };
+        let text = render(&s);
+        assert!(!text.contains("rustis_command_calls_total"), "{text}");
+        assert!(text.contains("rustis_connected_clients{protocol=\"resp\"} 2"), "{text}");
+        assert!(text.contains("rustis_connected_clients{protocol=\"msgpack\"} 1"), "{text}");
+        assert!(text.contains("rustis_connections_received_total{protocol=\"msgpack\"} 4"), "{text}");
+        assert!(text.contains("rustis_worker_queue_depth 0"), "{text}");
     }
 }
 

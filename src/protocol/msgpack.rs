@@ -328,7 +328,8 @@ pub fn parse_handshake(buf: &[u8], limits: &ParseLimits) -> Handshake {
     let (s, e) = match frame_bounds(buf, &lim) {
         Ok(Some(b)) => b,
         Ok(None) => return Handshake::Incomplete,
-        Err(m) => return Handshake::Err(format!("ERR Protocol error: {m}")),
+        // Most likely RESP sent to the MessagePack port: say what was expected.
+        Err(_) => return Handshake::Err(expect.into()),
     };
     let mut r = Reader { buf: &buf[s..e], pos: 0 };
     if r.array_len() != Some(2) {
@@ -394,7 +395,7 @@ pub fn encode_reply(id: Option<u64>, reply: &Reply, out: &mut Vec<u8>) {
     };
     let at = begin_frame(id, k, out);
     match reply {
-        Reply::Error(s) => put_str(out, s.as_bytes()),
+        Reply::Error(s) => put_str(out, &error_text(s)),
         Reply::Set(items) => {
             put_array_len(out, items.len());
             for it in items {
@@ -428,7 +429,7 @@ fn put_nested(r: &Reply, out: &mut Vec<u8>) {
     match r {
         Reply::Simple(s) => put_str(out, s.as_bytes()),
         Reply::Status(s) => put_str(out, s.as_bytes()),
-        Reply::Error(s) => put_ext(out, ext::ERROR, s.as_bytes()),
+        Reply::Error(s) => put_ext(out, ext::ERROR, &error_text(s)),
         Reply::Int(i) => put_int(out, *i),
         Reply::Double(d) => put_f64(out, *d),
         Reply::Bulk(b) => put_bin(out, b),
@@ -462,6 +463,15 @@ fn put_nested(r: &Reply, out: &mut Vec<u8>) {
                 out.push(0xc0);
             }
         }
+    }
+}
+
+/// An error's text as RESP sends it: CR and LF become spaces (Redis 7.0's addReplyError).
+fn error_text(s: &str) -> std::borrow::Cow<'_, [u8]> {
+    if s.bytes().any(|c| c == b'\r' || c == b'\n') {
+        s.bytes().map(|c| if c == b'\r' || c == b'\n' { b' ' } else { c }).collect::<Vec<u8>>().into()
+    } else {
+        s.as_bytes().into()
     }
 }
 
@@ -911,6 +921,8 @@ mod tests {
             Reply::Map(vec![(Reply::bulk(b"a"), Reply::Set(vec![Reply::bulk(b"x"), Reply::Double(0.5)]))]),
             Reply::Set((0..40).map(Reply::Int).collect()),
             Reply::Array(vec![Reply::Verbatim("txt", b"v".to_vec()), Reply::err("ERR e"), Reply::Array(vec![])]),
+            Reply::err("ERR a\r\nb"),
+            Reply::Array(vec![Reply::err("ERR a\nb")]),
             Reply::Verbatim("mkd", b"# x".to_vec()),
         ];
         for r in replies {

@@ -11,6 +11,7 @@ pub mod worker;
 
 use crate::commands::{self, state::Shared};
 use crate::config::Config;
+use crate::protocol::Wire;
 use mio::net::TcpListener;
 use mio::{Poll, Waker};
 use std::io;
@@ -22,7 +23,10 @@ use worker::{now_ms, Wake};
 
 /// A running server (used by `main` and by in-process tests).
 pub struct Handle {
+    /// The RESP listeners' addresses.
     pub addrs: Vec<SocketAddr>,
+    /// The MessagePack listeners' addresses.
+    pub msgpack_addrs: Vec<SocketAddr>,
     pub shared: Arc<Shared>,
     thread: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
@@ -41,18 +45,41 @@ impl Handle {
     }
 }
 
-fn bind_all(cfg: &Config) -> io::Result<Vec<TcpListener>> {
+/// Binds every listener: RESP on each `bind` address at `port`; MessagePack on each at
+/// `msgpack-port` when there is no `listen` line; then every `listen` line.
+fn bind_all(cfg: &Config) -> io::Result<Vec<(TcpListener, Wire)>> {
     let mut out = Vec::new();
     for b in &cfg.bind {
-        let b = b.trim_start_matches('-');
-        let host = if b.contains(':') && !b.starts_with('[') { format!("[{b}]") } else { b.to_string() };
-        let addrs = format!("{host}:{}", cfg.port).to_socket_addrs()?;
-        for a in addrs {
-            let l = bind_one(a, cfg.tcp_backlog)?;
-            out.push(l);
+        for a in resolve(b, cfg.port)? {
+            out.push((bind_one(a, cfg.tcp_backlog)?, Wire::Resp));
+        }
+    }
+    if cfg.listen.is_empty() && cfg.msgpack_port != 0 {
+        for b in &cfg.bind {
+            for a in resolve(b, cfg.msgpack_port)? {
+                match bind_one(a, cfg.tcp_backlog) {
+                    Ok(l) => out.push((l, Wire::Msgpack)),
+                    Err(e) if !cfg.msgpack_port_set => {
+                        log::warn!("MessagePack listener on {a} not started ({e}); set msgpack-port to choose a port")
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    for l in &cfg.listen {
+        let wire = if l.msgpack { Wire::Msgpack } else { Wire::Resp };
+        for a in resolve(&l.addr, l.port)? {
+            out.push((bind_one(a, cfg.tcp_backlog)?, wire));
         }
     }
     Ok(out)
+}
+
+fn resolve(bind: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    let b = bind.trim_start_matches('-');
+    let host = if b.contains(':') && !b.starts_with('[') { format!("[{b}]") } else { b.to_string() };
+    Ok(format!("{host}:{port}").to_socket_addrs()?.collect())
 }
 
 fn bind_one(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
@@ -70,7 +97,10 @@ fn bind_one(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
 /// Starts the server threads and returns once the listeners are bound.
 pub fn start(cfg: Config) -> io::Result<Handle> {
     let listeners = bind_all(&cfg)?;
-    let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let addrs_of = |w: Wire| -> Vec<SocketAddr> {
+        listeners.iter().filter(|(_, lw)| *lw == w).filter_map(|(l, _)| l.local_addr().ok()).collect()
+    };
+    let (addrs, msgpack_addrs) = (addrs_of(Wire::Resp), addrs_of(Wire::Msgpack));
     let nworkers = cfg.workers.max(1);
     let mut cfg = cfg;
     if let Some(a) = addrs.first() {
@@ -142,7 +172,7 @@ pub fn start(cfg: Config) -> io::Result<Handle> {
         }
         res
     })?;
-    Ok(Handle { addrs, shared, thread: Some(thread) })
+    Ok(Handle { addrs, msgpack_addrs, shared, thread: Some(thread) })
 }
 
 /// Starts the Prometheus endpoint (`metrics-port`, `metrics-bind`; port 0: none). A bind
@@ -218,6 +248,13 @@ fn metrics_snapshot(shared: &Shared, queue_depth: u64) -> crate::metrics::Snapsh
     s.bytes_written = n.bytes_written.load(Ordering::Relaxed);
     s.connected_clients = n.connected_clients.load(Ordering::Relaxed) as u64;
     s.connections_received = n.connections_received.load(Ordering::Relaxed);
+    let m = &n.msgpack;
+    s.msgpack = [
+        m.bytes_read.load(Ordering::Relaxed),
+        m.bytes_written.load(Ordering::Relaxed),
+        m.connected_clients.load(Ordering::Relaxed) as u64,
+        m.connections_received.load(Ordering::Relaxed),
+    ];
     s.rejected_connections = n.rejected_connections.load(Ordering::Relaxed);
     for (i, db) in shared.keyspace.dbs.iter().enumerate() {
         let mut keys = 0u64;

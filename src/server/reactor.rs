@@ -9,7 +9,8 @@
 
 use super::worker::{now_ms, Done, Job, Wake};
 use crate::commands::state::{ClientInfo, ConnId, Session, Shared};
-use crate::protocol::{parse_batch_at, ParseLimits};
+use crate::protocol::msgpack::{self, Handshake};
+use crate::protocol::{parse_batch_at, ParseLimits, Wire};
 use crossbeam_channel::{Receiver, Sender};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
@@ -58,11 +59,15 @@ struct Conn {
     parked: bool,
     /// Pub/sub frames that arrived while a batch was in flight: written after its replies.
     pushes: Vec<u8>,
+    /// RESP or MessagePack (from the listener).
+    wire: Wire,
+    /// MessagePack: the handshake frame was accepted.
+    handshaken: bool,
 }
 
 pub struct Reactor {
     poll: Poll,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<(TcpListener, Wire)>,
     conns: Slab<Conn>,
     next_gen: u64,
     shared: Arc<Shared>,
@@ -83,7 +88,7 @@ pub struct Reactor {
 impl Reactor {
     pub fn new(
         poll: Poll,
-        listeners: Vec<TcpListener>,
+        listeners: Vec<(TcpListener, Wire)>,
         shared: Arc<Shared>,
         jobs_tx: Sender<Vec<Job>>,
         done_rx: Receiver<Done>,
@@ -108,7 +113,7 @@ impl Reactor {
             query_limit: usize::MAX,
         };
         r.refresh_limits();
-        for (i, l) in r.listeners.iter_mut().enumerate() {
+        for (i, (l, _)) in r.listeners.iter_mut().enumerate() {
             r.poll.registry().register(l, Token(LISTENER_BASE + i), Interest::READABLE)?;
         }
         Ok(r)
@@ -161,7 +166,8 @@ impl Reactor {
 
     fn accept(&mut self, li: usize) {
         loop {
-            let (stream, peer) = match self.listeners[li].accept() {
+            let wire = self.listeners[li].1;
+            let (stream, peer) = match self.listeners[li].0.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
@@ -170,6 +176,9 @@ impl Reactor {
                 }
             };
             self.shared.net.connections_received.fetch_add(1, Ordering::Relaxed);
+            if wire == Wire::Msgpack {
+                self.shared.net.msgpack.connections_received.fetch_add(1, Ordering::Relaxed);
+            }
             let (maxclients, protected) = {
                 let c = self.shared.config.read();
                 (c.maxclients, c.protected_mode)
@@ -179,14 +188,14 @@ impl Reactor {
             // loopback clients get in; others are told why and disconnected.
             if protected && nopass && !peer.ip().is_loopback() {
                 let mut s = stream;
-                let _ = s.write(crate::commands::connection::DENIED.as_bytes());
+                let _ = s.write(&error_line(wire, crate::commands::connection::DENIED));
                 self.shared.net.rejected_connections.fetch_add(1, Ordering::Relaxed);
                 log::warn!("rejected connection from {peer}: protected mode");
                 continue;
             }
             if self.conns.len() >= maxclients {
                 let mut s = stream;
-                let _ = s.write(b"-ERR max number of clients reached\r\n");
+                let _ = s.write(&error_line(wire, "-ERR max number of clients reached\r\n"));
                 self.shared.net.rejected_connections.fetch_add(1, Ordering::Relaxed);
                 log::warn!("rejected connection from {peer}: max number of clients reached");
                 continue;
@@ -199,14 +208,16 @@ impl Reactor {
             let gen = self.next_gen;
             self.next_gen += 1;
             let now = now_ms();
-            let info = Arc::new(ClientInfo::new(
+            let mut info = ClientInfo::new(
                 self.shared.next_id(),
                 ConnId { slot, gen },
                 peer.to_string(),
                 laddr,
                 raw_fd(&stream),
                 now,
-            ));
+            );
+            info.wire = wire;
+            let info = Arc::new(info);
             let mut conn = Conn {
                 stream,
                 gen,
@@ -226,6 +237,8 @@ impl Reactor {
                 peer_closed: false,
                 parked: false,
                 pushes: Vec::new(),
+                wire,
+                handshaken: wire == Wire::Resp,
             };
             if let Err(e) =
                 self.poll.registry().register(&mut conn.stream, Token(slot), Interest::READABLE | Interest::WRITABLE)
@@ -236,6 +249,9 @@ impl Reactor {
             log::debug!("conn={} accepted from {}", info.id, info.addr);
             self.shared.clients.lock().insert(info.id, info);
             self.shared.net.connected_clients.fetch_add(1, Ordering::Relaxed);
+            if wire == Wire::Msgpack {
+                self.shared.net.msgpack.connected_clients.fetch_add(1, Ordering::Relaxed);
+            }
             entry.insert(conn);
         }
     }
@@ -243,8 +259,12 @@ impl Reactor {
     /// Reads everything available (a short read counts as drained), then parses.
     fn refresh_limits(&mut self) {
         let cfg = self.shared.config.read();
-        self.limits = ParseLimits { max_bulk: cfg.proto_max_bulk_len as usize, ..ParseLimits::default() };
         self.query_limit = cfg.client_query_buffer_limit as usize;
+        self.limits = ParseLimits {
+            max_bulk: cfg.proto_max_bulk_len as usize,
+            max_frame: self.query_limit,
+            ..ParseLimits::default()
+        };
     }
 
     fn read(&mut self, slot: usize, closed_hint: bool) {
@@ -296,6 +316,9 @@ impl Reactor {
         }
         if total > 0 {
             self.shared.net.bytes_read.fetch_add(total as u64, Ordering::Relaxed);
+            if c.wire == Wire::Msgpack {
+                self.shared.net.msgpack.bytes_read.fetch_add(total as u64, Ordering::Relaxed);
+            }
             c.info.io.tot_in.fetch_add(total as u64, Ordering::Relaxed);
         }
         if c.rbuf.len() - c.rpos > limit {
@@ -341,7 +364,31 @@ impl Reactor {
             c.read_pending = true;
             return;
         }
-        while let Some(batch) = parse_batch_at(&mut c.rbuf, &mut c.rpos, &limits) {
+        if !c.handshaken {
+            match msgpack::parse_handshake(&c.rbuf[c.rpos..], &limits) {
+                Handshake::Incomplete => return,
+                Handshake::Ok { consumed } => {
+                    c.rpos += consumed;
+                    c.handshaken = true;
+                    msgpack::handshake_reply(c.info.id, limits.max_frame, &mut c.wbuf);
+                }
+                Handshake::Err(text) => {
+                    log::info!("conn={} MessagePack handshake refused: {text}", c.info.id);
+                    msgpack::error_frame(None, text.as_bytes(), &mut c.wbuf);
+                    c.closing = true;
+                    self.flush(slot);
+                    return;
+                }
+            }
+            if c.rpos == c.rbuf.len() {
+                c.rbuf.clear();
+                c.rpos = 0;
+                self.flush(slot);
+                return;
+            }
+        }
+        let parse = if c.wire == Wire::Msgpack { msgpack::parse_batch_at } else { parse_batch_at };
+        while let Some(batch) = parse(&mut c.rbuf, &mut c.rpos, &limits) {
             if batch.is_empty() {
                 // Only empty lines: the bytes are consumed, keep looking.
                 self.spare_bufs.push(recycle(batch.data));
@@ -474,11 +521,17 @@ impl Reactor {
                 doomed.push(conn.slot);
                 continue;
             }
-            if c.session.is_some() || c.parked {
-                c.wbuf.extend_from_slice(&frame);
-                touched.push(conn.slot);
+            let idle = c.session.is_some() || c.parked;
+            let dst = if idle { &mut c.wbuf } else { &mut c.pushes };
+            if c.wire == Wire::Msgpack {
+                if !msgpack::transcode(None, &frame, dst) {
+                    log::error!("conn={} dropped a push that is not RESP3", c.info.id);
+                }
             } else {
-                c.pushes.extend_from_slice(&frame);
+                dst.extend_from_slice(&frame);
+            }
+            if idle {
+                touched.push(conn.slot);
             }
         }
         touched.sort_unstable();
@@ -512,6 +565,9 @@ impl Reactor {
         }
         if written > 0 {
             self.shared.net.bytes_written.fetch_add(written as u64, Ordering::Relaxed);
+            if c.wire == Wire::Msgpack {
+                self.shared.net.msgpack.bytes_written.fetch_add(written as u64, Ordering::Relaxed);
+            }
             c.info.io.tot_out.fetch_add(written as u64, Ordering::Relaxed);
         }
         if c.wpos == c.wbuf.len() {
@@ -578,6 +634,9 @@ impl Reactor {
             crate::commands::tracking::disable(&self.shared, c.info.id);
         }
         self.shared.net.connected_clients.fetch_sub(1, Ordering::Relaxed);
+        if c.wire == Wire::Msgpack {
+            self.shared.net.msgpack.connected_clients.fetch_sub(1, Ordering::Relaxed);
+        }
         log::debug!("conn={} closed ({})", c.info.id, c.info.addr);
     }
 
@@ -644,5 +703,19 @@ fn set_keepalive(s: &TcpStream, secs: u64) {
         libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, &idle as *const _ as *const _, sz);
         libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, &intvl as *const _ as *const _, sz);
         libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, &cnt as *const _ as *const _, sz);
+    }
+}
+
+/// A one-line error for a client refused at accept (`-TEXT\r\n` in RESP), in the
+/// listener's protocol.
+fn error_line(wire: Wire, resp: &str) -> Vec<u8> {
+    match wire {
+        Wire::Resp => resp.as_bytes().to_vec(),
+        Wire::Msgpack => {
+            let mut out = Vec::new();
+            let text = resp.trim_start_matches('-').trim_end_matches("\r\n");
+            msgpack::error_frame(None, text.as_bytes(), &mut out);
+            out
+        }
     }
 }

@@ -12,7 +12,7 @@
 
 use crate::commands::state::{Blocked, ConnId, Effects, Session, Shared, Unblock, WorkerStats};
 use crate::commands::{self};
-use crate::protocol::{Batch, Reply};
+use crate::protocol::{msgpack, Batch, Reply, Wire};
 use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
 use std::collections::VecDeque;
@@ -110,6 +110,7 @@ impl Worker<'_> {
         let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
         while c.next < c.batch.len() {
             c.batch.argv(c.next, &mut argv);
+            c.session.req_id = c.batch.id(c.next);
             let reply = self.exec(&mut c.session, &argv);
             if c.session.block.is_some() {
                 drop(argv);
@@ -132,9 +133,13 @@ impl Worker<'_> {
         let Cursor { conn, mut session, batch, mut out, .. } = c;
         if let Some(e) = &batch.error {
             if !session.close_after_reply {
-                out.push(b'-');
-                out.extend_from_slice(&e.reply_bytes());
-                out.extend_from_slice(b"\r\n");
+                if session.wire == Wire::Msgpack {
+                    msgpack::error_frame(None, &e.reply_bytes(), &mut out);
+                } else {
+                    out.push(b'-');
+                    out.extend_from_slice(&e.reply_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
                 // An error reply like any other (INFO errorstats, total_error_replies).
                 commands::count_error(self.stats, "ERR");
                 log::info!("conn={} protocol error: {}", session.id, e.reply_text());
@@ -266,6 +271,7 @@ impl Worker<'_> {
     /// Queues a parked client's batch to continue after `reply` to its blocked command.
     fn resume_with(&mut self, mut b: Blocked, reply: Reply) {
         let mut out = Vec::new();
+        b.session.req_id = b.batch.id(b.index);
         emit_reply(&mut b.session, &reply, &mut out);
         self.resumed.push_back(Cursor { conn: b.conn, session: b.session, batch: b.batch, next: b.index + 1, out });
     }
@@ -302,6 +308,7 @@ impl Worker<'_> {
 fn emit_reply(session: &mut Session, reply: &Reply, out: &mut Vec<u8>) {
     use crate::commands::state::ReplyMode;
     match session.reply {
+        ReplyMode::On if session.wire == Wire::Msgpack => msgpack::encode_reply(Some(session.req_id), reply, out),
         ReplyMode::On => reply.encode(session.proto, out),
         ReplyMode::Off => {}
         ReplyMode::SkipThis => session.reply = ReplyMode::SkipNext,

@@ -103,7 +103,8 @@ impl Drop for Server {
 /// and waits (at most 10 s) until it answers `PING` with `+PONG`.
 pub fn start_rustis(extra_args: &[&str]) -> Server {
     let bin = env!("CARGO_BIN_EXE_rustis-server");
-    match start_server("rustis", bin, &[], &["--metrics-port", "0", "--save", ""], extra_args) {
+    match start_server("rustis", bin, &[], &rustis_base(&["--metrics-port", "0", "--save", ""], extra_args), extra_args)
+    {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     }
@@ -112,10 +113,20 @@ pub fn start_rustis(extra_args: &[&str]) -> Server {
 /// Like [`start_rustis`], with the config file `conf` as the first argument.
 pub fn start_rustis_conf(conf: &str, extra_args: &[&str]) -> Server {
     let bin = env!("CARGO_BIN_EXE_rustis-server");
-    match start_server("rustis", bin, &[conf], &["--metrics-port", "0"], extra_args) {
+    match start_server("rustis", bin, &[conf], &rustis_base(&["--metrics-port", "0"], extra_args), extra_args) {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     }
+}
+
+/// `base` plus `--msgpack-port 0` (no MessagePack listener) unless the test configures
+/// MessagePack listeners itself.
+fn rustis_base<'a>(base: &[&'a str], extra: &[&str]) -> Vec<&'a str> {
+    let mut v = base.to_vec();
+    if !extra.iter().any(|a| *a == "--msgpack-port" || *a == "--listen") {
+        v.extend(["--msgpack-port", "0"]);
+    }
+    v
 }
 
 /// Starts `redis-server` (from PATH) with persistence off, in its own temp dir, and waits
