@@ -7,7 +7,7 @@
 //! nested maps and sets); commands piped on stdin (quoting, invalid lines,
 //! SELECT, quit); `-n`; `-a` with `requirepass` (warning and AUTH failure on stderr);
 //! the unreachable-server message and exit status; `--protocol msgpack` printing what
-//! RESP3 prints, when the server has MessagePack listeners.
+//! RESP3 prints.
 //!
 //! Without redis-cli the test prints SKIPPED and passes, unless RUSTIS_REQUIRE_REDIS=1.
 
@@ -302,18 +302,8 @@ fn unreachable_server_like_redis_cli() {
     assert!(String::from_utf8_lossy(&ours.stderr).starts_with("Could not connect to Redis at 127.0.0.1:"));
 }
 
-/// The server's `--msgpack-port` option, if this build has MessagePack listeners.
-fn msgpack_supported() -> bool {
-    let out = Command::new(env!("CARGO_BIN_EXE_rustis-server")).arg("--help").output();
-    out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--msgpack-port"))
-}
-
 #[test]
 fn msgpack_prints_like_resp3() {
-    if !msgpack_supported() {
-        eprintln!("SKIPPED msgpack_prints_like_resp3: rustis-server has no --msgpack-port yet");
-        return;
-    }
     let mport = common::free_port();
     let ms = mport.to_string();
     let server = common::start_rustis(&["--msgpack-port", &ms]);
