@@ -91,12 +91,7 @@ fn same(port: u16, args: &[&str], stdin: Option<&[u8]>, stderr: bool) {
     let theirs = run("redis-cli", &full, stdin);
     let ours = run(CLI, &full, stdin);
     let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    assert_eq!(
-        show(&ours.stdout),
-        show(&theirs.stdout),
-        "stdout differs for {full:?} (input {:?})",
-        stdin.map(|s| show(s))
-    );
+    assert_eq!(show(&ours.stdout), show(&theirs.stdout), "stdout differs for {full:?} (input {:?})", stdin.map(show));
     assert_eq!(ours.code, theirs.code, "exit status differs for {full:?}");
     if stderr {
         assert_eq!(show(&ours.stderr), show(&theirs.stderr), "stderr differs for {full:?}");
