@@ -327,3 +327,57 @@ fn msgpack_prints_like_resp3() {
         assert_eq!(String::from_utf8_lossy(&b.stdout), String::from_utf8_lossy(&a.stdout));
     }
 }
+
+/// Runs `bin args` as a subscriber of channels `a` and `b`: waits until the server
+/// counts it (on `a`), publishes two messages, then stops it and returns its stdout.
+fn subscriber(bin: &str, args: &[&str], server_port: u16) -> String {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
+    let mut so = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let mut c = common::RawConn::connect(server_port).expect("connect");
+    let start = Instant::now();
+    while c.cmd_str(&["PUBSUB", "NUMSUB", "b"]) != b"*2\r\n$1\r\nb\r\n:1\r\n" {
+        assert!(start.elapsed() < RUN_LIMIT, "{bin} {args:?} did not subscribe");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(c.cmd_str(&["PUBLISH", "a", "hello"]), b":1\r\n");
+    assert_eq!(c.cmd_str(&["PUBLISH", "b", "two\nlines"]), b":1\r\n");
+    // The messages are on their way; give the subscriber time to print them.
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = child.kill();
+    let _ = child.wait();
+    String::from_utf8_lossy(&reader.join().expect("reader")).into_owned()
+}
+
+#[test]
+fn subscribe_prints_like_redis_cli() {
+    if !have_redis_cli("subscribe_prints_like_redis_cli") {
+        return;
+    }
+    let mport = common::free_port();
+    let ms = mport.to_string();
+    let server = common::start_rustis(&["--msgpack-port", &ms]);
+    let p = server.port.to_string();
+    for mode in [&["--no-raw"][..], &["--raw"], &["--no-raw", "-3"], &["--raw", "-3"]] {
+        let mut args = vec!["-p", p.as_str()];
+        args.extend_from_slice(mode);
+        args.extend(["SUBSCRIBE", "a", "b"]);
+        let theirs = subscriber("redis-cli", &args, server.port);
+        let ours = subscriber(CLI, &args, server.port);
+        assert_eq!(ours, theirs, "{args:?}");
+        if mode.contains(&"-3") {
+            let mp = ["-p", ms.as_str(), "--protocol", "msgpack", mode[0], "SUBSCRIBE", "a", "b"];
+            assert_eq!(subscriber(CLI, &mp, server.port), theirs, "{mp:?}");
+        }
+    }
+}

@@ -47,11 +47,22 @@
 //! status 1 for a one-shot command): the tool speaks the Redis protocol and scripts that
 //! match on redis-cli's text keep working.
 //!
+//! `SUBSCRIBE`, `PSUBSCRIBE` and `SSUBSCRIBE` print `Reading messages... (press Ctrl-C to
+//! quit)` (not in raw mode), then every message until the connection closes or Ctrl-C,
+//! as redis-cli does; `MONITOR` prints its lines the same way. Out-of-band pushes
+//! (messages, invalidations) that arrive while waiting for another command's reply are
+//! not printed, as in redis-cli.
+//!
+//! With `--protocol msgpack`, `-p` must name the server's MessagePack port
+//! (`msgpack-port`, 6380 by default); a RESP port never answers the handshake, which is
+//! reported after 5 seconds (`... no reply to the MessagePack handshake (is this a
+//! MessagePack port?)`).
+//!
 //! Differences from redis-cli: a big number prints as `(big number) 123` (redis-cli 7.0
-//! cannot print one), RESP3 attributes are skipped (redis-cli 7.0 fails on them);
-//! `SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE` and `MONITOR` print messages until the
-//! connection closes or Ctrl-C; no cluster mode, no `-r` repeat, no `--eval`, no `-x`,
-//! no hints or `HELP`, no TLS, no URI (`-u`).
+//! cannot print one), a RESP3 blob error (`!`) prints like an error, and RESP3
+//! attributes are skipped (redis-cli 7.0 fails on both); no command hints or `HELP`, no
+//! `connect` command, no repeat prefix (`3 PING`), no `-r`/`-i`, `--eval`, `-x`, `-u`,
+//! `--tls`, `--csv`, `--stat`, `--scan`, `--bigkeys` or cluster mode (`-c`).
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -286,6 +297,9 @@ impl Cli {
         let proto = self.protocol();
         let Some(c) = self.conn.as_mut() else { return false };
         let mut send_err = c.send(&refs).and_then(|_| c.flush()).err();
+        if send_err.is_none() && name != "monitor" && streaming && !self.raw {
+            println!("Reading messages... (press Ctrl-C to quit)");
+        }
         let mut first = true;
         loop {
             let r = match send_err.take() {

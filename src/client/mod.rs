@@ -94,6 +94,10 @@ pub(crate) fn bad_data(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
 
+/// How long [`Client::open`] waits for the MessagePack handshake reply when no timeout
+/// was given.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A connection to a server.
 pub struct Client {
     proto: Protocol,
@@ -130,7 +134,18 @@ impl Client {
         let writer = BufWriter::with_capacity(64 * 1024, stream);
         let mut c = Client { proto, reader, writer, last_id: 0, frame: Vec::new(), server_info: Value::Nil };
         if proto == Protocol::Msgpack {
-            c.handshake()?;
+            // A RESP port never answers the handshake: do not wait forever.
+            if timeout.is_none() {
+                c.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+            }
+            c.handshake().map_err(|e| match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no reply to the MessagePack handshake (is this a MessagePack port?)",
+                ),
+                _ => e,
+            })?;
+            c.set_read_timeout(timeout)?;
         }
         Ok(c)
     }
