@@ -381,3 +381,90 @@ fn subscribe_prints_like_redis_cli() {
         }
     }
 }
+
+/// Runs rustis-cli on a pseudo-terminal (so the interactive prompt starts), types
+/// `keys` (each followed by Enter, 300 ms apart), and returns what it printed.
+fn repl_session(args: &[&str], home: &std::path::Path, keys: &[&str]) -> String {
+    use std::fs::File;
+    use std::os::fd::FromRawFd;
+    use std::sync::{Arc, Mutex};
+    let (mut master, mut slave) = (0, 0);
+    let ws = libc::winsize { ws_row: 40, ws_col: 200, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: openpty writes two descriptors it opened into master and slave.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &ws) };
+    assert_eq!(rc, 0, "openpty failed");
+    // SAFETY: both descriptors were just opened by openpty and are owned here only.
+    let (master, slave) = unsafe { (File::from_raw_fd(master), File::from_raw_fd(slave)) };
+    let mut child = Command::new(CLI)
+        .args(args)
+        .env("HOME", home)
+        .env("TERM", "xterm")
+        .stdin(Stdio::from(slave.try_clone().expect("dup")))
+        .stdout(Stdio::from(slave.try_clone().expect("dup")))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .expect("run rustis-cli");
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let mut rd = master.try_clone().expect("dup master");
+    let sink = out.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // Ends with EIO once the child has exited and the slave side is closed.
+        while let Ok(n) = rd.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().expect("lock").extend_from_slice(&buf[..n]);
+        }
+    });
+    let mut w = master;
+    std::thread::sleep(Duration::from_millis(300));
+    for k in keys {
+        w.write_all(k.as_bytes()).expect("type");
+        w.write_all(b"\r").expect("enter");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("rustis-cli REPL did not exit; output: {:?}", String::from_utf8_lossy(&out.lock().expect("lock")));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let text = String::from_utf8_lossy(&out.lock().expect("lock")).into_owned();
+    text
+}
+
+#[test]
+fn repl_prompt_editing_and_history() {
+    let server = common::start_rustis(&[]);
+    let p = server.port.to_string();
+    let home = common::temp_dir("cli-home");
+    let out = repl_session(
+        &["-p", &p],
+        &home,
+        &["set a 1", "get a", "select 2", "get a", "\x1b[A", "\"bad", "get a\x1b[D\x1b[Db", "quit"],
+    );
+    let prompt = format!("127.0.0.1:{p}> ");
+    let prompt2 = format!("127.0.0.1:{p}[2]> ");
+    assert!(out.contains(&prompt) && out.contains(&prompt2), "{out:?}");
+    assert!(out.contains("OK\r\n\"1\"\r\n") || out.contains("\r\n\"1\"\r\n"), "{out:?}");
+    // `get a` in db 2, then Up + Enter runs it again.
+    assert_eq!(out.matches("(nil)\r\n").count(), 2, "{out:?}");
+    assert!(out.contains("Invalid argument(s)"), "{out:?}");
+    // Left arrow twice then `b`: `getb a` is an unknown command.
+    assert!(out.contains("(error) ERR unknown command 'getb'"), "{out:?}");
+    let hist = std::fs::read_to_string(home.join(".rustiscli_history")).expect("history file");
+    for line in ["set a 1", "select 2", "getb a"] {
+        assert!(hist.lines().any(|l| l == line), "{line:?} not in history {hist:?}");
+    }
+    // Unreachable server: the message, then the `not connected> ` prompt.
+    let port = common::free_port().to_string();
+    let out = repl_session(&["-p", &port], &home, &["ping", "quit"]);
+    assert!(out.contains("Could not connect to Redis at 127.0.0.1:"), "{out:?}");
+    assert!(out.contains("not connected> "), "{out:?}");
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -323,7 +323,7 @@ fn worker(mut c: Client, test: &str, o: &Opts, sh: &Shared, seed: u64) -> io::Re
         let mut got = 0;
         while got < k {
             let (id, v) = c.recv()?;
-            if o.proto == Protocol::Msgpack && id.is_none() && matches!(v, Value::Push(_)) {
+            if c.is_out_of_band(id, &v) {
                 continue;
             }
             got += 1;

@@ -294,7 +294,6 @@ impl Cli {
             || (argc == 2 && name == "latency" && sub == "doctor");
         let streaming = matches!(name.as_str(), "subscribe" | "psubscribe" | "ssubscribe" | "monitor");
         let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-        let proto = self.protocol();
         let Some(c) = self.conn.as_mut() else { return false };
         let mut send_err = c.send(&refs).and_then(|_| c.flush()).err();
         if send_err.is_none() && name != "monitor" && streaming && !self.raw {
@@ -308,7 +307,7 @@ impl Cli {
             };
             match r {
                 Ok((id, v)) => {
-                    if !streaming && is_out_of_band(proto, id, &v) {
+                    if !streaming && c.is_out_of_band(id, &v) {
                         continue;
                     }
                     if first && name == "select" && !v.is_error() {
@@ -384,17 +383,6 @@ impl Cli {
         self.run(&args);
         true
     }
-}
-
-/// A push that answers no command (pub/sub message, invalidation): redis-cli does not
-/// print those while waiting for a command's reply.
-fn is_out_of_band(proto: Protocol, id: Option<u64>, v: &Value) -> bool {
-    let Value::Push(items) = v else { return false };
-    if proto == Protocol::Msgpack {
-        return id.is_none();
-    }
-    let kind = items.first().and_then(|k| k.as_bytes()).unwrap_or_default();
-    [&b"message"[..], b"pmessage", b"smessage", b"invalidate"].iter().any(|k| kind.eq_ignore_ascii_case(k))
 }
 
 // ---------------------------------------------------------------------------------------

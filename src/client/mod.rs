@@ -238,19 +238,29 @@ impl Client {
         Ok(self.reader.fill_buf()?.len())
     }
 
-    /// Sends one command and returns its reply. With MessagePack, frames with a nil id
-    /// that are pushes (out-of-band messages) are skipped; with RESP the next reply is
-    /// returned whatever it is.
+    /// Sends one command and returns its reply, skipping out-of-band pushes (see
+    /// [`Client::is_out_of_band`]).
     pub fn call(&mut self, args: &[&[u8]]) -> io::Result<Value> {
         self.send(args)?;
         self.flush()?;
         loop {
             let (id, v) = self.recv()?;
-            if self.proto == Protocol::Msgpack && id.is_none() && matches!(v, Value::Push(_)) {
-                continue;
+            if !self.is_out_of_band(id, &v) {
+                return Ok(v);
             }
-            return Ok(v);
         }
+    }
+
+    /// True for a frame that answers no command: with MessagePack, a push with a nil
+    /// id; with RESP3 (which has no ids), a push whose first element is `message`,
+    /// `pmessage`, `smessage` or `invalidate` (subscribe confirmations are replies).
+    pub fn is_out_of_band(&self, id: Option<u64>, v: &Value) -> bool {
+        let Value::Push(items) = v else { return false };
+        if self.proto == Protocol::Msgpack {
+            return id.is_none();
+        }
+        let kind = items.first().and_then(|k| k.as_bytes()).unwrap_or_default();
+        [&b"message"[..], b"pmessage", b"smessage", b"invalidate"].iter().any(|k| kind.eq_ignore_ascii_case(k))
     }
 
     /// Sets the read timeout of the socket (`None`: block).
