@@ -15,6 +15,18 @@ pub struct Listen {
     pub msgpack: bool,
 }
 
+/// One client-output-buffer-limit class: close the client when its pending output
+/// passes `hard`, or stays over `soft` for `soft_seconds` (0 disables either).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ObufLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+/// Class names of client-output-buffer-limit, in CONFIG GET order.
+pub const OBUF_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Absolute path of the config file the server started with ("" for none): CONFIG
@@ -30,6 +42,14 @@ pub struct Config {
     pub msgpack_port_set: bool,
     /// `listen <addr> <port> <resp|msgpack>` lines, in order.
     pub listen: Vec<Listen>,
+    /// client-output-buffer-limit per class: normal, replica (slave), pubsub.
+    pub client_output_buffer_limit: [ObufLimit; 3],
+    /// Commands per second a client may run (0: no limit). Rustis only.
+    pub client_rate_limit: u64,
+    /// The ACL file (ACL LOAD / ACL SAVE; loaded at start). "" for none.
+    pub aclfile: String,
+    /// `user <name> <rules...>` lines of the config file, in order.
+    pub users: Vec<Vec<String>>,
     pub databases: usize,
     pub workers: usize,
     pub stripes: usize,
@@ -173,6 +193,14 @@ impl Default for Config {
             msgpack_port: 6380,
             msgpack_port_set: false,
             listen: Vec::new(),
+            client_output_buffer_limit: [
+                ObufLimit { hard: 0, soft: 0, soft_seconds: 0 },
+                ObufLimit { hard: 256 << 20, soft: 64 << 20, soft_seconds: 60 },
+                ObufLimit { hard: 32 << 20, soft: 8 << 20, soft_seconds: 60 },
+            ],
+            client_rate_limit: 0,
+            aclfile: String::new(),
+            users: Vec::new(),
             requirepass: String::new(),
             acllog_max_len: 128,
             protected_mode: true,
@@ -404,6 +432,41 @@ pub static OPTIONS: &[Opt] = &[
     opt_num!("maxclients", maxclients, usize, 1, i32::MAX as i64, false),
     opt_mem!("proto-max-bulk-len", proto_max_bulk_len, 1024 * 1024),
     opt_mem!("client-query-buffer-limit", client_query_buffer_limit, 1024 * 1024),
+    Opt {
+        name: "client-output-buffer-limit",
+        immutable: false,
+        get: |c| {
+            let l = &c.client_output_buffer_limit;
+            (0..3)
+                .map(|i| format!("{} {} {} {}", OBUF_CLASSES[i], l[i].hard, l[i].soft, l[i].soft_seconds))
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
+        set: |c, a| {
+            // Redis 7.0's texts; nothing changes unless every group is valid.
+            let words: Vec<&str> = a.iter().flat_map(|s| s.split_whitespace()).collect();
+            if words.is_empty() || words.len() % 4 != 0 {
+                return Err("Wrong number of arguments in buffer limit configuration.".into());
+            }
+            let mut next = c.client_output_buffer_limit;
+            for g in words.chunks(4) {
+                let class = match g[0].to_ascii_lowercase().as_str() {
+                    "normal" => 0,
+                    "slave" | "replica" => 1,
+                    "pubsub" => 2,
+                    _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+                };
+                let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string();
+                let hard = parse_memory(g[1]).map_err(|_| bad())?;
+                let soft = parse_memory(g[2]).map_err(|_| bad())?;
+                let soft_seconds = g[3].parse::<u64>().map_err(|_| bad())?;
+                next[class] = ObufLimit { hard, soft, soft_seconds };
+            }
+            c.client_output_buffer_limit = next;
+            Ok(())
+        },
+    },
+    opt_num!("client-rate-limit", client_rate_limit, u64, 0, i64::MAX, false),
     opt_num!("hz", hz, u32, 0, i32::MAX as i64, false),
     Opt {
         name: "save",
@@ -474,6 +537,7 @@ pub static OPTIONS: &[Opt] = &[
         },
     },
     opt_str!("dir", dir, false),
+    opt_str!("aclfile", aclfile, true),
     opt_str!("dbfilename", dbfilename, false),
     opt_bool!("daemonize", daemonize, true),
     opt_str!("pidfile", pidfile, true),
@@ -608,6 +672,13 @@ impl Config {
                 _ => return Err(format!("unknown protocol '{proto}' (expected resp or msgpack)")),
             };
             self.listen.push(Listen { addr: addr.to_string(), port, msgpack });
+            return Ok(());
+        }
+        if name.eq_ignore_ascii_case("user") {
+            if args.is_empty() {
+                return Err("wrong number of arguments".into());
+            }
+            self.users.push(args.to_vec());
             return Ok(());
         }
         if name.eq_ignore_ascii_case("rename-command") {

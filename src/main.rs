@@ -222,6 +222,8 @@ fn main() {
             log::error!("could not start: {e}");
             if e.kind() == std::io::ErrorKind::InvalidData {
                 eprintln!("Fatal error loading the DB: {e}. Exiting.");
+            } else if e.kind() == std::io::ErrorKind::InvalidInput {
+                eprintln!("Aborting Rustis startup because of ACL errors: {e}");
             } else {
                 eprintln!("Could not create server TCP listening socket: {e}");
             }

@@ -22,7 +22,10 @@
 //! `NOPERM` enforcement for commands, subcommands, read and write keys, channels, inside
 //! MULTI, and in INFO errorstats / commandstats; what changing or deleting a user does to
 //! its connected clients; the `default` user and `requirepass`.
-//! Not covered (not implemented yet): selectors `(...)`, ACL LOG, ACL LOAD/SAVE, aclfile.
+//! Also: selectors `(...)` (SETUSER across arguments, errors, LIST, GETUSER, DRYRUN with
+//! the most relevant denial, clearselectors, reset), ACL LOG, and the ACL file (ACL LOAD
+//! and SAVE, errors, clients of reloaded users disconnected; `acl_file_load_and_save`
+//! compares the two servers directly since each needs its own file).
 //!
 //! # Scripts
 //!
@@ -1556,4 +1559,200 @@ fn acl_log_entries() {
         assert_eq!(g, w, "step {i}");
     }
     assert_eq!(want.len(), got.len());
+}
+
+// ---------------------------------------------------------------------------------------
+// Selectors and the ACL file
+// ---------------------------------------------------------------------------------------
+
+/// Selectors: `(...)` rules, one argument or spread over several (joined with spaces),
+/// unmatched parenthesis and bad rules inside; ACL LIST and GETUSER (RESP2 and RESP3)
+/// show them after the root rules; a command is allowed when the root or any selector
+/// allows it, and DRYRUN reports the most relevant denial (a key beats a command);
+/// clearselectors and reset drop them; NOPERM enforcement through a selector.
+#[test]
+fn selectors() {
+    scenario(
+        "selectors",
+        &[],
+        &[
+            "A: ACL SETUSER s1 on nopass ~x* +ping (~foo* +get) (+set ~bar*)",
+            "= OK",
+            "A: ?rules ACL LIST",
+            "A: ?rules ACL GETUSER s1",
+            "A: ACL SETUSER s2 (~a +get)",
+            "A: ACL SETUSER s3 (~a +get",
+            r"= -ERR Unmatched parenthesis in acl selector starting at '(~a'.\r\n",
+            "A: ACL SETUSER s4 (bogus)",
+            r"= -ERR Error in ACL SETUSER modifier '(bogus)': Syntax error\r\n",
+            "A: ACL SETUSER s4 (on)",
+            "A: ACL SETUSER s4 (>pw)",
+            "A: ACL SETUSER s4 (~k* +get) (&ch* +publish) (%R~r* +@read)",
+            "A: ?rules ACL LIST",
+            "A: ~HELLO 3",
+            "A: ?rules ACL GETUSER s4",
+            "A: ~HELLO 2",
+            "A: ACL SETUSER s6 on nopass %R~r* (%W~w* +@string)",
+            "A: ACL DRYRUN s6 set r1 v",
+            r"= $51\r\nThis user has no permissions to access the 'r1' key\r\n",
+            "A: ACL DRYRUN s6 get w1",
+            "A: ACL DRYRUN s6 set w1 x",
+            "= OK",
+            "A: ACL DRYRUN s6 incr w1",
+            "A: ACL DRYRUN s1 get foo1",
+            "= OK",
+            "A: ACL DRYRUN s1 get bar1",
+            "A: ACL DRYRUN s1 set bar1 v",
+            "= OK",
+            "A: ACL DRYRUN s1 ping",
+            "= OK",
+            "A: ACL DRYRUN s4 publish ch1 m",
+            "A: ACL DRYRUN s4 publish other m",
+            "B: AUTH s1 any",
+            "= OK",
+            "B: SET bar1 v",
+            "= OK",
+            "B: GET bar1",
+            "B: GET foo1",
+            "= NIL",
+            "B: SET foo1 v",
+            "A: ACL SETUSER s1 clearselectors",
+            "A: ?rules ACL LIST",
+            "B: SET bar2 v",
+            "A: ACL SETUSER s6 reset",
+            "A: ?rules ACL GETUSER s6",
+        ],
+    );
+}
+
+/// ACL LOAD and ACL SAVE without an aclfile: Redis's long error.
+#[test]
+fn acl_load_save_without_a_file() {
+    scenario(
+        "no aclfile",
+        &[],
+        &[
+            "A: ACL LOAD",
+            "A: ACL SAVE",
+            "A: ACL LOAD x",
+            "A: CONFIG GET aclfile",
+            r#"= *2\r\n$7\r\naclfile\r\n$0\r\n\r\n"#,
+        ],
+    );
+}
+
+/// The ACL file on both servers (each in its own directory): loaded at start, ACL SAVE
+/// writes what ACL LIST shows (byte-identical files), ACL LOAD errors name the file and
+/// line and change nothing (duplicates, bad rules, lines not starting with `user`,
+/// comments), a valid LOAD replaces every user (a missing `default` is recreated open) and
+/// disconnects clients authenticated as other users.
+#[test]
+fn acl_file_load_and_save() {
+    let initial = "user default on nopass ~* &* +@all\nuser alice on >pw ~a* +get\n";
+    let mut sides = Vec::new();
+    for name in ["redis", "rustis"] {
+        let dir = common::temp_dir(&format!("aclfile-{name}"));
+        let path = dir.join("users.acl");
+        std::fs::write(&path, initial).expect("write the acl file");
+        let p = path.to_string_lossy().to_string();
+        let srv = if name == "redis" {
+            match common::start_redis(&["--aclfile", &p]) {
+                Some(s) => s,
+                None => {
+                    eprintln!("SKIPPED: redis-server not found on PATH");
+                    return;
+                }
+            }
+        } else {
+            common::start_rustis(&["--aclfile", &p])
+        };
+        sides.push((srv, path, dir));
+    }
+    let files: [&str; 6] = [
+        "user default on nopass ~* &* +@all\nuser carol on bogus\n",
+        "user default on nopass ~* &* +@all\nuser carol on nopass +get\nuser carol on\n",
+        "user carol on nopass +get ~*\n\n# comment\n",
+        "usr carol\n",
+        "user default on nopass ~* &* +@all\nuser c (~a +get\n",
+        "user carol on nopass +get ~*\nuser dave on >pw (~d* +set)\n",
+    ];
+    let mut outs: Vec<Vec<String>> = vec![Vec::new(), Vec::new()];
+    for (i, (srv, path, _)) in sides.iter().enumerate() {
+        let p = path.to_string_lossy().to_string();
+        let norm = |b: Vec<u8>| render(&b).replace(&p, "<aclfile>");
+        let out = &mut outs[i];
+        let mut a = RawConn::connect(srv.port).expect("connect");
+        let mut alice = RawConn::connect(srv.port).expect("connect");
+        out.push(norm(alice.cmd(&[b"AUTH", b"alice", b"pw"])));
+        out.push(norm(a.cmd(&[b"ACL", b"LIST"])));
+        out.push(norm(a.cmd(&[b"ACL", b"SETUSER", b"bob", b"on", b">x", b"(~b*", b"+set)"])));
+        out.push(norm(a.cmd(&[b"ACL", b"SAVE"])));
+        out.push(std::fs::read_to_string(path).expect("saved file"));
+        for f in files {
+            std::fs::write(path, f).expect("write");
+            out.push(norm(a.cmd(&[b"ACL", b"LOAD"])));
+            out.push(norm(a.cmd(&[b"ACL", b"LIST"])));
+        }
+        // The last LOAD succeeded: alice's client was disconnected, the admin stays.
+        let closed = alice.expect_closed(Duration::from_millis(1000));
+        out.push(format!("alice closed: {}", closed.is_ok()));
+        out.push(norm(a.cmd(&[b"PING"])));
+        out.push(norm(a.cmd(&[b"AUTH", b"dave", b"pw"])));
+        out.push(norm(a.cmd(&[b"SET", b"d1", b"v"])));
+        out.push(norm(a.cmd(&[b"GET", b"d1"])));
+    }
+    let mut diffs = Vec::new();
+    for (i, (r, s)) in outs[0].iter().zip(&outs[1]).enumerate() {
+        if r != s {
+            diffs.push(format!("step {i}:\n  redis:  {r}\n  rustis: {s}"));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert!(outs[0].iter().any(|o| o.contains("Duplicate user 'carol' found on line 3")), "{:?}", outs[0]);
+    for (_, _, dir) in &sides {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Start-up: `user` lines in the config file declare users; an ACL file with errors, or
+/// an ACL file together with `user` lines, stops the server from starting (as Redis).
+#[test]
+fn acl_file_and_user_lines_at_startup() {
+    let dir = common::temp_dir("acl-startup");
+    let conf = dir.join("users.conf");
+    std::fs::write(&conf, "user carol on >pw ~c* +get\nuser dan off\n").expect("conf");
+    let srv = common::start_rustis_conf(&conf.to_string_lossy(), &[]);
+    let mut c = RawConn::connect(srv.port).expect("connect");
+    let list = render(&c.cmd(&[b"ACL", b"LIST"]));
+    assert!(list.contains("user carol on #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 ~c* resetchannels -@all +get"), "{list}");
+    assert!(list.contains("user dan off resetchannels -@all"), "{list}");
+    drop(srv);
+
+    let bad = dir.join("bad.acl");
+    std::fs::write(&bad, "user default on nopass ~* &* +@all\nuser x on bogus\n").expect("acl");
+    let both = dir.join("both.conf");
+    std::fs::write(&both, format!("user y on nopass\naclfile {}\n", dir.join("good.acl").display())).expect("conf");
+    std::fs::write(dir.join("good.acl"), "user z on nopass\n").expect("acl");
+    let cases: [(Vec<String>, &str); 3] = [
+        (vec!["--aclfile".into(), bad.to_string_lossy().to_string()], "Syntax error"),
+        (vec![both.to_string_lossy().to_string()], "at the same setting an ACL file path is invalid"),
+        (vec!["--aclfile".into(), dir.join("missing.acl").to_string_lossy().to_string()], "missing.acl"),
+    ];
+    for (args, why) in cases {
+        let mut all = args.clone();
+        all.extend(["--port".into(), common::free_port().to_string(), "--msgpack-port".into(), "0".into()]);
+        all.extend(["--metrics-port".into(), "0".into(), "--save".into(), "".into()]);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rustis-server"))
+            .args(&all)
+            .current_dir(&dir)
+            .output()
+            .expect("run rustis-server");
+        let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{args:?} started: {text}");
+        assert!(
+            text.contains("Aborting Rustis startup because of ACL errors") && text.contains(why),
+            "{args:?}: {text}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

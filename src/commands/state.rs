@@ -352,6 +352,10 @@ pub struct NetStats {
     pub connected_clients: AtomicUsize,
     /// The MessagePack share of the counters above (metrics label them by protocol).
     pub msgpack: WireStats,
+    /// Clients closed by client-output-buffer-limit.
+    pub obuf_disconnections: AtomicU64,
+    /// Times a client ran out of its client-rate-limit budget and was held back.
+    pub rate_limited: AtomicU64,
 }
 
 /// Connection and traffic counters of one protocol.

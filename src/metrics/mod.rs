@@ -139,6 +139,8 @@ pub struct Snapshot {
     /// connections_received (the rest is RESP).
     pub msgpack: [u64; 4],
     pub rejected_connections: u64,
+    pub obuf_disconnections: u64,
+    pub rate_limited: u64,
     /// (db index, keys) for non-empty dbs.
     pub keys: Vec<(usize, u64)>,
     pub expired_keys: u64,
@@ -278,6 +280,18 @@ pub fn render(s: &Snapshot) -> String {
             "Connections refused (maxclients)",
             COUNTER,
             s.rejected_connections as f64,
+        ),
+        one(
+            "rustis_output_buffer_limit_disconnections_total",
+            "Clients closed by client-output-buffer-limit",
+            COUNTER,
+            s.obuf_disconnections as f64,
+        ),
+        one(
+            "rustis_rate_limited_total",
+            "Times a client used up its client-rate-limit budget and was held back",
+            COUNTER,
+            s.rate_limited as f64,
         ),
         family(
             "rustis_keys",

@@ -109,6 +109,9 @@ pub fn start(cfg: Config) -> io::Result<Handle> {
     let requirepass = cfg.requirepass.clone();
     let shared = Arc::new(Shared::new(cfg, nworkers, commands::table().len(), now_ms()));
     commands::acl::set_requirepass(&shared, &requirepass);
+    // Like Redis, the ACL file (or `user` lines) is applied after requirepass: a file
+    // without a `default` line leaves the default user open.
+    commands::acl::load_at_startup(&shared).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     if shared.config.read().appendonly {
         commands::aof::load_or_create(&shared).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     } else {
@@ -248,6 +251,8 @@ fn metrics_snapshot(shared: &Shared, queue_depth: u64) -> crate::metrics::Snapsh
     s.bytes_written = n.bytes_written.load(Ordering::Relaxed);
     s.connected_clients = n.connected_clients.load(Ordering::Relaxed) as u64;
     s.connections_received = n.connections_received.load(Ordering::Relaxed);
+    s.obuf_disconnections = n.obuf_disconnections.load(Ordering::Relaxed);
+    s.rate_limited = n.rate_limited.load(Ordering::Relaxed);
     let m = &n.msgpack;
     s.msgpack = [
         m.bytes_read.load(Ordering::Relaxed),

@@ -9,6 +9,7 @@
 
 use super::worker::{now_ms, Done, Job, Wake};
 use crate::commands::state::{ClientInfo, ConnId, Session, Shared};
+use crate::config::ObufLimit;
 use crate::protocol::msgpack::{self, Handshake};
 use crate::protocol::{parse_batch_at, ParseLimits, Wire};
 use crossbeam_channel::{Receiver, Sender};
@@ -32,9 +33,6 @@ const READ_AHEAD: usize = 256 * 1024;
 const UNAUTH_OUTPUT_LIMIT: usize = 16 * 1024;
 /// Stop reading from a connection while this much output waits to be written.
 const OUTPUT_SOFT_LIMIT: usize = 8 * 1024 * 1024;
-
-/// client-output-buffer-limit pubsub hard limit (Redis's default 32mb).
-const PUBSUB_HARD_LIMIT: usize = 32 * 1024 * 1024;
 
 /// Set by SIGINT/SIGTERM.
 pub static SIGNALLED: AtomicBool = AtomicBool::new(false);
@@ -63,6 +61,13 @@ struct Conn {
     wire: Wire,
     /// MessagePack: the handshake frame was accepted.
     handshaken: bool,
+    /// Since when the pending output is over its class's soft limit.
+    over_soft_since: Option<Instant>,
+    /// client-rate-limit budget (commands) and when it was last refilled.
+    tokens: f64,
+    refilled: Instant,
+    /// Out of budget: neither parsed nor read until the budget refills.
+    throttled: bool,
 }
 
 pub struct Reactor {
@@ -83,6 +88,12 @@ pub struct Reactor {
     /// Config values the loop needs, refreshed every tick (no lock per read).
     limits: ParseLimits,
     query_limit: usize,
+    /// client-output-buffer-limit: normal, replica, pubsub.
+    obuf: [ObufLimit; 3],
+    /// client-rate-limit (commands per second, 0 = none).
+    rate: u64,
+    /// Connections waiting for their rate budget: (slot, generation).
+    throttled: Vec<(usize, u64)>,
 }
 
 impl Reactor {
@@ -111,6 +122,9 @@ impl Reactor {
             scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
             limits: ParseLimits::default(),
             query_limit: usize::MAX,
+            obuf: Default::default(),
+            rate: 0,
+            throttled: Vec::new(),
         };
         r.refresh_limits();
         for (i, (l, _)) in r.listeners.iter_mut().enumerate() {
@@ -151,6 +165,7 @@ impl Reactor {
                 }
             }
             self.drain_completions();
+            self.retry_throttled();
             self.fire_timers();
             self.dispatch();
             if SIGNALLED.load(Ordering::Relaxed) || self.shared.shutdown_requested.load(Ordering::Acquire) {
@@ -239,6 +254,10 @@ impl Reactor {
                 pushes: Vec::new(),
                 wire,
                 handshaken: wire == Wire::Resp,
+                over_soft_since: None,
+                tokens: self.rate as f64,
+                refilled: Instant::now(),
+                throttled: false,
             };
             if let Err(e) =
                 self.poll.registry().register(&mut conn.stream, Token(slot), Interest::READABLE | Interest::WRITABLE)
@@ -265,6 +284,8 @@ impl Reactor {
             max_frame: self.query_limit,
             ..ParseLimits::default()
         };
+        self.obuf = cfg.client_output_buffer_limit;
+        self.rate = cfg.client_rate_limit;
     }
 
     fn read(&mut self, slot: usize, closed_hint: bool) {
@@ -273,7 +294,7 @@ impl Reactor {
         if c.closing {
             return;
         }
-        if c.wbuf.len() - c.wpos > OUTPUT_SOFT_LIMIT {
+        if c.wbuf.len() - c.wpos > OUTPUT_SOFT_LIMIT || c.throttled {
             c.read_pending = true;
             return;
         }
@@ -364,6 +385,23 @@ impl Reactor {
             c.read_pending = true;
             return;
         }
+        if self.rate > 0 {
+            // client-rate-limit: a one-second token bucket; an empty bucket parks the
+            // connection (no parse, no read) until it holds a whole command again.
+            let now = Instant::now();
+            let rate = self.rate as f64;
+            c.tokens = (c.tokens + now.duration_since(c.refilled).as_secs_f64() * rate).min(rate);
+            c.refilled = now;
+            if c.tokens < 1.0 {
+                if !c.throttled {
+                    c.throttled = true;
+                    self.throttled.push((slot, c.gen));
+                    self.shared.net.rate_limited.fetch_add(1, Ordering::Relaxed);
+                }
+                return;
+            }
+            limits.max_cmds = limits.max_cmds.min(c.tokens as usize);
+        }
         if !c.handshaken {
             match msgpack::parse_handshake(&c.rbuf[c.rpos..], &limits) {
                 Handshake::Incomplete => return,
@@ -393,6 +431,9 @@ impl Reactor {
                 // Only empty lines: the bytes are consumed, keep looking.
                 self.spare_bufs.push(recycle(batch.data));
                 continue;
+            }
+            if self.rate > 0 {
+                c.tokens -= batch.len() as f64;
             }
             let session = c.session.take().expect("checked above");
             self.pending.push(Job::Run { conn: ConnId { slot, gen: c.gen }, session, batch });
@@ -489,6 +530,9 @@ impl Reactor {
                 }
             }
             self.flush(conn.slot);
+            if self.check_output_limit(conn.slot) {
+                continue;
+            }
             if let Some(c) = self.conns.get_mut(conn.slot) {
                 if c.read_pending {
                     self.read(conn.slot, false);
@@ -515,8 +559,14 @@ impl Reactor {
             if c.gen != conn.gen || c.closing {
                 continue;
             }
-            if c.wbuf.len() - c.wpos + c.pushes.len() + frame.len() > PUBSUB_HARD_LIMIT {
-                log::warn!("conn={} closing subscriber: output over the pubsub hard limit", c.info.id);
+            let hard = self.obuf[class_of(c)].hard as usize;
+            if hard > 0 && c.wbuf.len() - c.wpos + c.pushes.len() + frame.len() > hard {
+                log::warn!(
+                    "conn={} closing client over client-output-buffer-limit {} (hard limit {hard} bytes)",
+                    c.info.id,
+                    crate::config::OBUF_CLASSES[class_of(c)]
+                );
+                self.shared.net.obuf_disconnections.fetch_add(1, Ordering::Relaxed);
                 c.closing = true;
                 doomed.push(conn.slot);
                 continue;
@@ -538,6 +588,7 @@ impl Reactor {
         touched.dedup();
         for slot in touched {
             self.flush(slot);
+            self.check_output_limit(slot);
         }
         for slot in doomed {
             self.close(slot);
@@ -590,9 +641,69 @@ impl Reactor {
         }
     }
 
+    /// Closes the connection if its pending output breaks its class's
+    /// client-output-buffer-limit (hard at once, soft after soft-seconds); true if closed.
+    fn check_output_limit(&mut self, slot: usize) -> bool {
+        let Some(c) = self.conns.get_mut(slot) else { return true };
+        let class = class_of(c);
+        let lim = self.obuf[class];
+        let pending = (c.wbuf.len() - c.wpos + c.pushes.len()) as u64;
+        let over_hard = lim.hard > 0 && pending > lim.hard;
+        let over_soft = lim.soft > 0 && pending > lim.soft;
+        if !over_soft {
+            c.over_soft_since = None;
+        }
+        let soft_expired = over_soft && {
+            let since = *c.over_soft_since.get_or_insert_with(Instant::now);
+            since.elapsed() >= Duration::from_secs(lim.soft_seconds)
+        };
+        if !over_hard && !soft_expired {
+            return false;
+        }
+        log::warn!(
+            "conn={} closing client over client-output-buffer-limit {} ({pending} bytes pending; hard {}, soft {} for {} s)",
+            c.info.id,
+            crate::config::OBUF_CLASSES[class],
+            lim.hard,
+            lim.soft,
+            lim.soft_seconds
+        );
+        self.shared.net.obuf_disconnections.fetch_add(1, Ordering::Relaxed);
+        self.close(slot);
+        true
+    }
+
+    /// Parses for throttled connections whose rate budget holds a command again.
+    fn retry_throttled(&mut self) {
+        if self.throttled.is_empty() {
+            return;
+        }
+        let rate = self.rate as f64;
+        let now = Instant::now();
+        let mut ready = Vec::new();
+        self.throttled.retain(|&(slot, gen)| {
+            let Some(c) = self.conns.get_mut(slot).filter(|c| c.gen == gen) else { return false };
+            let tokens = c.tokens + now.duration_since(c.refilled).as_secs_f64() * rate;
+            if rate > 0.0 && tokens < 1.0 {
+                return true;
+            }
+            c.throttled = false;
+            ready.push(slot);
+            false
+        });
+        for slot in ready {
+            let pending = self.conns.get(slot).is_some_and(|c| c.read_pending);
+            if pending {
+                self.read(slot, false);
+            } else {
+                self.parse(slot);
+            }
+        }
+    }
+
     /// How long epoll may sleep: until the next tick or the nearest blocking deadline.
     fn next_timeout(&self) -> Duration {
-        let tick = Duration::from_millis(100);
+        let tick = Duration::from_millis(if self.throttled.is_empty() { 100 } else { 2 });
         match self.timers.first() {
             Some(&(at, _)) => Duration::from_millis((at - now_ms()).clamp(0, 100) as u64).min(tick),
             None => tick,
@@ -646,7 +757,11 @@ impl Reactor {
         let timeout_ms = self.shared.config.read().timeout as i64 * 1000;
         let now = now_ms();
         let mut doomed = Vec::new();
+        let mut over = Vec::new();
         for (slot, c) in self.conns.iter() {
+            if c.over_soft_since.is_some() {
+                over.push(slot);
+            }
             if c.info.killed.load(Ordering::Acquire) {
                 doomed.push(slot);
             } else if timeout_ms > 0
@@ -659,6 +774,10 @@ impl Reactor {
         }
         for slot in doomed {
             self.close(slot);
+        }
+        // Soft limits expire with time, not only when output is added.
+        for slot in over {
+            self.check_output_limit(slot);
         }
     }
 
@@ -717,5 +836,15 @@ fn error_line(wire: Wire, resp: &str) -> Vec<u8> {
             msgpack::error_frame(None, text.as_bytes(), &mut out);
             out
         }
+    }
+}
+
+/// The client-output-buffer-limit class of a connection: pubsub while it has a
+/// subscription, normal otherwise (there are no replicas yet).
+fn class_of(c: &Conn) -> usize {
+    if c.info.subs.iter().any(|n| n.load(Ordering::Relaxed) > 0) {
+        2
+    } else {
+        0
     }
 }
