@@ -229,38 +229,70 @@ impl Rng {
     }
 }
 
-fn rand_int(rng: &mut Rng, keyspace: Option<u64>) -> String {
-    match keyspace {
-        Some(k) => format!("{:012}", rng.next() % k),
-        None => "000000000000".into(),
-    }
+/// One argument of a request template.
+#[derive(Clone, Copy)]
+enum Part {
+    Lit(&'static [u8]),
+    /// The prefix followed by `__rand_int__` (12 digits).
+    Rand(&'static [u8]),
+    /// The `-d` payload.
+    Data,
 }
 
-/// The arguments of one request of `test`.
-fn request(test: &str, rng: &mut Rng, o: &Opts, data: &[u8]) -> Vec<Vec<u8>> {
-    let r = |rng: &mut Rng| rand_int(rng, o.keyspace);
-    let s = |x: &str| x.as_bytes().to_vec();
+/// The request template of `test` (redis-benchmark's commands).
+fn template(test: &str) -> Vec<Part> {
+    use Part::{Data, Lit, Rand};
     match test {
-        "ping" => vec![s("PING")],
-        "set" => vec![s("SET"), s(&format!("key:{}", r(rng))), data.to_vec()],
-        "get" => vec![s("GET"), s(&format!("key:{}", r(rng)))],
-        "incr" => vec![s("INCR"), s(&format!("counter:{}", r(rng)))],
-        "lpush" => vec![s("LPUSH"), s("mylist"), data.to_vec()],
-        "rpush" => vec![s("RPUSH"), s("mylist"), data.to_vec()],
-        "lpop" => vec![s("LPOP"), s("mylist")],
-        "rpop" => vec![s("RPOP"), s("mylist")],
-        "sadd" => vec![s("SADD"), s("myset"), s(&format!("element:{}", r(rng)))],
-        "hset" => vec![s("HSET"), s("myhash"), s(&format!("element:{}", r(rng))), data.to_vec()],
-        "spop" => vec![s("SPOP"), s("myset")],
+        "ping" => vec![Lit(b"PING")],
+        "set" => vec![Lit(b"SET"), Rand(b"key:"), Data],
+        "get" => vec![Lit(b"GET"), Rand(b"key:")],
+        "incr" => vec![Lit(b"INCR"), Rand(b"counter:")],
+        "lpush" => vec![Lit(b"LPUSH"), Lit(b"mylist"), Data],
+        "rpush" => vec![Lit(b"RPUSH"), Lit(b"mylist"), Data],
+        "lpop" => vec![Lit(b"LPOP"), Lit(b"mylist")],
+        "rpop" => vec![Lit(b"RPOP"), Lit(b"mylist")],
+        "sadd" => vec![Lit(b"SADD"), Lit(b"myset"), Rand(b"element:")],
+        "hset" => vec![Lit(b"HSET"), Lit(b"myhash"), Rand(b"element:"), Data],
+        "spop" => vec![Lit(b"SPOP"), Lit(b"myset")],
         _ => {
-            let mut v = vec![s("MSET")];
+            let mut v = vec![Lit(b"MSET")];
             for _ in 0..10 {
-                v.push(s(&format!("key:{}", r(rng))));
-                v.push(data.to_vec());
+                v.extend([Rand(b"key:"), Data]);
             }
             v
         }
     }
+}
+
+/// Queues one request of `parts` on `c`; `keys` is scratch space reused across calls.
+fn send_request(
+    c: &mut Client,
+    parts: &[Part],
+    keys: &mut Vec<Vec<u8>>,
+    rng: &mut Rng,
+    keyspace: Option<u64>,
+    data: &[u8],
+) -> io::Result<u64> {
+    keys.resize_with(parts.len(), Vec::new);
+    for (p, k) in parts.iter().zip(keys.iter_mut()) {
+        if let Part::Rand(prefix) = p {
+            k.clear();
+            k.extend_from_slice(prefix);
+            let n = keyspace.map_or(0, |ks| rng.next() % ks);
+            // Writing to a Vec cannot fail.
+            let _ = write!(k, "{n:012}");
+        }
+    }
+    let args: Vec<&[u8]> = parts
+        .iter()
+        .zip(keys.iter())
+        .map(|(p, k)| match p {
+            Part::Lit(l) => *l,
+            Part::Rand(_) => k.as_slice(),
+            Part::Data => data,
+        })
+        .collect();
+    c.send(&args)
 }
 
 fn title(test: &str) -> &'static str {
@@ -307,6 +339,8 @@ fn worker(mut c: Client, test: &str, o: &Opts, sh: &Shared, seed: u64) -> io::Re
     let mut h = Hist::new();
     let mut rng = Rng(seed | 1);
     let data = vec![b'x'; o.data_size];
+    let parts = template(test);
+    let mut keys = Vec::new();
     loop {
         let start = sh.claimed.fetch_add(o.pipeline as u64, Ordering::Relaxed);
         if start >= o.requests {
@@ -314,9 +348,7 @@ fn worker(mut c: Client, test: &str, o: &Opts, sh: &Shared, seed: u64) -> io::Re
         }
         let k = (o.requests - start).min(o.pipeline as u64);
         for _ in 0..k {
-            let args = request(test, &mut rng, o, &data);
-            let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-            c.send(&refs)?;
+            send_request(&mut c, &parts, &mut keys, &mut rng, o.keyspace, &data)?;
         }
         let t0 = Instant::now();
         c.flush()?;
@@ -474,6 +506,7 @@ fn main() -> ExitCode {
             println!("  {} bytes payload", o.data_size);
             println!("  pipeline {}, protocol {proto}", o.pipeline);
             println!();
+            println!("Summary:");
             println!("  throughput summary: {rps:.2} requests per second");
             println!("  latency summary (msec):");
             println!("          avg       min       p50       p95       p99       max");
