@@ -468,3 +468,40 @@ fn repl_prompt_editing_and_history() {
     assert!(out.contains("not connected> "), "{out:?}");
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+fn msgpack_auth_and_db_like_resp3() {
+    let mport = common::free_port();
+    let ms = mport.to_string();
+    let server = common::start_rustis(&["--msgpack-port", &ms]);
+    let rp = server.port.to_string();
+    let mut c = common::RawConn::connect(server.port).expect("connect");
+    c.cmd_str(&["SELECT", "2"]);
+    c.cmd_str(&["SET", "x", "in db 2"]);
+    c.cmd_str(&["CONFIG", "SET", "requirepass", "sekret"]);
+    let cases: &[&[&str]] = &[
+        &["--no-raw", "GET", "x"],
+        &["-a", "sekret", "-n", "2", "--no-raw", "GET", "x"],
+        &["-a", "wrong", "--no-raw", "GET", "x"],
+        &["--user", "default", "-a", "sekret", "-n", "2", "--raw", "DBSIZE"],
+    ];
+    for args in cases {
+        let mut resp = vec!["-p", rp.as_str(), "-3"];
+        resp.extend_from_slice(args);
+        let mut mp = vec!["-p", ms.as_str(), "--protocol", "msgpack"];
+        mp.extend_from_slice(args);
+        let (a, b) = (run(CLI, &resp, None), run(CLI, &mp, None));
+        assert_eq!(String::from_utf8_lossy(&b.stdout), String::from_utf8_lossy(&a.stdout), "{args:?}");
+        // Unauthenticated, RESP3 also reports its refused HELLO 3 (msgpack has none).
+        let err = |o: &Out| {
+            let text = String::from_utf8_lossy(&o.stderr).into_owned();
+            text.lines().filter(|l| !l.starts_with("HELLO 3 failed: NOAUTH")).collect::<Vec<_>>().join("\n")
+        };
+        assert_eq!(err(&b), err(&a), "{args:?}");
+        assert_eq!(a.code, b.code, "{args:?}");
+    }
+    // A RESP port does not answer the MessagePack handshake: a clear error, status 1.
+    let out = run(CLI, &["-p", rp.as_str(), "--protocol", "msgpack", "PING"], None);
+    assert_eq!(out.code, Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MessagePack handshake"), "{:?}", out.stderr);
+}
