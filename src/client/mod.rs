@@ -20,7 +20,7 @@
 pub mod msgpack;
 pub mod resp;
 
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -225,17 +225,6 @@ impl Client {
             Protocol::Resp2 | Protocol::Resp3 => Ok((None, resp::read_value(&mut self.reader)?)),
             Protocol::Msgpack => msgpack::read_frame(&mut self.reader),
         }
-    }
-
-    /// True when a reply is already buffered (no read needed to start decoding it).
-    pub fn has_buffered(&self) -> bool {
-        !self.reader.buffer().is_empty()
-    }
-
-    /// Whether the server closed the connection, checked without blocking long: used by
-    /// the CLI between commands. Data already buffered counts as open.
-    pub fn fill_buf(&mut self) -> io::Result<usize> {
-        Ok(self.reader.fill_buf()?.len())
     }
 
     /// Sends one command and returns its reply, skipping out-of-band pushes (see
