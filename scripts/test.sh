@@ -86,6 +86,7 @@ check_layer store "store" src/store
 check_layer metrics "metrics" src/metrics.rs src/metrics
 check_layer commands "commands store protocol config metrics persistence" src/commands.rs src/commands
 check_layer persistence "persistence store protocol config" src/persistence.rs src/persistence
+check_layer client "client protocol" src/client
 if [ "$layer_failures" -ne 0 ]; then
     echo "layering check failed: $layer_failures violation(s)" >&2
     exit 1

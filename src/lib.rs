@@ -17,6 +17,7 @@
 //! `persistence` imports `store` and `protocol`; `commands` imports `store`, `protocol`,
 //! `config` and `persistence`; `server` imports everything.
 
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod metrics;
