@@ -3,7 +3,8 @@
 //! redis-server with the same certificates (differential); tls-auth-clients yes and
 //! optional; a plaintext client on the TLS port; MessagePack over TLS with rustls's
 //! client; a 1 MB value and a 1,000-command pipeline; tls-protocols TLSv1.3 refusing a
-//! TLS 1.2 client.
+//! TLS 1.2 client, and a TLS 1.2 client served by default; stalled handshakes blocking
+//! nobody; a missing certificate refusing the start.
 
 mod common;
 
@@ -417,6 +418,47 @@ fn tls_protocols_restricts_versions() {
         server.log_tail(20)
     );
     assert_eq!(text(&cli(port, true, &["PING"], "")), "PONG\n");
+}
+
+/// With the default tls-protocols a TLS 1.2 client runs commands; QUIT answers over TLS
+/// before the server closes.
+#[test]
+fn tls12_client_runs_commands() {
+    let (server, port) = start_tls(false, &[]).expect("rustis");
+    let c = certs();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new("timeout")
+        .args(["20", "openssl", "s_client", "-tls1_2", "-ign_eof", "-quiet", "-connect", &addr, "-CAfile", &c.ca])
+        .args(["-cert", &c.client_crt, "-key", &c.client_key])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run openssl s_client");
+    child.stdin.take().expect("stdin").write_all(b"PING\r\nSET a b\r\nGET a\r\nQUIT\r\n").expect("write stdin");
+    let out = child.wait_with_output().expect("s_client output");
+    assert!(out.status.success(), "s_client -tls1_2: {}\n{}", text(&out), server.log_tail(20));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "+PONG\r\n+OK\r\n$1\r\nb\r\n+OK\r\n");
+}
+
+/// A client stuck mid-handshake (half a record header, then silence) holds up nobody:
+/// the handshake never blocks the reactor.
+#[test]
+fn stalled_handshake_does_not_block_others() {
+    let (server, port) = start_tls(false, &[]).expect("rustis");
+    let mut stalled: Vec<RawConn> = (0..5).map(|_| RawConn::connect(port).expect("connect to the TLS port")).collect();
+    for c in &mut stalled {
+        c.send(b"\x16\x03\x01");
+    }
+    assert_eq!(text(&cli(port, true, &["PING"], "")), "PONG\n");
+    let mut s = tls_connect(port);
+    let mut buf = Vec::new();
+    s.write_all(&common::encode_command(&[b"PING"])).expect("send PING");
+    assert_eq!(read_reply(&mut s, &mut buf), b"+PONG\r\n");
+    assert_eq!(server.conn().cmd_str(&["PING"]), b"+PONG\r\n");
+    let list = server.conn().cmd_str(&["CLIENT", "LIST"]);
+    let clients = String::from_utf8_lossy(&list).lines().filter(|l| l.contains("id=")).count();
+    assert!(clients >= 7, "5 stalled + 1 TLS + this client should be listed, got {clients}");
 }
 
 /// A TLS listener whose certificate cannot be loaded stops the start with a clear message.
