@@ -357,6 +357,9 @@ impl Reactor {
                     }
                 }
                 self.shared.net.bytes_read.fetch_add(total as u64, Ordering::Relaxed);
+                if c.wire == Wire::Msgpack {
+                    self.shared.net.msgpack.bytes_read.fetch_add(total as u64, Ordering::Relaxed);
+                }
                 self.close(slot);
                 return;
             }
