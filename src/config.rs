@@ -7,13 +7,18 @@
 
 use std::fmt::Write as _;
 
-/// One `listen` line: a listener on `addr:port` speaking RESP or MessagePack.
+/// One `listen` line: a listener on `addr:port` speaking RESP or MessagePack, over TLS
+/// when the line ends with `tls`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listen {
     pub addr: String,
     pub port: u16,
     pub msgpack: bool,
+    pub tls: bool,
 }
+
+/// TLS versions tls-protocols accepts (Redis's names; rustls has no TLS 1.0/1.1).
+pub const TLS_PROTOCOLS: &[&str] = &["TLSv1.2", "TLSv1.3"];
 
 /// One client-output-buffer-limit class: close the client when its pending output
 /// passes `hard`, or stays over `soft` for `soft_seconds` (0 disables either).
@@ -40,8 +45,19 @@ pub struct Config {
     /// msgpack-port was given explicitly: failing to bind it is fatal (the implicit
     /// default only warns).
     pub msgpack_port_set: bool,
-    /// `listen <addr> <port> <resp|msgpack>` lines, in order.
+    /// `listen <addr> <port> <resp|msgpack> [tls]` lines, in order.
     pub listen: Vec<Listen>,
+    /// RESP over TLS on every `bind` address (0: none).
+    pub tls_port: u16,
+    /// PEM certificate chain and private key of the TLS listeners.
+    pub tls_cert_file: String,
+    pub tls_key_file: String,
+    /// PEM CA certificates that sign accepted client certificates.
+    pub tls_ca_cert_file: String,
+    /// yes (a client certificate is required) | optional (verified if sent) | no.
+    pub tls_auth_clients: String,
+    /// Space-separated subset of [`TLS_PROTOCOLS`], in Redis's spelling.
+    pub tls_protocols: String,
     /// client-output-buffer-limit per class: normal, replica (slave), pubsub.
     pub client_output_buffer_limit: [ObufLimit; 3],
     /// Commands per second a client may run (0: no limit). Rustis only.
@@ -193,6 +209,12 @@ impl Default for Config {
             msgpack_port: 6380,
             msgpack_port_set: false,
             listen: Vec::new(),
+            tls_port: 0,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_ca_cert_file: String::new(),
+            tls_auth_clients: "yes".into(),
+            tls_protocols: "TLSv1.2 TLSv1.3".into(),
             client_output_buffer_limit: [
                 ObufLimit { hard: 0, soft: 0, soft_seconds: 0 },
                 ObufLimit { hard: 256 << 20, soft: 64 << 20, soft_seconds: 60 },
@@ -393,6 +415,45 @@ pub static OPTIONS: &[Opt] = &[
         },
     },
     opt_num!("metrics-port", metrics_port, u16, 0, 65535, true),
+    opt_num!("tls-port", tls_port, u16, 0, 65535, true),
+    opt_str!("tls-cert-file", tls_cert_file, true),
+    opt_str!("tls-key-file", tls_key_file, true),
+    opt_str!("tls-ca-cert-file", tls_ca_cert_file, true),
+    Opt {
+        name: "tls-auth-clients",
+        immutable: true,
+        get: |c| c.tls_auth_clients.clone(),
+        set: |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            if !["yes", "no", "optional"].contains(&v.as_str()) {
+                return Err("argument(s) must be one of the following: no, yes, optional".into());
+            }
+            c.tls_auth_clients = v;
+            Ok(())
+        },
+    },
+    Opt {
+        name: "tls-protocols",
+        immutable: true,
+        get: |c| c.tls_protocols.clone(),
+        set: |c, a| {
+            let mut v: Vec<&str> = Vec::new();
+            for w in a.iter().flat_map(|s| s.split_whitespace()) {
+                let p = TLS_PROTOCOLS
+                    .iter()
+                    .find(|p| p.eq_ignore_ascii_case(w))
+                    .ok_or_else(|| format!("Invalid tls-protocols specified ({w}); supported: TLSv1.2, TLSv1.3"))?;
+                if !v.contains(p) {
+                    v.push(p);
+                }
+            }
+            if v.is_empty() {
+                v = TLS_PROTOCOLS.to_vec();
+            }
+            c.tls_protocols = v.join(" ");
+            Ok(())
+        },
+    },
     opt_num!("slowlog-log-slower-than", slowlog_log_slower_than, i64, -1, i64::MAX, false),
     opt_num!("slowlog-max-len", slowlog_max_len, u64, 0, i64::MAX, false),
     opt_str!("metrics-bind", metrics_bind, true),
@@ -662,8 +723,11 @@ impl Config {
     pub fn apply(&mut self, name: &str, args: &[String]) -> Result<(), String> {
         if name.eq_ignore_ascii_case("listen") {
             let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-            let [addr, port, proto] = words[..] else {
-                return Err("wrong number of arguments: listen <addr> <port> <resp|msgpack>".into());
+            let (addr, port, proto, tls) = match words[..] {
+                [addr, port, proto] => (addr, port, proto, false),
+                [addr, port, proto, t] if t.eq_ignore_ascii_case("tls") => (addr, port, proto, true),
+                [_, _, _, t] => return Err(format!("unknown listen option '{t}' (expected tls)")),
+                _ => return Err("wrong number of arguments: listen <addr> <port> <resp|msgpack> [tls]".into()),
             };
             let port = parse_num::<u16>(port, 0, 65535)?;
             let msgpack = match proto.to_ascii_lowercase().as_str() {
@@ -671,7 +735,7 @@ impl Config {
                 "msgpack" => true,
                 _ => return Err(format!("unknown protocol '{proto}' (expected resp or msgpack)")),
             };
-            self.listen.push(Listen { addr: addr.to_string(), port, msgpack });
+            self.listen.push(Listen { addr: addr.to_string(), port, msgpack, tls });
             return Ok(());
         }
         if name.eq_ignore_ascii_case("user") {
@@ -884,6 +948,26 @@ mod tests {
         assert!(e.contains("Bad directive"), "{e}");
         assert!(c.load_str("port 70000").is_err());
         assert!(c.load_str("save \"unbalanced").is_err());
+    }
+
+    #[test]
+    fn tls_options() {
+        let mut c = Config::default();
+        assert_eq!(c.tls_port, 0);
+        assert_eq!(c.tls_auth_clients, "yes");
+        assert_eq!(c.tls_protocols, "TLSv1.2 TLSv1.3");
+        c.load_str("tls-port 6390\ntls-auth-clients optional\ntls-protocols \"tlsv1.3\"\n").unwrap();
+        assert_eq!((c.tls_port, c.tls_auth_clients.as_str(), c.tls_protocols.as_str()), (6390, "optional", "TLSv1.3"));
+        let e = c.load_str("tls-protocols \"TLSv1.1 TLSv1.2\"").unwrap_err();
+        assert!(e.contains("Invalid tls-protocols"), "{e}");
+        assert!(c.load_str("tls-auth-clients maybe").is_err());
+        c.load_str("tls-protocols \"\"").unwrap();
+        assert_eq!(c.tls_protocols, "TLSv1.2 TLSv1.3");
+        c.load_str("listen 127.0.0.1 7000 msgpack tls\nlisten 127.0.0.1 7001 resp\n").unwrap();
+        assert_eq!(c.listen[0], Listen { addr: "127.0.0.1".into(), port: 7000, msgpack: true, tls: true });
+        assert!(!c.listen[1].tls);
+        assert!(c.load_str("listen 127.0.0.1 7002 resp ssl").is_err());
+        assert!(find("tls-port").is_some_and(|o| o.immutable));
     }
 
     #[test]

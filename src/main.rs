@@ -222,6 +222,8 @@ fn main() {
             log::error!("could not start: {e}");
             if e.kind() == std::io::ErrorKind::InvalidData {
                 eprintln!("Fatal error loading the DB: {e}. Exiting.");
+            } else if e.get_ref().is_some_and(|i| i.is::<rustis::server::tls::SetupError>()) {
+                eprintln!("{e}\nFailed to configure TLS. Exiting.");
             } else if e.kind() == std::io::ErrorKind::InvalidInput {
                 eprintln!("Aborting Rustis startup because of ACL errors: {e}");
             } else {
@@ -238,14 +240,16 @@ fn main() {
     }
     let addrs: Vec<String> = handle.addrs.iter().map(|a| a.to_string()).collect();
     let mp: Vec<String> = handle.msgpack_addrs.iter().map(|a| a.to_string()).collect();
+    let tls: Vec<String> = handle.tls_addrs.iter().map(|a| a.to_string()).collect();
     log::info!(
-        "Rustis {} started pid={} workers={} stripes={} listening={} msgpack={}; Ready to accept connections tcp",
+        "Rustis {} started pid={} workers={} stripes={} listening={} msgpack={} tls={}; Ready to accept connections tcp",
         env!("CARGO_PKG_VERSION"),
         std::process::id(),
         workers,
         stripes.next_power_of_two(),
         addrs.join(","),
-        if mp.is_empty() { "-".to_string() } else { mp.join(",") }
+        if mp.is_empty() { "-".to_string() } else { mp.join(",") },
+        if tls.is_empty() { "-".to_string() } else { tls.join(",") }
     );
     let res = handle.join();
     if !pidfile.is_empty() {

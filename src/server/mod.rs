@@ -7,6 +7,7 @@
 //! channel when idle; shutdown stops accepting, closes clients, and joins every thread.
 
 pub mod reactor;
+pub mod tls;
 pub mod worker;
 
 use crate::commands::{self, state::Shared};
@@ -14,6 +15,7 @@ use crate::config::Config;
 use crate::protocol::Wire;
 use mio::net::TcpListener;
 use mio::{Poll, Waker};
+use reactor::Listener;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +29,8 @@ pub struct Handle {
     pub addrs: Vec<SocketAddr>,
     /// The MessagePack listeners' addresses.
     pub msgpack_addrs: Vec<SocketAddr>,
+    /// The TLS listeners' addresses (RESP and MessagePack).
+    pub tls_addrs: Vec<SocketAddr>,
     pub shared: Arc<Shared>,
     thread: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
@@ -46,19 +50,26 @@ impl Handle {
 }
 
 /// Binds every listener: RESP on each `bind` address at `port`; MessagePack on each at
-/// `msgpack-port` when there is no `listen` line; then every `listen` line.
-fn bind_all(cfg: &Config) -> io::Result<Vec<(TcpListener, Wire)>> {
+/// `msgpack-port` when there is no `listen` line; RESP over TLS on each at `tls-port`;
+/// then every `listen` line. The TLS configuration is built first, only when a TLS
+/// listener is configured: a failure is an error wrapping a [`tls::SetupError`].
+fn bind_all(cfg: &Config) -> io::Result<Vec<Listener>> {
+    let tls = match tls::wanted(cfg) {
+        true => Some(tls::server_config(cfg).map_err(|e| io::Error::other(tls::SetupError(e)))?),
+        false => None,
+    };
+    let plain = |sock, wire| Listener { sock, wire, tls: None };
     let mut out = Vec::new();
     for b in &cfg.bind {
         for a in resolve(b, cfg.port)? {
-            out.push((bind_one(a, cfg.tcp_backlog)?, Wire::Resp));
+            out.push(plain(bind_one(a, cfg.tcp_backlog)?, Wire::Resp));
         }
     }
     if cfg.listen.is_empty() && cfg.msgpack_port != 0 {
         for b in &cfg.bind {
             for a in resolve(b, cfg.msgpack_port)? {
                 match bind_one(a, cfg.tcp_backlog) {
-                    Ok(l) => out.push((l, Wire::Msgpack)),
+                    Ok(l) => out.push(plain(l, Wire::Msgpack)),
                     Err(e) if !cfg.msgpack_port_set => {
                         log::warn!("MessagePack listener on {a} not started ({e}); set msgpack-port to choose a port")
                     }
@@ -67,10 +78,18 @@ fn bind_all(cfg: &Config) -> io::Result<Vec<(TcpListener, Wire)>> {
             }
         }
     }
+    if cfg.tls_port != 0 {
+        for b in &cfg.bind {
+            for a in resolve(b, cfg.tls_port)? {
+                out.push(Listener { sock: bind_one(a, cfg.tcp_backlog)?, wire: Wire::Resp, tls: tls.clone() });
+            }
+        }
+    }
     for l in &cfg.listen {
         let wire = if l.msgpack { Wire::Msgpack } else { Wire::Resp };
         for a in resolve(&l.addr, l.port)? {
-            out.push((bind_one(a, cfg.tcp_backlog)?, wire));
+            let tls = if l.tls { tls.clone() } else { None };
+            out.push(Listener { sock: bind_one(a, cfg.tcp_backlog)?, wire, tls });
         }
     }
     Ok(out)
@@ -97,10 +116,15 @@ fn bind_one(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
 /// Starts the server threads and returns once the listeners are bound.
 pub fn start(cfg: Config) -> io::Result<Handle> {
     let listeners = bind_all(&cfg)?;
-    let addrs_of = |w: Wire| -> Vec<SocketAddr> {
-        listeners.iter().filter(|(_, lw)| *lw == w).filter_map(|(l, _)| l.local_addr().ok()).collect()
+    let addrs_of = |w: Option<Wire>, tls: bool| -> Vec<SocketAddr> {
+        listeners
+            .iter()
+            .filter(|l| w.is_none_or(|w| l.wire == w) && l.tls.is_some() == tls)
+            .filter_map(|l| l.sock.local_addr().ok())
+            .collect()
     };
-    let (addrs, msgpack_addrs) = (addrs_of(Wire::Resp), addrs_of(Wire::Msgpack));
+    let (addrs, msgpack_addrs) = (addrs_of(Some(Wire::Resp), false), addrs_of(Some(Wire::Msgpack), false));
+    let tls_addrs = addrs_of(None, true);
     let nworkers = cfg.workers.max(1);
     let mut cfg = cfg;
     if let Some(a) = addrs.first() {
@@ -175,7 +199,7 @@ pub fn start(cfg: Config) -> io::Result<Handle> {
         }
         res
     })?;
-    Ok(Handle { addrs, msgpack_addrs, shared, thread: Some(thread) })
+    Ok(Handle { addrs, msgpack_addrs, tls_addrs, shared, thread: Some(thread) })
 }
 
 /// Starts the Prometheus endpoint (`metrics-port`, `metrics-bind`; port 0: none). A bind

@@ -6,6 +6,12 @@
 //! in flight per connection; completions for a closed/reused slot are dropped by
 //! generation; one write per connection per pass; reads stop while a connection's output
 //! backlog is over the soft limit.
+//!
+//! TLS connections (listeners with a rustls config, see tls.rs) hold a
+//! `rustls::ServerConnection`: reads feed the socket's bytes through it into `rbuf`,
+//! writes move `wbuf` into it and write its records; the handshake advances from both
+//! paths and never blocks. Byte counters count what the socket moved. A plain connection
+//! pays one branch per read and per write.
 
 use super::worker::{now_ms, Done, Job, Wake};
 use crate::commands::state::{ClientInfo, ConnId, Session, Shared};
@@ -37,8 +43,17 @@ const OUTPUT_SOFT_LIMIT: usize = 8 * 1024 * 1024;
 /// Set by SIGINT/SIGTERM.
 pub static SIGNALLED: AtomicBool = AtomicBool::new(false);
 
+/// A listening socket, its framing, and its TLS configuration if it speaks TLS.
+pub struct Listener {
+    pub sock: TcpListener,
+    pub wire: Wire,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
 struct Conn {
     stream: TcpStream,
+    /// TLS state (None on plain listeners). rbuf/wbuf hold plaintext either way.
+    tls: Option<Box<rustls::ServerConnection>>,
     gen: u64,
     info: Arc<ClientInfo>,
     rbuf: Vec<u8>,
@@ -72,7 +87,7 @@ struct Conn {
 
 pub struct Reactor {
     poll: Poll,
-    listeners: Vec<(TcpListener, Wire)>,
+    listeners: Vec<Listener>,
     conns: Slab<Conn>,
     next_gen: u64,
     shared: Arc<Shared>,
@@ -99,7 +114,7 @@ pub struct Reactor {
 impl Reactor {
     pub fn new(
         poll: Poll,
-        listeners: Vec<(TcpListener, Wire)>,
+        listeners: Vec<Listener>,
         shared: Arc<Shared>,
         jobs_tx: Sender<Vec<Job>>,
         done_rx: Receiver<Done>,
@@ -127,8 +142,8 @@ impl Reactor {
             throttled: Vec::new(),
         };
         r.refresh_limits();
-        for (i, (l, _)) in r.listeners.iter_mut().enumerate() {
-            r.poll.registry().register(l, Token(LISTENER_BASE + i), Interest::READABLE)?;
+        for (i, l) in r.listeners.iter_mut().enumerate() {
+            r.poll.registry().register(&mut l.sock, Token(LISTENER_BASE + i), Interest::READABLE)?;
         }
         Ok(r)
     }
@@ -181,8 +196,8 @@ impl Reactor {
 
     fn accept(&mut self, li: usize) {
         loop {
-            let wire = self.listeners[li].1;
-            let (stream, peer) = match self.listeners[li].0.accept() {
+            let wire = self.listeners[li].wire;
+            let (stream, peer) = match self.listeners[li].sock.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
@@ -201,20 +216,34 @@ impl Reactor {
             let nopass = self.shared.default_nopass.load(Ordering::Acquire);
             // Protected mode (Redis 7.0): no password for the default user means only
             // loopback clients get in; others are told why and disconnected.
+            // A refused TLS client is closed without a word (plaintext would be garbage to it).
+            let tls_cfg = self.listeners[li].tls.clone();
             if protected && nopass && !peer.ip().is_loopback() {
                 let mut s = stream;
-                let _ = s.write(&error_line(wire, crate::commands::connection::DENIED));
+                if tls_cfg.is_none() {
+                    let _ = s.write(&error_line(wire, crate::commands::connection::DENIED));
+                }
                 self.shared.net.rejected_connections.fetch_add(1, Ordering::Relaxed);
                 log::warn!("rejected connection from {peer}: protected mode");
                 continue;
             }
             if self.conns.len() >= maxclients {
                 let mut s = stream;
-                let _ = s.write(&error_line(wire, "-ERR max number of clients reached\r\n"));
+                if tls_cfg.is_none() {
+                    let _ = s.write(&error_line(wire, "-ERR max number of clients reached\r\n"));
+                }
                 self.shared.net.rejected_connections.fetch_add(1, Ordering::Relaxed);
                 log::warn!("rejected connection from {peer}: max number of clients reached");
                 continue;
             }
+            let tls = match tls_cfg.map(rustls::ServerConnection::new) {
+                None => None,
+                Some(Ok(t)) => Some(Box::new(t)),
+                Some(Err(e)) => {
+                    log::warn!("TLS setup failed for a connection from {peer}: {e}");
+                    continue;
+                }
+            };
             let _ = stream.set_nodelay(true);
             set_keepalive(&stream, self.shared.config.read().tcp_keepalive);
             let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -235,6 +264,7 @@ impl Reactor {
             let info = Arc::new(info);
             let mut conn = Conn {
                 stream,
+                tls,
                 gen,
                 info: info.clone(),
                 rbuf: self.spare_bufs.pop().unwrap_or_default(),
@@ -305,34 +335,64 @@ impl Reactor {
             c.rpos = 0;
         }
         let mut total = 0usize;
-        loop {
-            // Read into a reusable zeroed scratch buffer, then copy only what arrived.
-            match c.stream.read(&mut self.scratch[..]) {
-                Ok(0) => {
-                    c.peer_closed = true;
-                    break;
+        let handshaking = c.tls.as_ref().is_some_and(|t| t.is_handshaking());
+        if c.tls.is_some() {
+            let (n, err) = tls_read(c, &mut self.scratch, closed_hint, limit);
+            total = n;
+            if let Some(e) = err {
+                // A client that does not speak TLS gets no alert, like redis-server
+                // (OpenSSL's "wrong version number"): the connection just closes.
+                let plaintext = handshaking
+                    && matches!(
+                        e,
+                        rustls::Error::InvalidMessage(
+                            rustls::InvalidMessage::InvalidContentType | rustls::InvalidMessage::UnknownProtocolVersion
+                        )
+                    );
+                let hint = if plaintext { " (not a TLS client?)" } else { "" };
+                log::info!("conn={} closing TLS connection from {}: {e}{hint}", c.info.id, c.info.addr);
+                if let Some(mut t) = c.tls.take() {
+                    if !plaintext {
+                        let _ = t.write_tls(&mut c.stream);
+                    }
                 }
-                Ok(n) => {
-                    c.rbuf.extend_from_slice(&self.scratch[..n]);
-                    total += n;
-                    if n < self.scratch.len() && !closed_hint {
+                self.shared.net.bytes_read.fetch_add(total as u64, Ordering::Relaxed);
+                if c.wire == Wire::Msgpack {
+                    self.shared.net.msgpack.bytes_read.fetch_add(total as u64, Ordering::Relaxed);
+                }
+                self.close(slot);
+                return;
+            }
+        } else {
+            loop {
+                // Read into a reusable zeroed scratch buffer, then copy only what arrived.
+                match c.stream.read(&mut self.scratch[..]) {
+                    Ok(0) => {
+                        c.peer_closed = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        c.rbuf.extend_from_slice(&self.scratch[..n]);
+                        total += n;
+                        if n < self.scratch.len() && !closed_hint {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        c.peer_closed = true;
                         break;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    c.peer_closed = true;
+                if c.rbuf.len() - c.rpos > limit {
                     break;
                 }
-            }
-            if c.rbuf.len() - c.rpos > limit {
-                break;
-            }
-            if c.session.is_none() && c.rbuf.len() - c.rpos >= READ_AHEAD && !closed_hint {
-                // Come back when this input is parsed (after the batch in flight).
-                c.read_pending = true;
-                break;
+                if c.session.is_none() && c.rbuf.len() - c.rpos >= READ_AHEAD && !closed_hint {
+                    // Come back when this input is parsed (after the batch in flight).
+                    c.read_pending = true;
+                    break;
+                }
             }
         }
         if total > 0 {
@@ -352,6 +412,13 @@ impl Reactor {
             return;
         }
         c.info.io.qbuf.store(c.rbuf.len() - c.rpos, Ordering::Relaxed);
+        if handshaking && c.tls.as_ref().is_some_and(|t| t.wants_write()) {
+            // Handshake messages (and TLS 1.3 tickets once it completes) go out now.
+            self.flush(slot);
+            if !self.conns.contains(slot) {
+                return;
+            }
+        }
         // Commands sent before a half-close still run (as in Redis); then we close.
         self.parse(slot);
         self.close_if_peer_gone(slot);
@@ -599,18 +666,28 @@ impl Reactor {
     fn flush(&mut self, slot: usize) {
         let Some(c) = self.conns.get_mut(slot) else { return };
         let mut written = 0usize;
-        while c.wpos < c.wbuf.len() {
-            match c.stream.write(&c.wbuf[c.wpos..]) {
-                Ok(0) => break,
-                Ok(n) => {
-                    c.wpos += n;
-                    written += n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+        if let Some(tls) = c.tls.as_deref_mut() {
+            match tls_write(tls, &mut c.stream, &c.wbuf, &mut c.wpos) {
+                Ok(n) => written = n,
                 Err(_) => {
                     self.close(slot);
                     return;
+                }
+            }
+        } else {
+            while c.wpos < c.wbuf.len() {
+                match c.stream.write(&c.wbuf[c.wpos..]) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        c.wpos += n;
+                        written += n;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => {
+                        self.close(slot);
+                        return;
+                    }
                 }
             }
         }
@@ -628,7 +705,8 @@ impl Reactor {
             } else {
                 c.wbuf.clear();
             }
-            if c.closing {
+            // TLS: records rustls still holds must reach the socket before closing.
+            if c.closing && !c.tls.as_ref().is_some_and(|t| t.wants_write()) {
                 self.close(slot);
                 return;
             }
@@ -736,6 +814,14 @@ impl Reactor {
                 self.shared.nblocked.fetch_sub(1, Ordering::AcqRel);
             }
         }
+        if let Some(t) = c.tls.as_deref_mut() {
+            // Best effort, never blocking: a TLS client that completed the handshake is
+            // told the connection ends (close_notify), as a clean TLS shutdown.
+            if !t.is_handshaking() {
+                t.send_close_notify();
+                let _ = t.write_tls(&mut c.stream);
+            }
+        }
         let _ = self.poll.registry().deregister(&mut c.stream);
         self.shared.clients.lock().remove(&c.info.id);
         self.shared.unwatch_client(c.info.id);
@@ -787,6 +873,92 @@ impl Reactor {
         for s in slots {
             self.flush(s);
             self.close(s);
+        }
+    }
+}
+
+/// Reads a TLS connection's socket until it would block (or the same stop rules as the
+/// plain path: a short read, the query buffer limit, the read-ahead cap), decrypting into
+/// `rbuf`. Returns the bytes the socket delivered and the TLS error that ends the
+/// connection, if any. rustls is fed from `scratch` at most one record buffer at a time
+/// and drained after each step, so it never holds plaintext between calls.
+fn tls_read(c: &mut Conn, scratch: &mut [u8], closed_hint: bool, limit: usize) -> (usize, Option<rustls::Error>) {
+    let Some(tls) = c.tls.as_deref_mut() else { return (0, None) };
+    let mut total = 0usize;
+    loop {
+        let n = match c.stream.read(scratch) {
+            Ok(0) => {
+                c.peer_closed = true;
+                break;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => {
+                c.peer_closed = true;
+                break;
+            }
+        };
+        total += n;
+        let mut input = &scratch[..n];
+        // An empty slice would look like EOF to rustls: feed only while bytes remain.
+        while !input.is_empty() {
+            match tls.read_tls(&mut input) {
+                // close_notify was received: rustls takes nothing more.
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => return (total, Some(rustls::Error::General(e.to_string()))),
+            }
+            let state = match tls.process_new_packets() {
+                Ok(s) => s,
+                Err(e) => return (total, Some(e)),
+            };
+            let p = state.plaintext_bytes_to_read();
+            if p > 0 {
+                let start = c.rbuf.len();
+                c.rbuf.resize(start + p, 0);
+                if let Err(e) = tls.reader().read_exact(&mut c.rbuf[start..]) {
+                    c.rbuf.truncate(start);
+                    return (total, Some(rustls::Error::General(e.to_string())));
+                }
+            }
+            if state.peer_has_closed() {
+                c.peer_closed = true;
+            }
+        }
+        if c.peer_closed || (n < scratch.len() && !closed_hint) || c.rbuf.len() - c.rpos > limit {
+            break;
+        }
+        if c.session.is_none() && c.rbuf.len() - c.rpos >= READ_AHEAD && !closed_hint {
+            c.read_pending = true;
+            break;
+        }
+    }
+    (total, None)
+}
+
+/// Moves `wbuf[*wpos..]` into rustls (bounded by its 64 KB send buffer) and writes its
+/// records until the socket would block or nothing is left; Ok(bytes the socket took).
+fn tls_write(
+    tls: &mut rustls::ServerConnection,
+    stream: &mut TcpStream,
+    wbuf: &[u8],
+    wpos: &mut usize,
+) -> io::Result<usize> {
+    let mut written = 0usize;
+    loop {
+        if *wpos < wbuf.len() {
+            *wpos += tls.writer().write(&wbuf[*wpos..])?;
+        }
+        if !tls.wants_write() {
+            return Ok(written);
+        }
+        match tls.write_tls(stream) {
+            Ok(0) => return Ok(written),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(written),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
 }
