@@ -62,6 +62,9 @@ pub struct Config {
     pub client_output_buffer_limit: [ObufLimit; 3],
     /// Commands per second a client may run (0: no limit). Rustis only.
     pub client_rate_limit: u64,
+    /// A script running longer than this (ms) makes the server answer BUSY and accept
+    /// SCRIPT KILL (0: never).
+    pub busy_reply_threshold: i64,
     /// The ACL file (ACL LOAD / ACL SAVE; loaded at start). "" for none.
     pub aclfile: String,
     /// `user <name> <rules...>` lines of the config file, in order.
@@ -227,6 +230,7 @@ impl Default for Config {
             acllog_max_len: 128,
             protected_mode: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
+            busy_reply_threshold: 5000,
         }
     }
 }
@@ -528,6 +532,7 @@ pub static OPTIONS: &[Opt] = &[
         },
     },
     opt_num!("client-rate-limit", client_rate_limit, u64, 0, i64::MAX, false),
+    opt_num!("busy-reply-threshold", busy_reply_threshold, i64, 0, i64::MAX, false),
     opt_num!("hz", hz, u32, 0, i32::MAX as i64, false),
     Opt {
         name: "save",
@@ -705,6 +710,7 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("lua-time-limit", "busy-reply-threshold"),
 ];
 
 pub fn find(name: &str) -> Option<&'static Opt> {

@@ -145,3 +145,66 @@ fn sandbox_holds_across_scripts() {
     assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n");
     c.set_timeout(Duration::from_secs(5)).expect("timeout");
 }
+
+/// A script looping forever: after busy-reply-threshold other clients get BUSY, SCRIPT
+/// KILL stops it (its client gets Redis's "killed" error) and the server serves again.
+/// Same replies from redis-server.
+#[test]
+fn a_looping_script_is_busy_then_killed() {
+    let mut transcripts = Vec::new();
+    let mut servers = vec![start_rustis(&["--busy-reply-threshold", "200", "--workers", "1"])];
+    if let Some(r) = common::start_redis(&["--busy-reply-threshold", "200"]) {
+        servers.push(r);
+    }
+    for srv in &servers {
+        let port = srv.port;
+        let looping = std::thread::spawn(move || {
+            let mut a = RawConn::connect(port).expect("connect");
+            a.cmd(&[b"EVAL", b"local i = 0 while true do i = i + 1 end", b"0"])
+        });
+        std::thread::sleep(Duration::from_millis(600));
+        let mut b = RawConn::connect(port).expect("connect");
+        let mut t = vec![b.cmd(&[b"GET", b"x"]), b.cmd(&[b"PING"]), b.cmd(&[b"SCRIPT", b"KILL"])];
+        t.push(looping.join().expect("looping client"));
+        t.push(b.cmd(&[b"PING"]));
+        t.push(b.cmd(&[b"SCRIPT", b"KILL"]));
+        transcripts.push(t);
+    }
+    let rustis = &transcripts[0];
+    assert!(rustis[0].starts_with(b"-BUSY Redis is busy running a script."), "{}", common::render(&rustis[0]));
+    assert_eq!(rustis[2], b"+OK\r\n");
+    assert!(
+        rustis[3].starts_with(b"-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{}",
+        common::render(&rustis[3])
+    );
+    assert_eq!(rustis[4], b"+PONG\r\n");
+    if let Some(redis) = transcripts.get(1) {
+        for (i, (a, b)) in rustis.iter().zip(redis).enumerate() {
+            assert_eq!(common::render(a), common::render(b), "step {i}");
+        }
+    }
+}
+
+/// A looping script that wrote cannot be killed (UNKILLABLE); SHUTDOWN NOSAVE still
+/// stops it and the server.
+#[test]
+fn a_script_that_wrote_is_unkillable_but_shutdown_nosave_works() {
+    let mut srv = start_rustis(&["--busy-reply-threshold", "200", "--workers", "1"]);
+    let port = srv.port;
+    let looping = std::thread::spawn(move || {
+        let mut a = RawConn::connect(port).expect("connect");
+        let _ = a.try_cmd(&[b"EVAL", b"redis.call('set', 'w', '1') while true do end", b"0"]);
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    let mut b = RawConn::connect(port).expect("connect");
+    let r = b.cmd(&[b"SCRIPT", b"KILL"]);
+    assert!(r.starts_with(b"-UNKILLABLE Sorry the script already executed write commands"), "{}", common::render(&r));
+    b.send(&common::encode_command(&[b"SHUTDOWN", b"NOSAVE"]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while srv.exited().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the server did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = looping.join();
+}

@@ -19,15 +19,18 @@
 //! - a script's writes reach the AOF wrapped in MULTI/EXEC (effects replication), and
 //!   a SELECT inside a script does not change the caller's database.
 //!
-//! Not yet: script timeouts (busy-reply-threshold, BUSY, SCRIPT KILL of a running
-//! script), FUNCTION/FCALL, the cjson/cmsgpack/bit/struct libraries, Redis's
+//! A script running past busy-reply-threshold is marked busy: the reactor then answers
+//! other clients BUSY itself (no worker is free: the script holds every gate) and takes
+//! SCRIPT KILL (stops a script that wrote nothing, at its next hook) and SHUTDOWN NOSAVE.
+//!
+//! Not yet: FUNCTION/FCALL, the cjson/cmsgpack/bit/struct libraries, Redis's
 //! deterministic math.random, and read-only library tables (only the globals are).
 
 use super::flags::*;
 use super::state::Shared;
 use super::{table, Command, Ctx};
 use crate::protocol::{Proto, Reply};
-use mlua::{Function, Lua, MultiValue, Table, Value};
+use mlua::{Function, HookTriggers, Lua, MultiValue, Table, Value, VmState};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -470,6 +473,31 @@ fn run_script(vm: &mut Vm, ctx: &mut Ctx, f: &Function, sha: &str, keys: &[&[u8]
             ctx.session.aof_tx = Some(Vec::new());
         }
     }
+    // busy-reply-threshold and SCRIPT KILL: a hook every 10,000 instructions marks the
+    // script busy once it ran too long (the reactor then answers BUSY) and stops it when
+    // SCRIPT KILL or SHUTDOWN NOSAVE asks.
+    let state = ctx.shared.script.clone();
+    state.busy.store(false, Ordering::Release);
+    state.kill.store(false, Ordering::Release);
+    state.wrote.store(false, Ordering::Release);
+    let threshold = ctx.shared.config.read().busy_reply_threshold;
+    let started = std::time::Instant::now();
+    {
+        let state = state.clone();
+        vm.lua.set_hook(HookTriggers::new().every_nth_instruction(10_000), move |_, _| {
+            if state.kill.load(Ordering::Acquire) {
+                return Err(raise(b"ERR Script killed by user with SCRIPT KILL...".to_vec()));
+            }
+            if threshold > 0 && !state.busy.load(Ordering::Relaxed) && started.elapsed().as_millis() as i64 >= threshold {
+                log::warn!(
+                    "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command.",
+                    started.elapsed().as_millis()
+                );
+                state.busy.store(true, Ordering::Release);
+            }
+            Ok(VmState::Continue)
+        });
+    }
     let run = RefCell::new(Run { ctx, resp: Proto::Resp2, ro, written: Vec::new() });
     let lua = &vm.lua;
     let result: mlua::Result<Reply> = lua.scope(|scope| {
@@ -528,6 +556,9 @@ fn run_script(vm: &mut Vm, ctx: &mut Ctx, f: &Function, sha: &str, keys: &[&[u8]
             other => Reply::Error(format!("ERR {other:?}")),
         })
     });
+    vm.lua.remove_hook();
+    state.busy.store(false, Ordering::Release);
+    state.kill.store(false, Ordering::Release);
     let Run { ctx, written, .. } = run.into_inner();
     ctx.session.db = saved_db;
     ctx.session.proto = saved_proto;
@@ -603,6 +634,9 @@ fn exec_in_script(run: &mut Run, argv: &[&[u8]]) -> Reply {
             super::acl::log_denied(ctx.shared, ctx.session, &d, false, cmd.name);
             return Reply::err("ERR The user executing the script can't run this command or subcommand");
         }
+    }
+    if cmd.has(WRITE) {
+        ctx.shared.script.wrote.store(true, Ordering::Release);
     }
     ctx.session.proto = run.resp;
     let saved = ctx.cmd;

@@ -163,6 +163,17 @@ impl Session {
     }
 }
 
+/// What the reactor and SCRIPT KILL need to know about the script running now.
+#[derive(Default)]
+pub struct ScriptState {
+    /// Ran past busy-reply-threshold: other clients get BUSY.
+    pub busy: AtomicBool,
+    /// SCRIPT KILL (or SHUTDOWN NOSAVE) asked it to stop.
+    pub kill: AtomicBool,
+    /// It ran a write command (then SCRIPT KILL answers UNKILLABLE).
+    pub wrote: AtomicBool,
+}
+
 /// One LATENCY event: samples (unix s, ms), newest last, and the all-time max (ms).
 pub type LatencyEvent = (VecDeque<(i64, u64)>, u64);
 
@@ -441,6 +452,8 @@ pub struct Shared {
     /// worker drops its compiled functions.
     pub scripts: RwLock<HashMap<String, Arc<[u8]>>>,
     pub script_gen: AtomicU64,
+    /// The running script, if any (read by the reactor to answer BUSY).
+    pub script: Arc<ScriptState>,
     pub net: NetStats,
     pub start_ms: i64,
     pub run_id: String,
@@ -609,6 +622,7 @@ impl Shared {
             gates: (0..nworkers).map(|_| CachePadded::new(RwLock::new(()))).collect(),
             scripts: RwLock::new(HashMap::new()),
             script_gen: AtomicU64::new(0),
+            script: Arc::new(ScriptState::default()),
             net: NetStats::default(),
             start_ms: now_ms,
             run_id: random_hex(40),
