@@ -27,6 +27,7 @@ pub mod list;
 pub mod notify;
 pub mod pubsub;
 pub mod scripting;
+pub mod scripting_libs;
 pub mod server;
 pub mod set;
 pub mod sorted_set;

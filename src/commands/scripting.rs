@@ -23,7 +23,9 @@
 //! other clients BUSY itself (no worker is free: the script holds every gate) and takes
 //! SCRIPT KILL (stops a script that wrote nothing, at its next hook) and SHUTDOWN NOSAVE.
 //!
-//! Not yet: FUNCTION/FCALL, the cjson/cmsgpack/bit/struct libraries, Redis's
+//! The `bit`, `cjson` and `cmsgpack` libraries are in scripting_libs.rs.
+//!
+//! Not yet: FUNCTION/FCALL, the struct library, Redis's
 //! deterministic math.random, and read-only library tables (only the globals are).
 
 use super::flags::*;
@@ -227,6 +229,7 @@ fn new_vm() -> mlua::Result<Vm> {
         redis.set(k, v)?;
     }
     g.set("redis", redis.clone())?;
+    super::scripting_libs::install(&lua)?;
     let xpcall: Function = g.get("xpcall")?;
     let (env, setfenv): (Table, Function) = lua.load(BOOTSTRAP).set_name("=bootstrap").call(())?;
     // Redis's __redis__err__handler: errors become tables carrying where they were

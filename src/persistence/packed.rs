@@ -693,7 +693,7 @@ mod tests {
         assert_eq!(intset_decode(&v).unwrap(), [-5, 1, 10000]);
         assert_eq!(intset_encode(&[10000, 1, -5, 1]), v);
         assert_eq!(intset_encode(&[]), [2, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(intset_decode(&intset_encode(&[])).unwrap(), []);
+        assert_eq!(intset_decode(&intset_encode(&[])).unwrap(), Vec::<i64>::new());
         let width = |vals: &[i64]| intset_encode(vals)[0];
         assert_eq!(width(&[i16::MIN.into(), i16::MAX.into()]), 2);
         assert_eq!(width(&[32768]), 4);

@@ -1,0 +1,367 @@
+//! The libraries Redis bundles into its Lua (`bit`, `cjson`, `cmsgpack`), written in Rust
+//! with the behaviour of the C libraries Redis 7.0 embeds (LuaBitOp, lua-cjson,
+//! lua-cmsgpack) for what scripts use: their outputs are compared with redis-server in
+//! tests/diff/scripting.redis.
+//!
+//! Must hold: every function is total (bad input is a Lua error, never a panic), and
+//! encoders are bounded in nesting depth.
+
+use crate::protocol::msgpack;
+use mlua::{LightUserData, Lua, MultiValue, Table, Value};
+
+/// Installs `bit`, `cjson` and `cmsgpack` as globals.
+pub fn install(lua: &Lua) -> mlua::Result<()> {
+    let g = lua.globals();
+    g.set("bit", bit(lua)?)?;
+    g.set("cjson", cjson(lua)?)?;
+    g.set("cmsgpack", cmsgpack(lua)?)?;
+    Ok(())
+}
+
+fn err(msg: impl Into<String>) -> mlua::Error {
+    mlua::Error::RuntimeError(msg.into())
+}
+
+// ---------------------------------------------------------------------------------------
+// bit (LuaBitOp): 32-bit operations on Lua numbers
+// ---------------------------------------------------------------------------------------
+
+/// LuaBitOp's argument normalisation: the number modulo 2^32, as a signed 32-bit value.
+fn tobit(v: &Value) -> mlua::Result<i32> {
+    let n = match v {
+        Value::Integer(i) => *i as f64,
+        Value::Number(n) => *n,
+        Value::String(s) => {
+            let t = s.to_str().map(|t| t.trim().to_string()).unwrap_or_default();
+            t.parse::<f64>().map_err(|_| err("bad argument (number expected, got string)"))?
+        }
+        other => return Err(err(format!("bad argument (number expected, got {})", other.type_name()))),
+    };
+    // Adding 2^52+2^51 and reading the low word is LuaBitOp's trick; this is the same.
+    let m = n.rem_euclid(4294967296.0);
+    Ok(m as u64 as u32 as i32)
+}
+
+fn bit(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    let fold = |op: fn(i32, i32) -> i32| {
+        move |_: &Lua, args: MultiValue| -> mlua::Result<i32> {
+            let mut it = args.iter();
+            let first = it.next().ok_or_else(|| err("bad argument #1 (number expected, got no value)"))?;
+            let mut acc = tobit(first)?;
+            for a in it {
+                acc = op(acc, tobit(a)?);
+            }
+            Ok(acc)
+        }
+    };
+    t.set("band", lua.create_function(fold(|a, b| a & b))?)?;
+    t.set("bor", lua.create_function(fold(|a, b| a | b))?)?;
+    t.set("bxor", lua.create_function(fold(|a, b| a ^ b))?)?;
+    t.set("tobit", lua.create_function(|_, v: Value| tobit(&v))?)?;
+    t.set("bnot", lua.create_function(|_, v: Value| Ok(!tobit(&v)?))?)?;
+    t.set("bswap", lua.create_function(|_, v: Value| Ok(tobit(&v)?.swap_bytes()))?)?;
+    let shift = |op: fn(i32, u32) -> i32| {
+        move |_: &Lua, (v, n): (Value, Value)| -> mlua::Result<i32> { Ok(op(tobit(&v)?, (tobit(&n)? & 31) as u32)) }
+    };
+    t.set("lshift", lua.create_function(shift(|a, n| ((a as u32) << n) as i32))?)?;
+    t.set("rshift", lua.create_function(shift(|a, n| ((a as u32) >> n) as i32))?)?;
+    t.set("arshift", lua.create_function(shift(|a, n| a >> n))?)?;
+    t.set("rol", lua.create_function(shift(|a, n| (a as u32).rotate_left(n) as i32))?)?;
+    t.set("ror", lua.create_function(shift(|a, n| (a as u32).rotate_right(n) as i32))?)?;
+    t.set(
+        "tohex",
+        lua.create_function(|_, (v, n): (Value, Option<Value>)| {
+            let x = tobit(&v)? as u32;
+            let mut n = match n {
+                Some(n) => tobit(&n)?,
+                None => 8,
+            };
+            let upper = n < 0;
+            if upper {
+                n = -n;
+            }
+            let n = n.clamp(1, 8) as usize;
+            let s = if upper { format!("{x:08X}") } else { format!("{x:08x}") };
+            Ok(s[8 - n..].to_string())
+        })?,
+    )?;
+    Ok(t)
+}
+
+// ---------------------------------------------------------------------------------------
+// cjson (lua-cjson)
+// ---------------------------------------------------------------------------------------
+
+const MAX_DEPTH: usize = 1000;
+
+/// lua-cjson's `cjson.null`: a light userdata NULL.
+fn null() -> Value {
+    Value::LightUserData(LightUserData(std::ptr::null_mut()))
+}
+
+fn cjson(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set("null", null())?;
+    t.set(
+        "encode",
+        lua.create_function(|_, v: Value| {
+            let mut out = Vec::new();
+            json_encode(&v, 0, &mut out)?;
+            Ok(mlua::BString::from(out))
+        })?,
+    )?;
+    t.set(
+        "decode",
+        lua.create_function(|lua, s: mlua::String| {
+            let bytes = s.as_bytes();
+            let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                err(format!("Expected value but found invalid token at character {}", e.column().max(1)))
+            })?;
+            json_to_lua(lua, &v, 0)
+        })?,
+    )?;
+    Ok(t)
+}
+
+/// lua-cjson's number format ("%.14g").
+fn json_number(n: f64, out: &mut Vec<u8>) -> mlua::Result<()> {
+    if n.is_nan() || n.is_infinite() {
+        return Err(err("Cannot serialise number: must not be NaN or Inf"));
+    }
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        out.extend_from_slice((n as i64).to_string().as_bytes());
+    } else {
+        out.extend_from_slice(crate::protocol::reply::fmt_g(n, 14).as_bytes());
+    }
+    Ok(())
+}
+
+fn json_string(s: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'/' => out.extend_from_slice(b"\\/"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            c if c < 0x20 || c == 0x7f => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
+            c => out.push(c),
+        }
+    }
+    out.push(b'"');
+}
+
+/// lua-cjson's array test: every key a positive integer; returns the largest.
+fn array_len(t: &Table) -> mlua::Result<Option<usize>> {
+    let mut max = 0usize;
+    let mut count = 0usize;
+    for pair in t.clone().pairs::<Value, Value>() {
+        let (k, _) = pair?;
+        let i = match k {
+            Value::Integer(i) if i >= 1 => i as usize,
+            Value::Number(n) if n >= 1.0 && n.fract() == 0.0 => n as usize,
+            _ => return Ok(None),
+        };
+        max = max.max(i);
+        count += 1;
+    }
+    // encode_sparse_array defaults: ratio 2, safe 10.
+    if max > 10 && max > count * 2 {
+        return Err(err("Cannot serialise table: excessively sparse array"));
+    }
+    Ok(Some(max))
+}
+
+fn json_encode(v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
+    match v {
+        Value::Nil => out.extend_from_slice(b"null"),
+        Value::LightUserData(u) if u.0.is_null() => out.extend_from_slice(b"null"),
+        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::Number(n) => json_number(*n, out)?,
+        Value::String(s) => json_string(&s.as_bytes(), out),
+        Value::Table(t) => {
+            if depth >= MAX_DEPTH {
+                return Err(err(format!("Cannot serialise, excessive nesting ({})", depth + 1)));
+            }
+            match array_len(t)? {
+                Some(n) if n > 0 => {
+                    out.push(b'[');
+                    for i in 1..=n {
+                        if i > 1 {
+                            out.push(b',');
+                        }
+                        json_encode(&t.raw_get::<Value>(i)?, depth + 1, out)?;
+                    }
+                    out.push(b']');
+                }
+                _ => {
+                    out.push(b'{');
+                    let mut first = true;
+                    for pair in t.clone().pairs::<Value, Value>() {
+                        let (k, val) = pair?;
+                        if !first {
+                            out.push(b',');
+                        }
+                        first = false;
+                        match &k {
+                            Value::String(s) => json_string(&s.as_bytes(), out),
+                            Value::Integer(i) => json_string(i.to_string().as_bytes(), out),
+                            Value::Number(n) => {
+                                let mut tmp = Vec::new();
+                                json_number(*n, &mut tmp)?;
+                                json_string(&tmp, out);
+                            }
+                            _ => return Err(err("Cannot serialise table: table key must be a number or string")),
+                        }
+                        out.push(b':');
+                        json_encode(&val, depth + 1, out)?;
+                    }
+                    out.push(b'}');
+                }
+            }
+        }
+        other => return Err(err(format!("Cannot serialise {}: type not supported", other.type_name()))),
+    }
+    Ok(())
+}
+
+fn json_to_lua(lua: &Lua, v: &serde_json::Value, depth: usize) -> mlua::Result<Value> {
+    if depth > MAX_DEPTH {
+        return Err(err("Found too many nested data structures"));
+    }
+    Ok(match v {
+        serde_json::Value::Null => null(),
+        serde_json::Value::Bool(b) => Value::Boolean(*b),
+        serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+        serde_json::Value::String(s) => Value::String(lua.create_string(s)?),
+        serde_json::Value::Array(items) => {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, it) in items.iter().enumerate() {
+                t.raw_set(i + 1, json_to_lua(lua, it, depth + 1)?)?;
+            }
+            Value::Table(t)
+        }
+        serde_json::Value::Object(m) => {
+            let t = lua.create_table()?;
+            for (k, it) in m {
+                t.raw_set(k.as_str(), json_to_lua(lua, it, depth + 1)?)?;
+            }
+            Value::Table(t)
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// cmsgpack (lua-cmsgpack)
+// ---------------------------------------------------------------------------------------
+
+fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set(
+        "pack",
+        lua.create_function(|_, args: MultiValue| {
+            if args.is_empty() {
+                return Err(err("MessagePack pack needs input."));
+            }
+            let mut out = Vec::new();
+            for a in args.iter() {
+                mp_pack(a, 0, &mut out)?;
+            }
+            Ok(mlua::BString::from(out))
+        })?,
+    )?;
+    t.set(
+        "unpack",
+        lua.create_function(|lua, s: mlua::String| {
+            let bytes = s.as_bytes().to_vec();
+            let mut rd = &bytes[..];
+            let mut vals = Vec::new();
+            while !rd.is_empty() {
+                let v = rmpv::decode::read_value(&mut rd).map_err(|_| err("Missing bytes in input."))?;
+                vals.push(mp_to_lua(lua, &v, 0)?);
+            }
+            Ok(MultiValue::from_vec(vals))
+        })?,
+    )?;
+    Ok(t)
+}
+
+fn mp_pack(v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
+    match v {
+        Value::Nil => out.push(0xc0),
+        Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+        Value::Integer(i) => msgpack::put_int(out, *i),
+        Value::Number(n) => {
+            if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+                msgpack::put_int(out, *n as i64);
+            } else if (*n as f32) as f64 == *n {
+                out.push(0xca);
+                out.extend_from_slice(&(*n as f32).to_bits().to_be_bytes());
+            } else {
+                msgpack::put_f64(out, *n);
+            }
+        }
+        Value::String(s) => msgpack::put_str(out, &s.as_bytes()),
+        Value::Table(t) if depth < 16 => match array_len(t).unwrap_or(None) {
+            Some(n) if n > 0 && t.raw_len() == n => {
+                msgpack::put_array_len(out, n);
+                for i in 1..=n {
+                    mp_pack(&t.raw_get::<Value>(i)?, depth + 1, out)?;
+                }
+            }
+            _ => {
+                let pairs: Vec<(Value, Value)> = t.clone().pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
+                msgpack::put_map_len(out, pairs.len());
+                for (k, val) in pairs {
+                    mp_pack(&k, depth + 1, out)?;
+                    mp_pack(&val, depth + 1, out)?;
+                }
+            }
+        },
+        // Deeper tables and unsupported types pack as nil, as lua-cmsgpack does.
+        _ => out.push(0xc0),
+    }
+    Ok(())
+}
+
+fn mp_to_lua(lua: &Lua, v: &rmpv::Value, depth: usize) -> mlua::Result<Value> {
+    if depth > 64 {
+        return Err(err("MessagePack input nested too deeply."));
+    }
+    Ok(match v {
+        rmpv::Value::Nil => Value::Nil,
+        rmpv::Value::Boolean(b) => Value::Boolean(*b),
+        rmpv::Value::Integer(i) => match i.as_i64() {
+            Some(x) => Value::Number(x as f64),
+            None => Value::Number(i.as_u64().unwrap_or(0) as f64),
+        },
+        rmpv::Value::F32(f) => Value::Number(*f as f64),
+        rmpv::Value::F64(f) => Value::Number(*f),
+        rmpv::Value::String(s) => Value::String(lua.create_string(s.as_bytes())?),
+        rmpv::Value::Binary(b) => Value::String(lua.create_string(b)?),
+        rmpv::Value::Array(items) => {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, it) in items.iter().enumerate() {
+                t.raw_set(i + 1, mp_to_lua(lua, it, depth + 1)?)?;
+            }
+            Value::Table(t)
+        }
+        rmpv::Value::Map(pairs) => {
+            let t = lua.create_table()?;
+            for (k, it) in pairs {
+                let k = mp_to_lua(lua, k, depth + 1)?;
+                if !k.is_nil() {
+                    t.raw_set(k, mp_to_lua(lua, it, depth + 1)?)?;
+                }
+            }
+            Value::Table(t)
+        }
+        rmpv::Value::Ext(_, _) => Value::Nil,
+    })
+}
