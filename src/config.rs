@@ -876,23 +876,35 @@ fn config_line(o: &Opt, c: &Config) -> String {
     let list = matches!(o.name, "bind" | "save");
     if v.is_empty() {
         format!("{} \"\"", o.name)
-    } else if !list && v.chars().any(|ch| ch.is_whitespace() || ch == '"' || ch == '\'' || ch == '\\') {
-        let mut q = String::from("\"");
-        for ch in v.chars() {
-            match ch {
-                '"' => q.push_str("\\\""),
-                '\\' => q.push_str("\\\\"),
-                '\n' => q.push_str("\\n"),
-                '\r' => q.push_str("\\r"),
-                '\t' => q.push_str("\\t"),
-                _ => q.push(ch),
-            }
-        }
-        q.push('"');
-        format!("{} {}", o.name, q)
+    } else if list {
+        // Each word on its own, quoted when it must be (a quote in a bind address would
+        // otherwise make the rewritten file unloadable; found by fuzzing).
+        let words: Vec<String> = v.split(' ').map(quoted).collect();
+        format!("{} {}", o.name, words.join(" "))
     } else {
-        format!("{} {}", o.name, v)
+        format!("{} {}", o.name, quoted(&v))
     }
+}
+
+/// `v` as one config-file word: as is, or double-quoted with escapes when it holds
+/// blanks, quotes or backslashes.
+fn quoted(v: &str) -> String {
+    if !v.chars().any(|ch| ch.is_whitespace() || ch == '"' || ch == '\'' || ch == '\\') {
+        return v.to_string();
+    }
+    let mut q = String::from("\"");
+    for ch in v.chars() {
+        match ch {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '\n' => q.push_str("\\n"),
+            '\r' => q.push_str("\\r"),
+            '\t' => q.push_str("\\t"),
+            _ => q.push(ch),
+        }
+    }
+    q.push('"');
+    q
 }
 
 /// Splits a config line with redis.conf quoting rules.

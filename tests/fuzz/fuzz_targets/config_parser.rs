@@ -19,14 +19,6 @@ fuzz_target!(|raw: &[u8]| {
         return;
     }
     let _ = cfg.dump();
-    // Known bug (tests/fuzz_regressions.rs, `config_rewrite_bind_with_quote`): list
-    // options are written unquoted, so a quote in a `bind` address makes the rewritten
-    // file unloadable. Skipped until fixed so the runs can find other problems; delete
-    // these lines with the fix.
-    let bind = OPTIONS.iter().find(|o| o.name == "bind").map(|o| (o.get)(&cfg)).unwrap_or_default();
-    if bind.contains(['"', '\'']) {
-        return;
-    }
     let _ = cfg.save_points();
 
     let generated = cfg.rewrite("");
