@@ -208,3 +208,82 @@ fn a_script_that_wrote_is_unkillable_but_shutdown_nosave_works() {
     }
     let _ = looping.join();
 }
+
+/// FUNCTION DUMP payloads are byte-identical to redis-server's and restore on either
+/// side; an RDB file with function libraries from redis-server loads into Rustis (and
+/// FCALL works), and Rustis's SAVE carries them back to redis-server.
+#[test]
+fn function_dump_restore_and_rdb_interop() {
+    let Some(redis) = common::start_redis(&[]) else {
+        assert!(!common::redis_required(), "redis-server is required");
+        return;
+    };
+    let rustis = start_rustis(&[]);
+    let lib = b"#!lua name=interop\nredis.register_function('hello', function(keys, args) return 'hello ' .. args[1] end)\nredis.register_function{function_name='rd', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}}";
+    let mut r = RawConn::connect(redis.port).expect("redis");
+    let mut s = RawConn::connect(rustis.port).expect("rustis");
+    for c in [&mut r, &mut s] {
+        assert_eq!(c.cmd(&[b"FUNCTION", b"LOAD", lib]), b"$7\r\ninterop\r\n");
+    }
+    let dr = r.cmd(&[b"FUNCTION", b"DUMP"]);
+    let ds = s.cmd(&[b"FUNCTION", b"DUMP"]);
+    assert_eq!(common::render(&dr), common::render(&ds), "FUNCTION DUMP payloads differ");
+    // Redis's payload restores into Rustis.
+    let payload = &dr[dr.iter().position(|&c| c == b'\n').expect("bulk") + 1..dr.len() - 2];
+    let (er, es) = (r.cmd(&[b"FUNCTION", b"RESTORE", payload]), s.cmd(&[b"FUNCTION", b"RESTORE", payload]));
+    assert_eq!(common::render(&es), common::render(&er), "RESTORE onto an existing library");
+    assert_eq!(s.cmd(&[b"FUNCTION", b"FLUSH"]), b"+OK\r\n");
+    assert_eq!(s.cmd(&[b"FUNCTION", b"RESTORE", payload]), b"+OK\r\n");
+    assert_eq!(s.cmd(&[b"FCALL", b"hello", b"0", b"world"]), b"$11\r\nhello world\r\n");
+    // RDB: redis-server's dump.rdb with the library loads into a fresh Rustis.
+    assert_eq!(r.cmd(&[b"SET", b"k", b"v"]), b"+OK\r\n");
+    assert_eq!(r.cmd(&[b"SAVE"]), b"+OK\r\n");
+    let rdb = redis.dir().join("dump.rdb");
+    let dir = common::temp_dir("fn-rdb");
+    std::fs::copy(&rdb, dir.join("dump.rdb")).expect("copy dump.rdb");
+    let d = dir.to_string_lossy().to_string();
+    let loaded = start_rustis(&["--dir", &d, "--dbfilename", "dump.rdb"]);
+    let mut l = RawConn::connect(loaded.port).expect("loaded");
+    assert_eq!(l.cmd(&[b"FCALL_RO", b"rd", b"1", b"k"]), b"$1\r\nv\r\n");
+    // ... and Rustis's SAVE carries it to a fresh redis-server.
+    assert_eq!(l.cmd(&[b"SAVE"]), b"+OK\r\n");
+    let back = common::start_redis(&["--dir", &d, "--dbfilename", "dump.rdb"]).expect("redis-server");
+    let mut b = RawConn::connect(back.port).expect("redis back");
+    assert_eq!(b.cmd(&[b"FCALL", b"hello", b"0", b"again"]), b"$11\r\nhello again\r\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Function libraries survive a restart through the AOF (FUNCTION LOAD is logged as
+/// typed) and through a BGREWRITEAOF base (written into the RDB preamble).
+#[test]
+fn functions_survive_restart_via_aof() {
+    let dir = common::temp_dir("fn-aof");
+    let d = dir.to_string_lossy().to_string();
+    let args = ["--dir", d.as_str(), "--appendonly", "yes", "--appendfsync", "always"];
+    let lib = b"#!lua name=keep\nredis.register_function('kept', function() return 'still here' end)";
+    {
+        let srv = start_rustis(&args);
+        let mut c = RawConn::connect(srv.port).expect("connect");
+        assert_eq!(c.cmd(&[b"FUNCTION", b"LOAD", lib]), b"$4\r\nkeep\r\n");
+    }
+    {
+        let srv = start_rustis(&args);
+        let mut c = RawConn::connect(srv.port).expect("connect");
+        assert_eq!(c.cmd(&[b"FCALL", b"kept", b"0"]), b"$10\r\nstill here\r\n");
+        assert!(c.cmd(&[b"BGREWRITEAOF"]).starts_with(b"+"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let info = String::from_utf8_lossy(&c.cmd(&[b"INFO", b"persistence"])).to_string();
+            if info.contains("aof_rewrite_in_progress:0") && !info.contains("aof_rewrite_scheduled:1") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "rewrite never finished");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let srv = start_rustis(&args);
+    let mut c = RawConn::connect(srv.port).expect("connect");
+    assert_eq!(c.cmd(&[b"FCALL", b"kept", b"0"]), b"$10\r\nstill here\r\n");
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -343,6 +343,9 @@ fn load_files(shared: &Shared, dir: &std::path::Path, m: &Manifest) -> Result<()
             // have run while they were alive; their expiry, if it happened, is a DEL).
             let info =
                 persistence::load(&shared.keyspace, &path, super::server::load_limits(shared), 0)?.unwrap_or_default();
+            for code in &info.functions {
+                super::functions::load_library(shared, code, true)?;
+            }
             keys += info.keys_loaded;
             continue;
         }

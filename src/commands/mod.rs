@@ -19,6 +19,7 @@ pub mod connection;
 pub mod docs;
 pub mod errors;
 pub mod evict;
+pub mod functions;
 pub mod generic;
 pub mod geo;
 pub mod hash;
@@ -446,7 +447,7 @@ pub struct Table {
     pub top: Vec<usize>,
 }
 
-fn groups() -> [&'static [Command]; 17] {
+fn groups() -> [&'static [Command]; 18] {
     [
         string::COMMANDS,
         bitmap::COMMANDS,
@@ -465,6 +466,7 @@ fn groups() -> [&'static [Command]; 17] {
         hyperloglog::COMMANDS,
         acl::COMMANDS,
         scripting::COMMANDS,
+        functions::COMMANDS,
     ]
 }
 

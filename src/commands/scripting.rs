@@ -97,16 +97,13 @@ static SCRIPT_SUBS: &[Command] = &[
 /// True for commands that must run with every worker gate held: the EVAL family, and
 /// EXEC when its transaction queued one.
 pub fn needs_world(cmd: &Command, session: &super::state::Session) -> bool {
-    if matches!(cmd.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro") {
+    const WORLD: [&str; 6] = ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"];
+    if WORLD.contains(&cmd.name) {
         return true;
     }
     cmd.name == "exec"
         && session.multi.as_ref().is_some_and(|q| {
-            q.iter().any(|c| {
-                c.first().is_some_and(|n| {
-                    ["eval", "evalsha", "eval_ro", "evalsha_ro"].iter().any(|e| n.eq_ignore_ascii_case(e.as_bytes()))
-                })
-            })
+            q.iter().any(|c| c.first().is_some_and(|n| WORLD.iter().any(|e| n.eq_ignore_ascii_case(e.as_bytes()))))
         })
 }
 
@@ -144,15 +141,20 @@ end
 return env, setfenv
 "#;
 
-struct Vm {
-    lua: Lua,
-    env: Table,
-    redis: Table,
-    setfenv: Function,
+pub(super) struct Vm {
+    pub(super) lua: Lua,
+    pub(super) env: Table,
+    pub(super) redis: Table,
+    pub(super) setfenv: Function,
     xpcall: Function,
     handler: Function,
+    /// `function() return cb(k, a) end` (FCALL passes KEYS and ARGV as arguments).
+    pub(super) bind: Function,
     funcs: HashMap<String, Function>,
     gen: u64,
+    /// FUNCTION callbacks by function name, as of `Shared::function_gen` == `fgen`.
+    pub(super) fcallbacks: HashMap<String, Function>,
+    pub(super) fgen: u64,
 }
 
 thread_local! {
@@ -265,7 +267,23 @@ fn new_vm() -> mlua::Result<Vm> {
         }
         Ok(t)
     })?;
-    Ok(Vm { lua, env, redis, setfenv, xpcall, handler, funcs: HashMap::new(), gen: 0 })
+    let bind: Function = lua
+        .load("return function(cb, k, a) return function() return cb(k, a) end end")
+        .set_name("=bootstrap")
+        .call(())?;
+    Ok(Vm {
+        lua,
+        env,
+        redis,
+        setfenv,
+        xpcall,
+        handler,
+        bind,
+        funcs: HashMap::new(),
+        gen: 0,
+        fcallbacks: HashMap::new(),
+        fgen: u64::MAX,
+    })
 }
 
 /// An error a `redis` library function raises: the text of its `err` table.
@@ -280,12 +298,12 @@ impl std::fmt::Display for ScriptError {
 
 impl std::error::Error for ScriptError {}
 
-fn raise(text: Vec<u8>) -> mlua::Error {
+pub(super) fn raise(text: Vec<u8>) -> mlua::Error {
     mlua::Error::external(ScriptError(text))
 }
 
 /// The text of a [`ScriptError`] inside an mlua error, if that is what it is.
-fn script_error(e: &mlua::Error) -> Option<Vec<u8>> {
+pub(super) fn script_error(e: &mlua::Error) -> Option<Vec<u8>> {
     match e {
         mlua::Error::CallbackError { cause, .. } => script_error(cause),
         mlua::Error::ExternalError(x) => x.downcast_ref::<ScriptError>().map(|s| s.0.clone()),
@@ -302,7 +320,7 @@ fn lua_number_text(n: f64) -> String {
 }
 
 /// Redis's luaPushErrorBuff: `-CODE msg` or `msg` (given code ERR) into `{err="CODE msg"}`.
-fn error_table(lua: &Lua, text: &[u8], add_dash: bool) -> mlua::Result<Table> {
+pub(super) fn error_table(lua: &Lua, text: &[u8], add_dash: bool) -> mlua::Result<Table> {
     let mut buf = text.to_vec();
     if add_dash && buf.first() != Some(&b'-') {
         buf.insert(0, b'-');
@@ -407,19 +425,7 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, ro: bool) -> Reply 
     let keys: Vec<&[u8]> = argv[3..3 + nkeys].to_vec();
     let args: Vec<&[u8]> = argv[3 + nkeys..].to_vec();
     let shared: &Shared = ctx.shared;
-    VM.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let gen = shared.script_gen.load(Ordering::Acquire);
-        if slot.as_ref().is_none_or(|vm| vm.gen != gen) {
-            match new_vm() {
-                Ok(mut vm) => {
-                    vm.gen = gen;
-                    *slot = Some(vm);
-                }
-                Err(e) => return Reply::Error(format!("ERR could not start the Lua VM: {e}")),
-            }
-        }
-        let Some(vm) = slot.as_mut() else { return Reply::err("ERR no Lua VM") };
+    with_vm(shared, |vm| {
         let f = match vm.funcs.get(&sha) {
             Some(f) => f.clone(),
             None => match compile(vm, &source) {
@@ -433,7 +439,28 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, ro: bool) -> Reply 
         if !by_sha {
             shared.scripts.write().entry(sha.clone()).or_insert_with(|| body.clone());
         }
-        run_script(vm, ctx, &f, &sha, &keys, &args, ro || no_writes)
+        run_script(vm, ctx, &f, &sha, &keys, &args, ro || no_writes, false)
+    })
+}
+
+/// Runs `f` with this worker's VM (created, or recreated after SCRIPT FLUSH, as needed).
+pub(super) fn with_vm(shared: &Shared, f: impl FnOnce(&mut Vm) -> Reply) -> Reply {
+    VM.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let gen = shared.script_gen.load(Ordering::Acquire);
+        if slot.as_ref().is_none_or(|vm| vm.gen != gen) {
+            match new_vm() {
+                Ok(mut vm) => {
+                    vm.gen = gen;
+                    *slot = Some(vm);
+                }
+                Err(e) => return Reply::Error(format!("ERR could not start the Lua VM: {e}")),
+            }
+        }
+        match slot.as_mut() {
+            Some(vm) => f(vm),
+            None => Reply::err("ERR no Lua VM"),
+        }
     })
 }
 
@@ -449,10 +476,11 @@ fn compile(vm: &Vm, body: &[u8]) -> Result<Function, String> {
 }
 
 /// An mlua error's Lua message (without mlua's decorations).
-fn lua_error_text(e: &mlua::Error) -> String {
+pub(super) fn lua_error_text(e: &mlua::Error) -> String {
     match e {
         mlua::Error::SyntaxError { message, .. } => message.clone(),
-        mlua::Error::RuntimeError(m) => m.clone(),
+        // mlua appends a traceback to errors raised outside its own protected calls.
+        mlua::Error::RuntimeError(m) => m.split("\nstack traceback:").next().unwrap_or(m).to_string(),
         mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
         other => other.to_string(),
     }
@@ -466,7 +494,20 @@ struct Run<'c, 'a> {
     written: Vec<(usize, Vec<u8>)>,
 }
 
-fn run_script(vm: &mut Vm, ctx: &mut Ctx, f: &Function, sha: &str, keys: &[&[u8]], args: &[&[u8]], ro: bool) -> Reply {
+/// Runs a script (or, with `as_function`, a FUNCTION callback that gets KEYS and ARGV as
+/// arguments); `label` names it in errors (the sha, or the function name).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run_script(
+    vm: &mut Vm,
+    ctx: &mut Ctx,
+    f: &Function,
+    label: &str,
+    keys: &[&[u8]],
+    args: &[&[u8]],
+    ro: bool,
+    as_function: bool,
+) -> Reply {
+    let sha = label;
     let saved_db = ctx.session.db;
     let saved_proto = ctx.session.proto;
     let outer_exec = ctx.session.in_exec;
@@ -536,9 +577,14 @@ fn run_script(vm: &mut Vm, ctx: &mut Ctx, f: &Function, sha: &str, keys: &[&[u8]
             lua.create_sequence_from(keys.iter().map(|k| lua.create_string(k)).collect::<mlua::Result<Vec<_>>>()?)?;
         let at =
             lua.create_sequence_from(args.iter().map(|a| lua.create_string(a)).collect::<mlua::Result<Vec<_>>>()?)?;
-        vm.env.raw_set("KEYS", kt)?;
-        vm.env.raw_set("ARGV", at)?;
-        let out: MultiValue = vm.xpcall.call((f.clone(), vm.handler.clone()))?;
+        let target = if as_function {
+            vm.bind.call::<Function>((f.clone(), kt, at))?
+        } else {
+            vm.env.raw_set("KEYS", kt)?;
+            vm.env.raw_set("ARGV", at)?;
+            f.clone()
+        };
+        let out: MultiValue = vm.xpcall.call((target, vm.handler.clone()))?;
         let mut it = out.into_iter();
         let ok = matches!(it.next(), Some(Value::Boolean(true)));
         let first = it.next().unwrap_or(Value::Nil);

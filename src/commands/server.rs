@@ -1202,6 +1202,7 @@ pub fn save_params(sh: &Shared) -> SaveParams {
         used_mem: allocated_bytes(),
         version: REDIS_VERSION,
         as_commands: false,
+        functions: sh.functions.read().libs.values().map(|l| l.code.clone()).collect(),
     }
 }
 

@@ -454,6 +454,9 @@ pub struct Shared {
     pub script_gen: AtomicU64,
     /// The running script, if any (read by the reactor to answer BUSY).
     pub script: Arc<ScriptState>,
+    /// FUNCTION libraries; `function_gen` moves on every change so workers reload.
+    pub functions: RwLock<super::functions::Registry>,
+    pub function_gen: AtomicU64,
     pub net: NetStats,
     pub start_ms: i64,
     pub run_id: String,
@@ -623,6 +626,8 @@ impl Shared {
             scripts: RwLock::new(HashMap::new()),
             script_gen: AtomicU64::new(0),
             script: Arc::new(ScriptState::default()),
+            functions: RwLock::new(Default::default()),
+            function_gen: AtomicU64::new(0),
             net: NetStats::default(),
             start_ms: now_ms,
             run_id: random_hex(40),

@@ -223,6 +223,9 @@ pub struct SaveParams {
     /// Write the snapshot as Redis commands (an AOF base with aof-use-rdb-preamble no)
     /// instead of RDB.
     pub as_commands: bool,
+    /// FUNCTION library codes, written before the data (RDB opcode 245, or FUNCTION
+    /// LOAD commands).
+    pub functions: Vec<std::sync::Arc<[u8]>>,
 }
 
 impl SaveParams {
@@ -339,6 +342,17 @@ fn write_file(ks: &Keyspace, b: &Begun, p: &SaveParams, tmp: &Path) -> Result<Sa
     if !p.as_commands {
         w.header(p.version, b.now_ms / 1000, p.used_mem);
     }
+    for code in &p.functions {
+        if p.as_commands {
+            aof::encode_command(
+                &mut w.buf,
+                &[b"FUNCTION".to_vec(), b"LOAD".to_vec(), b"REPLACE".to_vec(), code.to_vec()],
+            );
+        } else {
+            w.byte(rdb::OP_FUNCTION2);
+            w.string(code);
+        }
+    }
     let mut flush = |w: &mut rdb::Writer, out: &mut std::io::BufWriter<std::fs::File>| -> Result<(), String> {
         if p.checksum {
             crc = crc64::crc64(crc, &w.buf);
@@ -434,6 +448,7 @@ mod tests {
             used_mem: 0,
             version: "7.0.15",
             as_commands: false,
+            functions: Vec::new(),
         }
     }
 

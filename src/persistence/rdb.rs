@@ -448,6 +448,14 @@ pub fn dump_payload(val: &Value, opts: SaveOpts) -> Vec<u8> {
     w.buf
 }
 
+/// Appends the RDB version and CRC64 a DUMP payload ends with (FUNCTION DUMP's records).
+pub fn seal_payload(mut buf: Vec<u8>) -> Vec<u8> {
+    buf.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64(0, &buf);
+    buf.extend_from_slice(&crc.to_le_bytes());
+    buf
+}
+
 /// Checks a DUMP payload's version and checksum (Redis's verifyDumpPayload); returns the
 /// type + value bytes.
 pub fn verify_payload(p: &[u8]) -> Option<&[u8]> {
@@ -489,8 +497,8 @@ pub struct LoadInfo {
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
     pub keys_loaded: u64,
     pub keys_expired: u64,
-    /// FUNCTION payloads skipped (Rustis has no Functions yet).
-    pub functions_skipped: u64,
+    /// FUNCTION library codes found (RDB opcode 245), for the caller to load.
+    pub functions: Vec<Vec<u8>>,
     pub empty_keys_skipped: u64,
 }
 
@@ -979,8 +987,7 @@ pub fn load_file(
             }
             OP_MODULE_AUX => return r.err("module aux data is not supported"),
             OP_FUNCTION2 => {
-                r.string()?;
-                info.functions_skipped += 1;
+                info.functions.push(r.string()?);
                 continue;
             }
             OP_FUNCTION => return r.err("pre-release function format is not supported"),

@@ -397,12 +397,10 @@ fn load_rdb(shared: &Shared) -> io::Result<()> {
     match crate::persistence::load(&shared.keyspace, &path, lim, now_ms()) {
         Ok(None) => Ok(()),
         Ok(Some(info)) => {
-            if info.functions_skipped > 0 {
-                log::warn!(
-                    "{} Functions libraries in {} were skipped: Rustis has no Functions yet",
-                    info.functions_skipped,
-                    path.display()
-                );
+            for code in &info.functions {
+                commands::functions::load_library(shared, code, true).map_err(|e| {
+                    io::Error::new(io::ErrorKind::InvalidData, format!("loading a function library: {e}"))
+                })?;
             }
             log::info!(
                 "Done loading RDB, keys loaded: {}, keys expired: {}. DB loaded from disk: {:.3} seconds",

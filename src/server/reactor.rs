@@ -1045,7 +1045,7 @@ fn busy_replies(shared: &Shared, c: &mut Conn, batch: &crate::protocol::Batch) {
     for i in 0..batch.len() {
         batch.argv(i, &mut argv);
         let is = |j: usize, w: &str| argv.get(j).is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()));
-        let reply = if is(0, "script") && is(1, "kill") && argv.len() == 2 {
+        let reply = if (is(0, "script") || is(0, "function")) && is(1, "kill") && argv.len() == 2 {
             if script.wrote.load(Ordering::Acquire) {
                 Reply::err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
             } else {
