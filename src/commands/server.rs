@@ -219,32 +219,13 @@ pub fn feed_monitors(ctx: &mut Ctx, argv: &[&[u8]]) {
     let secret = super::redacted(ctx.cmd, argv);
     for (j, a) in argv.iter().enumerate() {
         line.push(b' ');
-        repr(if secret.contains(&j) { b"(redacted)" } else { a }, &mut line);
+        crate::protocol::reply::sds_repr(if secret.contains(&j) { b"(redacted)" } else { a }, &mut line);
     }
     line.extend_from_slice(b"\r\n");
     let line: std::sync::Arc<[u8]> = line.into();
     for (_, conn) in ctx.shared.monitors.lock().iter() {
         ctx.effects.pushes.push((*conn, line.clone()));
     }
-}
-
-/// Redis's sdscatrepr: a quoted string with C escapes.
-fn repr(s: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    for &c in s {
-        match c {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            7 => out.extend_from_slice(b"\\a"),
-            8 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(c),
-            _ => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
 }
 
 fn slowlog_get(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {

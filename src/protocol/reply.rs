@@ -226,6 +226,25 @@ fn strip_zeros(s: &str) -> &str {
     }
 }
 
+/// Redis's `sdscatrepr`: `s` double-quoted with C escapes (MONITOR lines, redis-cli).
+pub fn sds_repr(s: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            7 => out.extend_from_slice(b"\\a"),
+            8 => out.extend_from_slice(b"\\b"),
+            0x20..=0x7e => out.push(c),
+            _ => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
 /// Writes `*<n>\r\n`.
 pub fn put_array_len(out: &mut Vec<u8>, n: usize) {
     put_int(out, b'*', n as i64);
