@@ -1278,6 +1278,19 @@ fn acl_help(_: &mut Ctx, _: &[&[u8]]) -> Reply {
     )
 }
 
+/// `data` with SHA-1/SHA-256's padding: 0x80, zeros, the bit length (big-endian), to a
+/// multiple of 64 bytes.
+pub(super) fn md_padded(data: &[u8]) -> Vec<u8> {
+    let mut msg = data.to_vec();
+    let bitlen = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bitlen.to_be_bytes());
+    msg
+}
+
 /// SHA-256 of `data` as lowercase hex (how Redis stores ACL passwords).
 pub fn sha256_hex(data: &[u8]) -> String {
     const K: [u32; 64] = [
@@ -1292,14 +1305,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
     ];
     let mut h: [u32; 8] =
         [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
-    let mut msg = data.to_vec();
-    let bitlen = (data.len() as u64).wrapping_mul(8);
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&bitlen.to_be_bytes());
-    for chunk in msg.chunks(64) {
+    for chunk in md_padded(data).chunks(64) {
         let mut w = [0u32; 64];
         for i in 0..16 {
             w[i] = u32::from_be_bytes([chunk[4 * i], chunk[4 * i + 1], chunk[4 * i + 2], chunk[4 * i + 3]]);
