@@ -238,21 +238,8 @@ fn new_vm() -> mlua::Result<Vm> {
     // raised (the first frame that is not C; the sandbox's own Lua helpers count as C,
     // as Redis implements them in C).
     let handler = lua.create_function(|lua, err: Value| {
-        let t = match err {
-            Value::Table(t) => t,
-            other => {
-                let t = lua.create_table()?;
-                match &other {
-                    Value::Error(e) => match script_error(e) {
-                        Some(text) => t.set("err", lua.create_string(text)?)?,
-                        None => t.set("err", format!("ERR {}", lua_error_text(e)))?,
-                    },
-                    Value::String(s) => t.set("err", format!("ERR {}", String::from_utf8_lossy(&s.as_bytes())))?,
-                    v => t.set("err", format!("ERR {v:?}"))?,
-                }
-                t
-            }
-        };
+        // Where the error was raised: the first frame that is not C.
+        let mut at: Option<(String, String, i32)> = None;
         for level in 1..12 {
             let Some(d) = lua.inspect_stack(level) else { break };
             let src = d.source();
@@ -260,10 +247,36 @@ fn new_vm() -> mlua::Result<Vm> {
                 continue;
             }
             if let Some(s) = src.source.as_deref() {
-                t.set("source", s)?;
-                t.set("line", d.curr_line())?;
+                let short = src.short_src.as_deref().unwrap_or(s).to_string();
+                at = Some((s.to_string(), short, d.curr_line()));
             }
             break;
+        }
+        let t = match err {
+            Value::Table(t) => t,
+            other => {
+                let t = lua.create_table()?;
+                match &other {
+                    Value::Error(e) => match script_error(e) {
+                        Some(text) => t.set("err", lua.create_string(text)?)?,
+                        // A library function's error (luaL_error in Redis's C libraries)
+                        // names the script line that called it.
+                        None => match &at {
+                            Some((_, short, line)) => {
+                                t.set("err", format!("ERR {short}:{line}: {}", lua_error_text(e)))?
+                            }
+                            None => t.set("err", format!("ERR {}", lua_error_text(e)))?,
+                        },
+                    },
+                    Value::String(s) => t.set("err", format!("ERR {}", String::from_utf8_lossy(&s.as_bytes())))?,
+                    v => t.set("err", format!("ERR {v:?}"))?,
+                }
+                t
+            }
+        };
+        if let Some((source, _, line)) = at {
+            t.set("source", source)?;
+            t.set("line", line)?;
         }
         Ok(t)
     })?;

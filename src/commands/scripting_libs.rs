@@ -1,6 +1,6 @@
-//! The libraries Redis bundles into its Lua (`bit`, `cjson`, `cmsgpack`), written in Rust
-//! with the behaviour of the C libraries Redis 7.0 embeds (LuaBitOp, lua-cjson,
-//! lua-cmsgpack) for what scripts use: their outputs are compared with redis-server in
+//! The libraries Redis bundles into its Lua (`bit`, `cjson`, `cmsgpack`, `struct`), written
+//! in Rust with the behaviour of the C libraries Redis 7.0 embeds (LuaBitOp, lua-cjson,
+//! lua-cmsgpack, Roberto Ierusalimschy's struct) for what scripts use: their outputs are compared with redis-server in
 //! tests/diff/scripting.redis.
 //!
 //! Must hold: every function is total (bad input is a Lua error, never a panic), and
@@ -9,9 +9,10 @@
 use crate::protocol::msgpack;
 use mlua::{LightUserData, Lua, MultiValue, Table, Value};
 
-/// Installs `bit`, `cjson` and `cmsgpack` as globals.
+/// Installs `bit`, `cjson`, `cmsgpack` and `struct` as globals.
 pub fn install(lua: &Lua) -> mlua::Result<()> {
     let g = lua.globals();
+    g.set("struct", structlib(lua)?)?;
     g.set("bit", bit(lua)?)?;
     g.set("cjson", cjson(lua)?)?;
     g.set("cmsgpack", cmsgpack(lua)?)?;
@@ -364,4 +365,289 @@ fn mp_to_lua(lua: &Lua, v: &rmpv::Value, depth: usize) -> mlua::Result<Value> {
         }
         rmpv::Value::Ext(_, _) => Value::Nil,
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// struct (Roberto Ierusalimschy's struct library, as Redis bundles it)
+// ---------------------------------------------------------------------------------------
+
+/// The format state: byte order and maximum alignment.
+struct Fmt<'a> {
+    f: &'a [u8],
+    i: usize,
+    little: bool,
+    maxalign: usize,
+}
+
+/// One format item: (option, size).
+enum Item {
+    Int { size: usize, signed: bool },
+    Float,
+    Double,
+    Char(usize),
+    Zstr,
+    Pad,
+    Skip,
+}
+
+impl Fmt<'_> {
+    fn num(&mut self, default: usize) -> usize {
+        let start = self.i;
+        while self.i < self.f.len() && self.f[self.i].is_ascii_digit() {
+            self.i += 1;
+        }
+        if self.i == start {
+            return default;
+        }
+        std::str::from_utf8(&self.f[start..self.i]).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    }
+
+    fn next(&mut self) -> mlua::Result<Option<Item>> {
+        while self.i < self.f.len() {
+            let c = self.f[self.i];
+            self.i += 1;
+            let item = match c {
+                b' ' => continue,
+                b'<' => {
+                    self.little = true;
+                    continue;
+                }
+                b'>' => {
+                    self.little = false;
+                    continue;
+                }
+                b'=' => {
+                    self.little = cfg!(target_endian = "little");
+                    continue;
+                }
+                b'!' => {
+                    self.maxalign = self.num(8);
+                    continue;
+                }
+                b'b' => Item::Int { size: 1, signed: true },
+                b'B' => Item::Int { size: 1, signed: false },
+                b'h' => Item::Int { size: 2, signed: true },
+                b'H' => Item::Int { size: 2, signed: false },
+                b'l' => Item::Int { size: 8, signed: true },
+                b'L' | b'T' => Item::Int { size: 8, signed: false },
+                b'i' | b'I' => {
+                    let size = self.num(4);
+                    if !(1..=8).contains(&size) {
+                        return Err(err(format!("integral size {size} is larger than limit of 8")));
+                    }
+                    Item::Int { size, signed: c == b'i' }
+                }
+                b'f' => Item::Float,
+                b'd' => Item::Double,
+                b'c' => Item::Char(self.num(1)),
+                b's' => Item::Zstr,
+                b'x' => Item::Pad,
+                b'X' => Item::Skip,
+                other => return Err(err(format!("invalid format option '{}'", other as char))),
+            };
+            return Ok(Some(item));
+        }
+        Ok(None)
+    }
+
+    /// Padding needed before an item of `size` at `pos`.
+    fn pad(&self, size: usize, pos: usize) -> usize {
+        let align = size.min(self.maxalign).max(1);
+        if align.is_power_of_two() {
+            (align - (pos & (align - 1))) & (align - 1)
+        } else {
+            0
+        }
+    }
+}
+
+fn arg_number(v: Option<&Value>, n: usize) -> mlua::Result<f64> {
+    match v {
+        Some(Value::Integer(i)) => Ok(*i as f64),
+        Some(Value::Number(x)) => Ok(*x),
+        Some(Value::String(s)) => s
+            .to_str()
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or_else(|| err(format!("bad argument #{n} to 'pack' (number expected, got string)"))),
+        _ => Err(err(format!("bad argument #{n} to 'pack' (number expected, got no value)"))),
+    }
+}
+
+fn structlib(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set(
+        "pack",
+        lua.create_function(|_, args: MultiValue| {
+            let mut it = args.into_iter();
+            let Some(Value::String(f)) = it.next() else {
+                return Err(err("bad argument #1 to 'pack' (string expected)"));
+            };
+            let f = f.as_bytes().to_vec();
+            let vals: Vec<Value> = it.collect();
+            let mut fm = Fmt { f: &f, i: 0, little: cfg!(target_endian = "little"), maxalign: 1 };
+            let mut out: Vec<u8> = Vec::new();
+            let mut k = 0usize;
+            while let Some(item) = fm.next()? {
+                match item {
+                    Item::Int { size, .. } => {
+                        out.resize(out.len() + fm.pad(size, out.len()), 0);
+                        let v = arg_number(vals.get(k), k + 2)? as i64 as u64;
+                        k += 1;
+                        let bytes = v.to_le_bytes();
+                        if fm.little {
+                            out.extend_from_slice(&bytes[..size]);
+                        } else {
+                            out.extend(bytes[..size].iter().rev());
+                        }
+                    }
+                    Item::Float | Item::Double => {
+                        let size = if matches!(item, Item::Float) { 4 } else { 8 };
+                        out.resize(out.len() + fm.pad(size, out.len()), 0);
+                        let v = arg_number(vals.get(k), k + 2)?;
+                        k += 1;
+                        let b: Vec<u8> = if size == 4 {
+                            if fm.little {
+                                (v as f32).to_le_bytes().to_vec()
+                            } else {
+                                (v as f32).to_be_bytes().to_vec()
+                            }
+                        } else if fm.little {
+                            v.to_le_bytes().to_vec()
+                        } else {
+                            v.to_be_bytes().to_vec()
+                        };
+                        out.extend_from_slice(&b);
+                    }
+                    Item::Char(_) | Item::Zstr => {
+                        let n = if let Item::Char(n) = item { n } else { 0 };
+                        let s = match vals.get(k) {
+                            Some(Value::String(s)) => s.as_bytes().to_vec(),
+                            Some(Value::Integer(i)) => i.to_string().into_bytes(),
+                            Some(Value::Number(x)) => x.to_string().into_bytes(),
+                            _ => {
+                                return Err(err(format!(
+                                    "bad argument #{} to 'pack' (string expected, got no value)",
+                                    k + 2
+                                )))
+                            }
+                        };
+                        k += 1;
+                        match item {
+                            Item::Zstr => {
+                                out.extend_from_slice(&s);
+                                out.push(0);
+                            }
+                            _ => {
+                                let n = if n == 0 { s.len() } else { n };
+                                if s.len() < n {
+                                    return Err(err(format!("bad argument #{} to 'pack' (string too short)", k + 1)));
+                                }
+                                out.extend_from_slice(&s[..n]);
+                            }
+                        }
+                    }
+                    Item::Pad => out.push(0),
+                    Item::Skip => {}
+                }
+            }
+            Ok(mlua::BString::from(out))
+        })?,
+    )?;
+    t.set(
+        "unpack",
+        lua.create_function(|lua, (f, data, init): (mlua::String, mlua::String, Option<i64>)| {
+            let f = f.as_bytes().to_vec();
+            let d = data.as_bytes().to_vec();
+            let mut pos = (init.unwrap_or(1).max(1) - 1) as usize;
+            let mut fm = Fmt { f: &f, i: 0, little: cfg!(target_endian = "little"), maxalign: 1 };
+            let mut out: Vec<Value> = Vec::new();
+            let short = || err("bad argument #2 to 'unpack' (data string too short)");
+            while let Some(item) = fm.next()? {
+                match item {
+                    Item::Int { size, signed } => {
+                        pos += fm.pad(size, pos);
+                        let b = d.get(pos..pos + size).ok_or_else(short)?;
+                        let mut v: u64 = 0;
+                        for j in 0..size {
+                            let byte = if fm.little { b[size - 1 - j] } else { b[j] };
+                            v = (v << 8) | byte as u64;
+                        }
+                        let n = if signed && size < 8 && v & (1 << (size * 8 - 1)) != 0 {
+                            (v | (!0u64 << (size * 8))) as i64 as f64
+                        } else if signed {
+                            v as i64 as f64
+                        } else {
+                            v as f64
+                        };
+                        out.push(Value::Number(n));
+                        pos += size;
+                    }
+                    Item::Float | Item::Double => {
+                        let size = if matches!(item, Item::Float) { 4 } else { 8 };
+                        pos += fm.pad(size, pos);
+                        let b = d.get(pos..pos + size).ok_or_else(short)?;
+                        let v = if size == 4 {
+                            let a = [b[0], b[1], b[2], b[3]];
+                            (if fm.little { f32::from_le_bytes(a) } else { f32::from_be_bytes(a) }) as f64
+                        } else {
+                            let a = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+                            if fm.little {
+                                f64::from_le_bytes(a)
+                            } else {
+                                f64::from_be_bytes(a)
+                            }
+                        };
+                        out.push(Value::Number(v));
+                        pos += size;
+                    }
+                    Item::Char(n) => {
+                        let n = if n == 0 {
+                            match out.pop() {
+                                Some(Value::Number(x)) => x as usize,
+                                _ => return Err(err("format 'c0' needs a previous size")),
+                            }
+                        } else {
+                            n
+                        };
+                        let b = d.get(pos..pos + n).ok_or_else(short)?;
+                        out.push(Value::String(lua.create_string(b)?));
+                        pos += n;
+                    }
+                    Item::Zstr => {
+                        let rest = d.get(pos..).ok_or_else(short)?;
+                        let end = rest.iter().position(|&c| c == 0).ok_or_else(|| err("unfinished string in data"))?;
+                        out.push(Value::String(lua.create_string(&rest[..end])?));
+                        pos += end + 1;
+                    }
+                    Item::Pad => pos += 1,
+                    Item::Skip => {}
+                }
+            }
+            out.push(Value::Number((pos + 1) as f64));
+            Ok(MultiValue::from_vec(out))
+        })?,
+    )?;
+    t.set(
+        "size",
+        lua.create_function(|_, f: mlua::String| {
+            let f = f.as_bytes().to_vec();
+            let mut fm = Fmt { f: &f, i: 0, little: true, maxalign: 1 };
+            let mut pos = 0usize;
+            while let Some(item) = fm.next()? {
+                let size = match item {
+                    Item::Int { size, .. } => size,
+                    Item::Float => 4,
+                    Item::Double => 8,
+                    Item::Char(n) => n,
+                    Item::Zstr => return Err(err("options 's' has no fixed size")),
+                    Item::Pad => 1,
+                    Item::Skip => 0,
+                };
+                pos += fm.pad(size, pos) + size;
+            }
+            Ok(pos)
+        })?,
+    )?;
+    Ok(t)
 }
