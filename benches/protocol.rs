@@ -1,7 +1,9 @@
-//! Wire-format costs, RESP2 vs RESP3 vs MessagePack (criterion): decoding requests into a
-//! batch (what the reactor does per read) and encoding replies (what a worker does per
-//! command), for GET/SET with small, 1 KB and 100 KB values, MGET of 100 keys, and an
-//! array reply of 1,000 elements.
+//! Wire-format costs, RESP2 vs RESP3 vs MessagePack (criterion), on both sides:
+//! the server decoding requests into a batch (what the reactor does per read) and
+//! encoding replies (what a worker does per command); the client (`rustis::client`,
+//! used by rustis-cli and rustis-benchmark) encoding requests and decoding replies. Cases:
+//! GET/SET with small, 1 KB and 100 KB values, MGET of 100 keys, an array reply of 1,000
+//! elements, a map of 100.
 //!
 //! Run: `cargo bench --bench protocol` (add a filter: `cargo bench --bench protocol --
 //! encode_reply`). Under `cargo test` each case runs once, as a smoke test.
@@ -144,5 +146,51 @@ fn sizes(_: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, sizes, decode_request, encode_reply);
+/// The client side: encoding a request, decoding a reply.
+fn client_side(c: &mut Criterion) {
+    use rustis::client::{msgpack as cmp, resp as cresp};
+    let mut g = c.benchmark_group("client_encode_request");
+    for (name, args) in cases() {
+        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+        let mut out = Vec::with_capacity(256 * 1024);
+        g.bench_function(BenchmarkId::new("resp", name), |b| {
+            b.iter(|| {
+                out.clear();
+                cresp::encode_command(&mut out, &argv);
+                black_box(out.len())
+            })
+        });
+        g.bench_function(BenchmarkId::new("msgpack", name), |b| {
+            b.iter(|| {
+                out.clear();
+                cmp::encode_request_frame(&mut out, 12345, &argv);
+                black_box(out.len())
+            })
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("client_decode_reply");
+    for (name, reply) in replies() {
+        for proto in [Proto::Resp2, Proto::Resp3] {
+            let mut bytes = Vec::new();
+            reply.encode(proto, &mut bytes);
+            let label = if proto == Proto::Resp2 { "resp2" } else { "resp3" };
+            g.bench_with_input(BenchmarkId::new(label, name), &bytes, |b, bytes| {
+                b.iter(|| {
+                    let mut rd: &[u8] = bytes;
+                    black_box(cresp::read_value(&mut rd).expect("a reply"))
+                })
+            });
+        }
+        let mut frame = Vec::new();
+        msgpack::encode_reply(Some(12345), &reply, &mut frame);
+        let body = frame[4..].to_vec();
+        g.bench_with_input(BenchmarkId::new("msgpack", name), &body, |b, body| {
+            b.iter(|| black_box(cmp::decode_frame(body).expect("a frame")))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, sizes, decode_request, encode_reply, client_side);
 criterion_main!(benches);

@@ -68,8 +68,24 @@ pub fn decode_frame(body: &[u8]) -> io::Result<(Option<u64>, Value)> {
     Ok((id, top_value(kind, value)?))
 }
 
-fn mismatch(kind: u64, v: &rmpv::Value) -> io::Error {
-    bad_data(format!("frame of kind {kind} holds an unexpected value {v}"))
+fn mismatch(kind: u64, what: &str) -> io::Error {
+    bad_data(format!("frame of kind {kind} holds an unexpected {what}"))
+}
+
+/// A value's MessagePack type, for errors (formatting the value itself would cost as
+/// much as the value is long).
+fn type_of(v: &rmpv::Value) -> &'static str {
+    match v {
+        rmpv::Value::Nil => "nil",
+        rmpv::Value::Boolean(_) => "bool",
+        rmpv::Value::Integer(_) => "int",
+        rmpv::Value::F32(_) | rmpv::Value::F64(_) => "float",
+        rmpv::Value::String(_) => "str",
+        rmpv::Value::Binary(_) => "bin",
+        rmpv::Value::Array(_) => "array",
+        rmpv::Value::Map(_) => "map",
+        rmpv::Value::Ext(..) => "ext",
+    }
 }
 
 fn text(v: rmpv::Value) -> Option<String> {
@@ -124,7 +140,7 @@ fn list(v: rmpv::Value) -> io::Result<Option<Vec<Value>>> {
 /// The top-level value of a frame of `kind`.
 fn top_value(kind: u64, v: rmpv::Value) -> io::Result<Value> {
     use crate::protocol::msgpack::kind as k;
-    let err = mismatch(kind, &v);
+    let what = type_of(&v);
     let out = match u8::try_from(kind).map_err(|_| bad_data(format!("unknown reply kind {kind}")))? {
         k::SIMPLE => text(v).map(Value::Simple),
         k::ERROR => text(v).map(Value::Error),
@@ -149,7 +165,7 @@ fn top_value(kind: u64, v: rmpv::Value) -> io::Result<Value> {
         k::BOOL => v.as_bool().map(Value::Bool),
         _ => return Err(bad_data(format!("unknown reply kind {kind}"))),
     };
-    out.ok_or(err)
+    out.ok_or_else(|| mismatch(kind, what))
 }
 
 /// A nested element: natural MessagePack types, and ext 1..4 for set, big number,
