@@ -24,10 +24,14 @@ pub fn write_command<W: Write>(w: &mut W, args: &[&[u8]]) -> io::Result<()> {
     Ok(())
 }
 
-/// Encodes one command as a RESP multibulk into a buffer.
+/// Encodes one command as a RESP multibulk into a buffer (the server's encoders for the
+/// length lines: no `format!` per argument).
 pub fn encode_command(out: &mut Vec<u8>, args: &[&[u8]]) {
-    // Writing to a Vec cannot fail.
-    let _ = write_command(out, args);
+    use crate::protocol::reply::{put_array_len, put_bulk};
+    put_array_len(out, args.len());
+    for a in args {
+        put_bulk(out, a);
+    }
 }
 
 /// Reads one complete reply.
