@@ -179,6 +179,12 @@ fn load_in_vm(vm: &Vm, body: &[u8]) -> Result<Vec<(FuncMeta, Function)>, String>
             Ok(())
         })?;
         vm.redis.raw_set("register_function", reg)?;
+        // The run-time API is not there while a library loads (as in Redis).
+        let saved: Vec<(&str, Value)> =
+            ["call", "pcall", "setresp"].iter().map(|k| (*k, vm.redis.raw_get::<Value>(*k).unwrap_or(Value::Nil))).collect();
+        for (k, _) in &saved {
+            vm.redis.raw_set(*k, Value::Nil)?;
+        }
         // While loading, the rest of the redis API does not exist (as in Redis).
         let guard: Table = lua
             .load(
@@ -190,6 +196,9 @@ fn load_in_vm(vm: &Vm, body: &[u8]) -> Result<Vec<(FuncMeta, Function)>, String>
         let r = f.call::<()>(());
         vm.redis.set_metatable(None);
         vm.redis.raw_set("register_function", Value::Nil)?;
+        for (k, v) in saved {
+            vm.redis.raw_set(k, v)?;
+        }
         r
     });
     if let Err(e) = res {

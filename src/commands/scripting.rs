@@ -159,6 +159,62 @@ pub(super) struct Vm {
 
 thread_local! {
     static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+    /// The script run in progress on this thread (null otherwise): what redis.call and
+    /// friends act on.
+    static CURRENT: std::cell::Cell<*mut Run<'static, 'static>> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
+
+/// Runs `f` on the script run in progress.
+fn with_run<R>(f: impl FnOnce(&mut Run<'static, 'static>) -> mlua::Result<R>) -> mlua::Result<R> {
+    let p = CURRENT.with(|c| c.get());
+    if p.is_null() {
+        return Err(raise(b"ERR this redis function is only available while a script runs".to_vec()));
+    }
+    // SAFETY: CURRENT is set by run_script to its own `run` for exactly the duration of
+    // the Lua call that invoked us and cleared right after; run_script does not touch
+    // `run` until that call returns, and scripts cannot start scripts (EVAL/FCALL are
+    // NOSCRIPT), so this is the only reference to it while it is used.
+    f(unsafe { &mut *p })
+}
+
+/// redis.call, redis.pcall and redis.setresp: created once per VM, acting on the run in
+/// progress.
+fn install_run_functions(lua: &Lua, redis: &Table) -> mlua::Result<()> {
+    redis.raw_set(
+        "call",
+        lua.create_function(|lua, args: MultiValue| {
+            with_run(|r| match redis_call(lua, r, args) {
+                Ok(v) => Ok(v),
+                Err(t) => {
+                    let text: mlua::String = t.get("err")?;
+                    Err(raise(text.as_bytes().to_vec()))
+                }
+            })
+        })?,
+    )?;
+    redis.raw_set(
+        "pcall",
+        lua.create_function(|lua, args: MultiValue| {
+            with_run(|r| Ok(redis_call(lua, r, args).unwrap_or_else(Value::Table)))
+        })?,
+    )?;
+    redis.raw_set(
+        "setresp",
+        lua.create_function(|_, v: Value| {
+            let p = match v {
+                Value::Integer(2) => Proto::Resp2,
+                Value::Integer(3) => Proto::Resp3,
+                Value::Number(2.0) => Proto::Resp2,
+                Value::Number(3.0) => Proto::Resp3,
+                _ => return Err(raise(b"ERR RESP version must be 2 or 3.".to_vec())),
+            };
+            with_run(|r| {
+                r.resp = p;
+                Ok(())
+            })
+        })?,
+    )?;
+    Ok(())
 }
 
 fn new_vm() -> mlua::Result<Vm> {
@@ -456,13 +512,40 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, ro: bool) -> Reply 
     })
 }
 
+/// The hook that implements busy-reply-threshold and SCRIPT KILL: every 10,000
+/// instructions of a running script it marks the script busy once it ran too long (the
+/// reactor then answers BUSY) and stops it when SCRIPT KILL or SHUTDOWN NOSAVE asks.
+fn install_hook(lua: &Lua, state: Arc<super::state::ScriptState>) {
+    lua.set_hook(HookTriggers::new().every_nth_instruction(10_000), move |_, _| {
+        if !state.running.load(Ordering::Acquire) {
+            return Ok(VmState::Continue);
+        }
+        if state.kill.load(Ordering::Acquire) {
+            return Err(raise(b"ERR Script killed by user with SCRIPT KILL...".to_vec()));
+        }
+        let threshold = state.threshold_ms.load(Ordering::Relaxed);
+        let ran = crate::store::unix_ms() - state.started_ms.load(Ordering::Relaxed);
+        if threshold > 0 && !state.busy.load(Ordering::Relaxed) && ran >= threshold {
+            log::warn!(
+                "Slow script detected: still in execution after {ran} milliseconds. You can try killing the script using the SCRIPT KILL command."
+            );
+            state.busy.store(true, Ordering::Release);
+        }
+        Ok(VmState::Continue)
+    });
+}
+
 /// Runs `f` with this worker's VM (created, or recreated after SCRIPT FLUSH, as needed).
 pub(super) fn with_vm(shared: &Shared, f: impl FnOnce(&mut Vm) -> Reply) -> Reply {
     VM.with(|cell| {
         let mut slot = cell.borrow_mut();
         let gen = shared.script_gen.load(Ordering::Acquire);
         if slot.as_ref().is_none_or(|vm| vm.gen != gen) {
-            match new_vm() {
+            match new_vm().and_then(|vm| {
+                install_run_functions(&vm.lua, &vm.redis)?;
+                install_hook(&vm.lua, shared.script.clone());
+                Ok(vm)
+            }) {
                 Ok(mut vm) => {
                     vm.gen = gen;
                     *slot = Some(vm);
@@ -500,7 +583,7 @@ pub(super) fn lua_error_text(e: &mlua::Error) -> String {
 }
 
 /// What one script run needs inside its `redis.call`s.
-struct Run<'c, 'a> {
+pub(super) struct Run<'c, 'a> {
     ctx: &'c mut Ctx<'a>,
     resp: Proto,
     ro: bool,
@@ -530,62 +613,28 @@ pub(super) fn run_script(
             ctx.session.aof_tx = Some(Vec::new());
         }
     }
-    // busy-reply-threshold and SCRIPT KILL: a hook every 10,000 instructions marks the
-    // script busy once it ran too long (the reactor then answers BUSY) and stops it when
-    // SCRIPT KILL or SHUTDOWN NOSAVE asks.
+    // busy-reply-threshold and SCRIPT KILL: the VM's hook (installed once, see with_vm)
+    // reads these.
     let state = ctx.shared.script.clone();
     state.busy.store(false, Ordering::Release);
     state.kill.store(false, Ordering::Release);
     state.wrote.store(false, Ordering::Release);
-    let threshold = ctx.shared.config.read().busy_reply_threshold;
-    let started = std::time::Instant::now();
-    {
-        let state = state.clone();
-        vm.lua.set_hook(HookTriggers::new().every_nth_instruction(10_000), move |_, _| {
-            if state.kill.load(Ordering::Acquire) {
-                return Err(raise(b"ERR Script killed by user with SCRIPT KILL...".to_vec()));
-            }
-            if threshold > 0 && !state.busy.load(Ordering::Relaxed) && started.elapsed().as_millis() as i64 >= threshold {
-                log::warn!(
-                    "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command.",
-                    started.elapsed().as_millis()
-                );
-                state.busy.store(true, Ordering::Release);
-            }
-            Ok(VmState::Continue)
-        });
-    }
-    let run = RefCell::new(Run { ctx, resp: Proto::Resp2, ro, written: Vec::new() });
+    state.threshold_ms.store(ctx.shared.config.read().busy_reply_threshold, Ordering::Release);
+    state.started_ms.store(crate::store::unix_ms(), Ordering::Release);
+    state.running.store(true, Ordering::Release);
+    let mut run = Run { ctx, resp: Proto::Resp2, ro, written: Vec::new() };
     let lua = &vm.lua;
-    let result: mlua::Result<Reply> = lua.scope(|scope| {
-        let call = scope.create_function(|lua, args: MultiValue| {
-            let mut r = run.borrow_mut();
-            match redis_call(lua, &mut r, args) {
-                Ok(v) => Ok(v),
-                Err(t) => {
-                    let text: mlua::String = t.get("err")?;
-                    Err(raise(text.as_bytes().to_vec()))
-                }
-            }
-        })?;
-        let pcall = scope.create_function(|lua, args: MultiValue| {
-            let mut r = run.borrow_mut();
-            Ok(redis_call(lua, &mut r, args).unwrap_or_else(Value::Table))
-        })?;
-        let setresp = scope.create_function(|_, v: Value| {
-            let p = match v {
-                Value::Integer(2) => Proto::Resp2,
-                Value::Integer(3) => Proto::Resp3,
-                Value::Number(2.0) => Proto::Resp2,
-                Value::Number(3.0) => Proto::Resp3,
-                _ => return Err(raise(b"ERR RESP version must be 2 or 3.".to_vec())),
-            };
-            run.borrow_mut().resp = p;
-            Ok(())
-        })?;
-        vm.redis.raw_set("call", call)?;
-        vm.redis.raw_set("pcall", pcall)?;
-        vm.redis.raw_set("setresp", setresp)?;
+    // redis.call / pcall / setresp reach `run` through CURRENT while Lua runs.
+    CURRENT.with(|c| c.set(std::ptr::from_mut(&mut run).cast::<Run<'static, 'static>>()));
+    // Cleared when this scope ends, even by a panic: CURRENT never outlives `run`.
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(std::ptr::null_mut()));
+        }
+    }
+    let clear = Clear;
+    let result: mlua::Result<Reply> = (|| {
         let kt =
             lua.create_sequence_from(keys.iter().map(|k| lua.create_string(k)).collect::<mlua::Result<Vec<_>>>()?)?;
         let at =
@@ -617,16 +666,14 @@ pub(super) fn run_script(
             }
             other => Reply::Error(format!("ERR {other:?}")),
         })
-    });
-    vm.lua.remove_hook();
+    })();
+    drop(clear);
+    state.running.store(false, Ordering::Release);
     state.busy.store(false, Ordering::Release);
     state.kill.store(false, Ordering::Release);
-    let Run { ctx, written, .. } = run.into_inner();
+    let Run { ctx, written, .. } = run;
     ctx.session.db = saved_db;
     ctx.session.proto = saved_proto;
-    for f in ["call", "pcall", "setresp"] {
-        let _ = vm.redis.raw_set(f, Value::Nil);
-    }
     if !outer_exec {
         ctx.session.in_exec = false;
         if let Some(recs) = ctx.session.aof_tx.take() {
@@ -882,21 +929,15 @@ fn script_load(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
             Ok((_, s)) => s,
             Err(e) => return Reply::Error(e),
         };
-        let res = VM.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            let gen = ctx.shared.script_gen.load(Ordering::Acquire);
-            if slot.as_ref().is_none_or(|vm| vm.gen != gen) {
-                let mut vm = new_vm().map_err(|e| format!("ERR could not start the Lua VM: {e}"))?;
-                vm.gen = gen;
-                *slot = Some(vm);
+        let r = with_vm(ctx.shared, |vm| match compile(vm, &src) {
+            Ok(f) => {
+                vm.funcs.insert(sha.clone(), f);
+                Reply::ok()
             }
-            let vm = slot.as_mut().ok_or_else(|| "ERR no Lua VM".to_string())?;
-            let f = compile(vm, &src)?;
-            vm.funcs.insert(sha.clone(), f);
-            Ok::<(), String>(())
+            Err(e) => Reply::Error(e),
         });
-        if let Err(e) = res {
-            return Reply::Error(e);
+        if r.is_error() {
+            return r;
         }
         ctx.shared.scripts.write().insert(sha.clone(), Arc::from(body));
     }

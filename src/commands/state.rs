@@ -172,6 +172,11 @@ pub struct ScriptState {
     pub kill: AtomicBool,
     /// It ran a write command (then SCRIPT KILL answers UNKILLABLE).
     pub wrote: AtomicBool,
+    /// A script is running (the Lua hook only counts time then), since `started_ms`,
+    /// with busy-reply-threshold `threshold_ms` as of its start.
+    pub running: AtomicBool,
+    pub started_ms: AtomicI64,
+    pub threshold_ms: AtomicI64,
 }
 
 /// One LATENCY event: samples (unix s, ms), newest last, and the all-time max (ms).
