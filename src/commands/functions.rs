@@ -27,11 +27,11 @@ use std::sync::Arc;
 const G: &str = "scripting";
 
 pub static COMMANDS: &[Command] = &[
-    Command::new("fcall", G, -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | LOCK_WRITE, fcall)
+    Command::new("fcall", G, -3, SCRIPT | NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | LOCK_WRITE, fcall)
         .keynum(2, 0, 1, 1, "RW access update")
         .doc("Invoke a function", "7.0.0", "Depends on the function that is executed.")
         .args("function numkeys [key [key ...]] [arg [arg ...]]"),
-    Command::new("fcall_ro", G, -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | LOCK_WRITE, fcall_ro)
+    Command::new("fcall_ro", G, -3, SCRIPT | NOSCRIPT | SKIP_MONITOR | STALE | READONLY | LOCK_WRITE, fcall_ro)
         .keynum(2, 0, 1, 1, "RO access")
         .doc("Invoke a read-only function", "7.0.0", "Depends on the function that is executed.")
         .args("function numkeys [key [key ...]] [arg [arg ...]]"),
@@ -146,6 +146,9 @@ fn metadata(code: &[u8]) -> Result<(String, Vec<u8>), String> {
     let mut name = None;
     for p in parts {
         match p.strip_prefix("name=") {
+            Some(_) if name.is_some() => {
+                return Err("ERR Invalid metadata value, name argument was given multiple times".into())
+            }
             Some(n) => name = Some(n.to_string()),
             None => return Err(format!("ERR Invalid metadata value given: {p}")),
         }
@@ -219,8 +222,11 @@ fn load_in_vm(vm: &Vm, body: &[u8]) -> Result<Vec<(FuncMeta, Function)>, String>
 /// callback=, flags=, description=}`.
 fn register_args(args: MultiValue) -> mlua::Result<(FuncMeta, Function)> {
     let e = |m: &str| raise(format!("ERR {m}").into_bytes());
+    // Lua's tostring coercion, as Redis reads these arguments (a number is a name too).
     let text = |v: &Value| match v {
         Value::String(s) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+        Value::Integer(i) => Some(i.to_string()),
+        Value::Number(n) => Some(super::scripting::lua_number_text(*n)),
         _ => None,
     };
     let (name, cb, flags, description) = match args.len() {
@@ -323,12 +329,15 @@ pub fn load_library(shared: &Shared, code: &[u8], replace: bool) -> Result<Strin
 }
 
 fn function_load(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
-    let (replace, code) = match argv.len() {
-        3 => (false, argv[2]),
-        4 if argv[2].eq_ignore_ascii_case(b"replace") => (true, argv[3]),
-        4 => return Reply::Error(format!("ERR Unknown option given: {}", String::from_utf8_lossy(argv[2]))),
-        _ => return Reply::err("ERR wrong number of arguments for 'function|load' command"),
-    };
+    // Options before the code: REPLACE (any number of times), as Redis parses them.
+    let code = argv[argv.len() - 1];
+    let mut replace = false;
+    for o in &argv[2..argv.len() - 1] {
+        if !o.eq_ignore_ascii_case(b"replace") {
+            return Reply::Error(format!("ERR Unknown option given: {}", String::from_utf8_lossy(o)));
+        }
+        replace = true;
+    }
     match load_library(ctx.shared, code, replace) {
         Ok(name) => {
             let r = Reply::Bulk(name.into_bytes());
@@ -370,8 +379,9 @@ fn function_list(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
         if argv[i].eq_ignore_ascii_case(b"withcode") && !code {
             code = true;
             i += 1;
-        } else if argv[i].eq_ignore_ascii_case(b"libraryname") && pattern.is_none() && i + 1 < argv.len() {
-            pattern = Some(argv[i + 1]);
+        } else if argv[i].eq_ignore_ascii_case(b"libraryname") && pattern.is_none() {
+            let Some(p) = argv.get(i + 1) else { return Reply::err("ERR library name argument was not given") };
+            pattern = Some(*p);
             i += 2;
         } else {
             return Reply::Error(format!("ERR Unknown argument {}", String::from_utf8_lossy(argv[i])));

@@ -77,6 +77,8 @@ pub mod flags {
     /// Takes write locks on its keys although Redis flags it read-only (PFCOUNT stores
     /// the cardinality it computed in the HLL's cache bytes).
     pub const LOCK_WRITE: u32 = 1 << 26;
+    /// Runs a Lua script (EVAL family, FCALL): takes every worker's gate (scripting.rs).
+    pub const SCRIPT: u32 = 1 << 27;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),

@@ -41,19 +41,19 @@ use std::sync::Arc;
 const G: &str = "scripting";
 
 pub static COMMANDS: &[Command] = &[
-    Command::new("eval", G, -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | LOCK_WRITE, eval)
+    Command::new("eval", G, -3, SCRIPT | NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | LOCK_WRITE, eval)
         .keynum(2, 0, 1, 1, "RW access update")
         .doc("Execute a Lua script server side", "2.6.0", "Depends on the script that is executed.")
         .args("script numkeys [key [key ...]] [arg [arg ...]]"),
-    Command::new("evalsha", G, -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | LOCK_WRITE, evalsha)
+    Command::new("evalsha", G, -3, SCRIPT | NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | LOCK_WRITE, evalsha)
         .keynum(2, 0, 1, 1, "RW access update")
         .doc("Execute a Lua script server side", "2.6.0", "Depends on the script that is executed.")
         .args("sha1 numkeys [key [key ...]] [arg [arg ...]]"),
-    Command::new("eval_ro", G, -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | LOCK_WRITE, eval_ro)
+    Command::new("eval_ro", G, -3, SCRIPT | NOSCRIPT | SKIP_MONITOR | STALE | READONLY | LOCK_WRITE, eval_ro)
         .keynum(2, 0, 1, 1, "RO access")
         .doc("Execute a read-only Lua script server side", "7.0.0", "Depends on the script that is executed.")
         .args("script numkeys [key [key ...]] [arg [arg ...]]"),
-    Command::new("evalsha_ro", G, -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | LOCK_WRITE, evalsha_ro)
+    Command::new("evalsha_ro", G, -3, SCRIPT | NOSCRIPT | SKIP_MONITOR | STALE | READONLY | LOCK_WRITE, evalsha_ro)
         .keynum(2, 0, 1, 1, "RO access")
         .doc("Execute a read-only Lua script server side", "7.0.0", "Depends on the script that is executed.")
         .args("sha1 numkeys [key [key ...]] [arg [arg ...]]"),
@@ -94,17 +94,10 @@ static SCRIPT_SUBS: &[Command] = &[
     ),
 ];
 
-/// True for commands that must run with every worker gate held: the EVAL family, and
-/// EXEC when its transaction queued one.
+/// True for commands that must run with every worker gate held: scripts (flag SCRIPT),
+/// and EXEC when its transaction queued one.
 pub fn needs_world(cmd: &Command, session: &super::state::Session) -> bool {
-    const WORLD: [&str; 6] = ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"];
-    if WORLD.contains(&cmd.name) {
-        return true;
-    }
-    cmd.name == "exec"
-        && session.multi.as_ref().is_some_and(|q| {
-            q.iter().any(|c| c.first().is_some_and(|n| WORLD.iter().any(|e| n.eq_ignore_ascii_case(e.as_bytes()))))
-        })
+    cmd.has(SCRIPT) || (session.multi_script && cmd.name == "exec")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -150,7 +143,8 @@ pub(super) struct Vm {
     handler: Function,
     /// `function() return cb(k, a) end` (FCALL passes KEYS and ARGV as arguments).
     pub(super) bind: Function,
-    funcs: HashMap<String, Function>,
+    /// Compiled scripts by sha1, with their shebang's no-writes flag.
+    funcs: HashMap<String, (Function, bool)>,
     gen: u64,
     /// FUNCTION callbacks by function name, as of `Shared::function_gen` == `fgen`.
     pub(super) fcallbacks: HashMap<String, Function>,
@@ -381,7 +375,7 @@ pub(super) fn script_error(e: &mlua::Error) -> Option<Vec<u8>> {
 }
 
 /// Lua 5.1's number to string ("%.14g").
-fn lua_number_text(n: f64) -> String {
+pub(super) fn lua_number_text(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
         return format!("{}", n as i64);
     }
@@ -437,10 +431,11 @@ fn evalsha_ro(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     eval_generic(ctx, argv, true, true)
 }
 
-/// The script's `#!lua flags=...` line: (no-writes, the body with that line blanked).
-fn shebang(body: &[u8]) -> Result<(bool, Vec<u8>), String> {
+/// The script's `#!lua flags=...` line: (no-writes, where the code starts: the shebang
+/// line is skipped but its newline kept, so line numbers stay right).
+fn shebang(body: &[u8]) -> Result<(bool, usize), String> {
     if !body.starts_with(b"#!") {
-        return Ok((false, body.to_vec()));
+        return Ok((false, 0));
     }
     let end = body.iter().position(|&c| c == b'\n').unwrap_or(body.len());
     let line = String::from_utf8_lossy(&body[2..end]).to_string();
@@ -462,8 +457,15 @@ fn shebang(body: &[u8]) -> Result<(bool, Vec<u8>), String> {
             }
         }
     }
-    // The shebang line is dropped but its newline kept, so line numbers stay right.
-    Ok((no_writes, body[end..].to_vec()))
+    Ok((no_writes, end))
+}
+
+/// Compiles a script on this VM and remembers it (with its no-writes flag).
+fn compile_script(vm: &mut Vm, sha: &str, body: &[u8]) -> Result<(Function, bool), String> {
+    let (no_writes, start) = shebang(body)?;
+    let f = compile(vm, &body[start..])?;
+    vm.funcs.insert(sha.to_string(), (f.clone(), no_writes));
+    Ok((f, no_writes))
 }
 
 fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, ro: bool) -> Reply {
@@ -478,36 +480,35 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, ro: bool) -> Reply 
         return Reply::err("ERR Number of keys can't be greater than number of args");
     }
     let nkeys = nkeys as usize;
-    let (sha, body): (String, Arc<[u8]>) = if by_sha {
-        let sha = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
-        match ctx.shared.scripts.read().get(&sha) {
-            Some(b) => (sha, b.clone()),
-            None => return Reply::err("NOSCRIPT No matching script. Please use EVAL."),
-        }
-    } else {
-        (sha1_hex(argv[1]), Arc::from(argv[1]))
-    };
-    let (no_writes, source) = match shebang(&body) {
-        Ok(x) => x,
-        Err(e) => return Reply::Error(e),
-    };
+    let sha = if by_sha { String::from_utf8_lossy(argv[1]).to_ascii_lowercase() } else { sha1_hex(argv[1]) };
     let keys: Vec<&[u8]> = argv[3..3 + nkeys].to_vec();
     let args: Vec<&[u8]> = argv[3 + nkeys..].to_vec();
     let shared: &Shared = ctx.shared;
     with_vm(shared, |vm| {
-        let f = match vm.funcs.get(&sha) {
-            Some(f) => f.clone(),
-            None => match compile(vm, &source) {
-                Ok(f) => {
-                    vm.funcs.insert(sha.clone(), f.clone());
-                    f
+        // A script this VM compiled is in the shared cache too (SCRIPT FLUSH replaces the
+        // VM), so the body is only needed, and the cache only written, the first time.
+        let (f, no_writes) = match vm.funcs.get(&sha) {
+            Some(x) => x.clone(),
+            None => {
+                let body: Arc<[u8]> = if by_sha {
+                    match shared.scripts.read().get(&sha) {
+                        Some(b) => b.clone(),
+                        None => return Reply::err("NOSCRIPT No matching script. Please use EVAL."),
+                    }
+                } else {
+                    Arc::from(argv[1])
+                };
+                match compile_script(vm, &sha, &body) {
+                    Ok(x) => {
+                        if !by_sha {
+                            shared.scripts.write().entry(sha.clone()).or_insert(body);
+                        }
+                        x
+                    }
+                    Err(e) => return Reply::Error(e),
                 }
-                Err(e) => return Reply::Error(e),
-            },
+            }
         };
-        if !by_sha {
-            shared.scripts.write().entry(sha.clone()).or_insert_with(|| body.clone());
-        }
         run_script(vm, ctx, &f, &sha, &keys, &args, ro || no_writes, false)
     })
 }
@@ -925,15 +926,8 @@ fn script_load(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
     let sha = sha1_hex(body);
     if !ctx.shared.scripts.read().contains_key(&sha) {
         // Compiled on this worker now, so a syntax error is reported at load time.
-        let src = match shebang(body) {
-            Ok((_, s)) => s,
-            Err(e) => return Reply::Error(e),
-        };
-        let r = with_vm(ctx.shared, |vm| match compile(vm, &src) {
-            Ok(f) => {
-                vm.funcs.insert(sha.clone(), f);
-                Reply::ok()
-            }
+        let r = with_vm(ctx.shared, |vm| match compile_script(vm, &sha, body) {
+            Ok(_) => Reply::ok(),
             Err(e) => Reply::Error(e),
         });
         if r.is_error() {

@@ -113,6 +113,8 @@ pub struct Session {
     pub multi: Option<Vec<Vec<Vec<u8>>>>,
     /// A command failed to queue (unknown, arity, not allowed): EXEC answers EXECABORT.
     pub multi_error: bool,
+    /// A script (EVAL, FCALL, ...) is queued: EXEC takes every worker's gate.
+    pub multi_script: bool,
     /// EXEC is running this session's queued commands.
     pub in_exec: bool,
     /// AOF records of the running EXEC, appended together when it ends.
@@ -146,6 +148,7 @@ impl Session {
             close_after_reply: false,
             multi: None,
             multi_error: false,
+            multi_script: false,
             in_exec: false,
             aof_tx: None,
             reply: ReplyMode::On,
@@ -372,6 +375,36 @@ pub struct NetStats {
     pub obuf_disconnections: AtomicU64,
     /// Times a client ran out of its client-rate-limit budget and was held back.
     pub rate_limited: AtomicU64,
+}
+
+impl NetStats {
+    // Each counts into the totals and, for MessagePack connections, into its share.
+    pub fn accepted(&self, wire: Wire) {
+        self.connections_received.fetch_add(1, Ordering::Relaxed);
+        if wire == Wire::Msgpack {
+            self.msgpack.connections_received.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    pub fn connected(&self, wire: Wire, up: bool) {
+        let add =
+            |a: &AtomicUsize| if up { a.fetch_add(1, Ordering::Relaxed) } else { a.fetch_sub(1, Ordering::Relaxed) };
+        add(&self.connected_clients);
+        if wire == Wire::Msgpack {
+            add(&self.msgpack.connected_clients);
+        }
+    }
+    pub fn read(&self, wire: Wire, n: usize) {
+        self.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+        if wire == Wire::Msgpack {
+            self.msgpack.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+    pub fn written(&self, wire: Wire, n: usize) {
+        self.bytes_written.fetch_add(n as u64, Ordering::Relaxed);
+        if wire == Wire::Msgpack {
+            self.msgpack.bytes_written.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Connection and traffic counters of one protocol.

@@ -65,6 +65,7 @@ pub fn queue(session: &mut Session, cmd: &Command, argv: &[&[u8]]) -> Reply {
     }
     if let Some(q) = session.multi.as_mut() {
         q.push(argv.iter().map(|a| a.to_vec()).collect());
+        session.multi_script |= cmd.has(SCRIPT);
         session.info.multi.store(q.len() as i64, Ordering::Relaxed);
     }
     Reply::Status("QUEUED".into())
@@ -75,6 +76,7 @@ pub fn reset(ctx_shared: &super::state::Shared, session: &mut Session) {
     session.multi = None;
     session.info.multi.store(-1, Ordering::Relaxed);
     session.multi_error = false;
+    session.multi_script = false;
     unwatch_all(ctx_shared, session);
 }
 
@@ -92,6 +94,7 @@ fn multi(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     }
     ctx.session.multi = Some(Vec::new());
     ctx.session.multi_error = false;
+    ctx.session.multi_script = false;
     ctx.session.info.multi.store(0, Ordering::Relaxed);
     Reply::ok()
 }
