@@ -205,10 +205,7 @@ impl Reactor {
                     return;
                 }
             };
-            self.shared.net.connections_received.fetch_add(1, Ordering::Relaxed);
-            if wire == Wire::Msgpack {
-                self.shared.net.msgpack.connections_received.fetch_add(1, Ordering::Relaxed);
-            }
+            self.shared.net.accepted(wire);
             let (maxclients, protected) = {
                 let c = self.shared.config.read();
                 (c.maxclients, c.protected_mode)
@@ -297,10 +294,7 @@ impl Reactor {
             }
             log::debug!("conn={} accepted from {}", info.id, info.addr);
             self.shared.clients.lock().insert(info.id, info);
-            self.shared.net.connected_clients.fetch_add(1, Ordering::Relaxed);
-            if wire == Wire::Msgpack {
-                self.shared.net.msgpack.connected_clients.fetch_add(1, Ordering::Relaxed);
-            }
+            self.shared.net.connected(wire, true);
             entry.insert(conn);
         }
     }
@@ -356,10 +350,7 @@ impl Reactor {
                         let _ = t.write_tls(&mut c.stream);
                     }
                 }
-                self.shared.net.bytes_read.fetch_add(total as u64, Ordering::Relaxed);
-                if c.wire == Wire::Msgpack {
-                    self.shared.net.msgpack.bytes_read.fetch_add(total as u64, Ordering::Relaxed);
-                }
+                self.shared.net.read(c.wire, total);
                 self.close(slot);
                 return;
             }
@@ -396,10 +387,7 @@ impl Reactor {
             }
         }
         if total > 0 {
-            self.shared.net.bytes_read.fetch_add(total as u64, Ordering::Relaxed);
-            if c.wire == Wire::Msgpack {
-                self.shared.net.msgpack.bytes_read.fetch_add(total as u64, Ordering::Relaxed);
-            }
+            self.shared.net.read(c.wire, total);
             c.info.io.tot_in.fetch_add(total as u64, Ordering::Relaxed);
         }
         if c.rbuf.len() - c.rpos > limit {
@@ -706,10 +694,7 @@ impl Reactor {
             }
         }
         if written > 0 {
-            self.shared.net.bytes_written.fetch_add(written as u64, Ordering::Relaxed);
-            if c.wire == Wire::Msgpack {
-                self.shared.net.msgpack.bytes_written.fetch_add(written as u64, Ordering::Relaxed);
-            }
+            self.shared.net.written(c.wire, written);
             c.info.io.tot_out.fetch_add(written as u64, Ordering::Relaxed);
         }
         if c.wpos == c.wbuf.len() {
@@ -844,10 +829,7 @@ impl Reactor {
         if self.shared.ntracking.load(Ordering::Acquire) > 0 {
             crate::commands::tracking::disable(&self.shared, c.info.id);
         }
-        self.shared.net.connected_clients.fetch_sub(1, Ordering::Relaxed);
-        if c.wire == Wire::Msgpack {
-            self.shared.net.msgpack.connected_clients.fetch_sub(1, Ordering::Relaxed);
-        }
+        self.shared.net.connected(c.wire, false);
         log::debug!("conn={} closed ({})", c.info.id, c.info.addr);
     }
 
