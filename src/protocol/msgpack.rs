@@ -210,9 +210,17 @@ pub(super) fn parse_request(
                 }
                 args.push((base + s + off, len));
             }
-            Some(Arg::Text(t)) => {
-                args.push((synth.len() | super::resp::SYNTH_FLAG, t.len()));
-                synth.extend_from_slice(t.as_bytes());
+            Some(number) => {
+                // Numbers become their decimal text, written straight into the batch's
+                // synthesized bytes.
+                let at = synth.len();
+                match number {
+                    Arg::Int(i) => synth.extend_from_slice(super::reply::fmt_i64(i, &mut [0u8; 20])),
+                    Arg::Uint(u) => synth.extend_from_slice(u.to_string().as_bytes()),
+                    Arg::Float(d) => synth.extend_from_slice(float_text(d).as_bytes()),
+                    Arg::Bytes(..) => unreachable!("matched above"),
+                }
+                args.push((at | super::resp::SYNTH_FLAG, synth.len() - at));
             }
             None => return fail(args, "arguments must be str, bin, int or float"),
         }
@@ -227,8 +235,10 @@ pub(super) fn parse_request(
 enum Arg {
     /// A str/bin: (offset in the frame body, length).
     Bytes(usize, usize),
-    /// A number turned into text.
-    Text(String),
+    Int(i64),
+    /// An unsigned integer above i64::MAX.
+    Uint(u64),
+    Float(f64),
 }
 
 /// A bounds-checked MessagePack reader over one frame body.
@@ -282,18 +292,21 @@ impl Reader<'_> {
             0xc4 | 0xd9 => self.be(1)? as usize,
             0xc5 | 0xda => self.be(2)? as usize,
             0xc6 | 0xdb => self.be(4)? as usize,
-            0x00..=0x7f => return Some(Arg::Text(tag.to_string())),
-            0xe0..=0xff => return Some(Arg::Text((tag as i8).to_string())),
-            0xcc => return Some(Arg::Text(self.be(1)?.to_string())),
-            0xcd => return Some(Arg::Text(self.be(2)?.to_string())),
-            0xce => return Some(Arg::Text(self.be(4)?.to_string())),
-            0xcf => return Some(Arg::Text(self.be(8)?.to_string())),
-            0xd0 => return Some(Arg::Text((self.be(1)? as u8 as i8).to_string())),
-            0xd1 => return Some(Arg::Text((self.be(2)? as u16 as i16).to_string())),
-            0xd2 => return Some(Arg::Text((self.be(4)? as u32 as i32).to_string())),
-            0xd3 => return Some(Arg::Text((self.be(8)? as i64).to_string())),
-            0xca => return Some(Arg::Text(float_text(f32::from_bits(self.be(4)? as u32) as f64))),
-            0xcb => return Some(Arg::Text(float_text(f64::from_bits(self.be(8)?)))),
+            0x00..=0x7f => return Some(Arg::Int(tag as i64)),
+            0xe0..=0xff => return Some(Arg::Int(tag as i8 as i64)),
+            0xcc => return Some(Arg::Int(self.be(1)? as i64)),
+            0xcd => return Some(Arg::Int(self.be(2)? as i64)),
+            0xce => return Some(Arg::Int(self.be(4)? as i64)),
+            0xcf => {
+                let u = self.be(8)?;
+                return Some(i64::try_from(u).map_or(Arg::Uint(u), Arg::Int));
+            }
+            0xd0 => return Some(Arg::Int(self.be(1)? as u8 as i8 as i64)),
+            0xd1 => return Some(Arg::Int(self.be(2)? as u16 as i16 as i64)),
+            0xd2 => return Some(Arg::Int(self.be(4)? as u32 as i32 as i64)),
+            0xd3 => return Some(Arg::Int(self.be(8)? as i64)),
+            0xca => return Some(Arg::Float(f32::from_bits(self.be(4)? as u32) as f64)),
+            0xcb => return Some(Arg::Float(f64::from_bits(self.be(8)?))),
             _ => return None,
         };
         let off = self.pos;
@@ -806,6 +819,21 @@ mod tests {
         b.argv(1, &mut argv);
         assert_eq!(argv, vec![&b"GET"[..], b"k"]);
         assert!(b.error.is_none());
+    }
+
+    #[test]
+    fn integer_arguments_of_every_width_become_decimal_text() {
+        // [1, "ECHO", u64::MAX, -300, i64::MIN, 255, -1]
+        let mut body = vec![0x97, 1, 0xa4, b'E', b'C', b'H', b'O', 0xcf];
+        body.extend_from_slice(&u64::MAX.to_be_bytes());
+        body.extend_from_slice(&[0xd1, 0xfe, 0xd4, 0xd3]);
+        body.extend_from_slice(&i64::MIN.to_be_bytes());
+        body.extend_from_slice(&[0xcc, 0xff, 0xff]);
+        let mut buf = frame(&body);
+        let b = parse_batch_at(&mut buf, &mut 0, &limits()).expect("complete");
+        let mut argv = Vec::new();
+        b.argv(0, &mut argv);
+        assert_eq!(argv, vec![&b"ECHO"[..], b"18446744073709551615", b"-300", b"-9223372036854775808", b"255", b"-1"]);
     }
 
     #[test]
