@@ -1697,6 +1697,9 @@ fn acl_file_load_and_save() {
         let closed = alice.expect_closed(Duration::from_millis(1000));
         out.push(format!("alice closed: {}", closed.is_ok()));
         out.push(norm(a.cmd(&[b"PING"])));
+        // A missing file: strerror's text, as Redis prints it.
+        std::fs::remove_file(path).expect("remove the acl file");
+        out.push(norm(a.cmd(&[b"ACL", b"LOAD"])));
         out.push(norm(a.cmd(&[b"AUTH", b"dave", b"pw"])));
         out.push(norm(a.cmd(&[b"SET", b"d1", b"v"])));
         out.push(norm(a.cmd(&[b"GET", b"d1"])));

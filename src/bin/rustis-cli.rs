@@ -202,12 +202,8 @@ struct Cli {
 
 /// The strerror-like reason of a connect failure, as redis-cli prints it.
 fn reason(e: &io::Error) -> String {
-    let s = e.to_string();
-    let s = s.strip_prefix("failed to lookup address information: ").unwrap_or(&s);
-    match s.find(" (os error ") {
-        Some(at) => s[..at].to_string(),
-        None => s.to_string(),
-    }
+    let s = rustis::persistence::aof::strerror(e);
+    s.strip_prefix("failed to lookup address information: ").map(str::to_string).unwrap_or(s)
 }
 
 impl Cli {

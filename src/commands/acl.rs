@@ -17,6 +17,7 @@
 use super::flags::*;
 use super::state::Shared;
 use super::{table, Command, Ctx};
+use crate::persistence::aof::strerror;
 use crate::protocol::Reply;
 use crate::store::glob::glob_match;
 use std::collections::BTreeMap;
@@ -1141,8 +1142,8 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
         return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
     }
     if !path.is_empty() {
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("Error loading ACLs, opening file '{path}': {e}"))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("Error loading ACLs, opening file '{path}': {}", strerror(&e)))?;
         let users = parse_acl_file(&path, &text)?;
         install_users(shared, users, None);
         return Ok(());
@@ -1170,7 +1171,7 @@ fn acl_load(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     }
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) => return Reply::Error(format!("ERR Error loading ACLs, opening file '{path}': {e}")),
+        Err(e) => return Reply::Error(format!("ERR Error loading ACLs, opening file '{path}': {}", strerror(&e))),
     };
     match parse_acl_file(&path, &text) {
         Ok(users) => {

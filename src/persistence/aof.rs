@@ -572,7 +572,7 @@ impl Aof {
 
 /// The C library's text for an I/O error (what Redis prints with strerror), without
 /// Rust's " (os error N)" suffix.
-fn strerror(e: &std::io::Error) -> String {
+pub fn strerror(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.rfind(" (os error ") {
         Some(i) => s[..i].to_string(),
