@@ -596,7 +596,8 @@ impl Table {
     }
 }
 
-/// A worker's hold on the script gates while it runs one command.
+/// A worker's hold on the script gates while it runs one command (the guards are only
+/// held, for their Drop: hence the allow).
 #[allow(dead_code)]
 enum Gate<'a> {
     One(parking_lot::RwLockReadGuard<'a, ()>),
