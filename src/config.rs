@@ -144,6 +144,9 @@ pub struct Config {
     pub latency_tracking: bool,
     /// latency-tracking-info-percentiles (default 50 99 99.9).
     pub latency_tracking_info_percentiles: Vec<f64>,
+    /// script-parallel: scripts run in parallel on their declared keys' stripes (yes) or
+    /// always alone, as in Redis (no). Rustis only.
+    pub script_parallel: bool,
 }
 
 impl Default for Config {
@@ -207,6 +210,7 @@ impl Default for Config {
             enable_protected_configs: "no".into(),
             latency_monitor_threshold: 0,
             latency_tracking: true,
+            script_parallel: true,
             tracking_table_max_keys: 1_000_000,
             rename_commands: Vec::new(),
             msgpack_port: 6380,
@@ -659,6 +663,7 @@ pub static OPTIONS: &[Opt] = &[
     opt_num!("maxmemory-samples", maxmemory_samples, u64, 1, i32::MAX as i64, false),
     opt_num!("latency-monitor-threshold", latency_monitor_threshold, u64, 0, i64::MAX, false),
     opt_bool!("latency-tracking", latency_tracking, false),
+    opt_bool!("script-parallel", script_parallel, false),
     opt_num!("tracking-table-max-keys", tracking_table_max_keys, u64, 0, i64::MAX, false),
     opt_str!("requirepass", requirepass, false),
     opt_num!("acllog-max-len", acllog_max_len, u64, 0, i64::MAX, false),

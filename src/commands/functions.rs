@@ -587,6 +587,7 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], ro_cmd: bool) -> Reply {
         let gen = shared.function_gen.load(Ordering::Acquire);
         if vm.fgen != gen {
             vm.fcallbacks.clear();
+            vm.exclusive_functions.clear();
             let codes: Vec<Arc<[u8]>> = shared.functions.read().libs.values().map(|l| l.code.clone()).collect();
             for code in codes {
                 let Ok((_, body)) = metadata(&code) else { continue };

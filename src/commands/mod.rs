@@ -636,6 +636,9 @@ pub struct WriteMark {
     existed: Option<Vec<bool>>,
 }
 
+/// A key and its db.
+pub type DbKey = (usize, Vec<u8>);
+
 /// What a handler sees.
 pub struct Ctx<'a> {
     pub shared: &'a Shared,
@@ -658,6 +661,19 @@ pub struct Ctx<'a> {
     /// Events a handler adds after its main one (XADD's `xtrim`, consumers created by
     /// XREADGROUP/XCLAIM/XAUTOCLAIM): (class, event, key).
     pub extra_events: Vec<(u32, &'static str, Vec<u8>)>,
+    /// A script running in parallel (scripting.rs): it holds its worker's gate only and
+    /// the stripes of its declared keys; any other stripe is taken without waiting (or
+    /// the run is rolled back and repeated exclusively), and every held stripe keeps an
+    /// undo record.
+    pub parallel: bool,
+    /// Set by a parallel script that had to give up: `execute` releases everything and
+    /// runs the command again holding every worker gate.
+    pub rerun_exclusive: bool,
+    /// Set when `with_stripe` could not take a stripe without waiting (parallel scripts
+    /// only): the command's result is meaningless and its run must be abandoned.
+    pub lock_missed: std::cell::Cell<bool>,
+    /// In a parallel script, the keys whose watchers to flag once it commits.
+    pub watch_deferred: std::cell::RefCell<Option<Vec<DbKey>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -797,13 +813,26 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Locks every stripe of `db`: used by commands whose keys are only known while
-    /// running (rare, e.g. COPY to another db). Must be called with no other locks held.
-    pub fn lock_all_of(&mut self, db: usize, write: bool) {
-        let dbr: &'a Db = &self.shared.keyspace.dbs[db];
-        for (i, s) in dbr.stripes.iter().enumerate() {
-            let g = if write { Guard::W(s.write()) } else { Guard::R(s.read()) };
-            self.locks.held.push((db, i, g));
+    /// Ends the undo records of every held stripe (parallel scripts): keeps the changes,
+    /// or with `rollback` puts every changed key back as it was when the stripe was taken.
+    pub fn end_undo(&mut self, rollback: bool) {
+        for (_, _, g) in self.locks.held.iter_mut() {
+            if let Guard::W(g) = g {
+                if rollback {
+                    g.undo_rollback();
+                } else {
+                    g.undo_commit();
+                }
+            }
+        }
+    }
+
+    /// Opens an undo record on every held stripe (a parallel script starts).
+    pub fn begin_undo(&mut self) {
+        for (_, _, g) in self.locks.held.iter_mut() {
+            if let Guard::W(g) = g {
+                g.undo_begin();
+            }
         }
     }
 }
@@ -974,7 +1003,7 @@ pub(crate) fn run_locked(
 }
 
 /// Takes the stripes `argv` (run as `ctx.cmd`) needs that are not held yet, for writing
-/// (scripts: called with every worker gate held, so any order is safe).
+/// (exclusive scripts: called with every worker gate held, so any order is safe).
 pub(crate) fn lock_more(ctx: &mut Ctx, argv: &[&[u8]]) {
     let mut want = Vec::new();
     plan_stripes(ctx, argv, &mut want);
@@ -985,6 +1014,36 @@ pub(crate) fn lock_more(ctx: &mut Ctx, argv: &[&[u8]]) {
             acquire(ctx, d, s, true);
         }
     }
+}
+
+/// How long a parallel script waits for a stripe it did not declare before it gives up
+/// (then its run is rolled back and repeated exclusively). Short: a wait that long is
+/// either real contention or a lock cycle, which only giving up breaks.
+pub const PARALLEL_LOCK_WAIT: std::time::Duration = std::time::Duration::from_micros(500);
+
+/// Like `lock_more` for a parallel script, which holds stripes other commands may be
+/// waiting for: each missing stripe is waited for at most `PARALLEL_LOCK_WAIT`, gets an
+/// undo record, and false means one could not be had (the run must be abandoned).
+pub(crate) fn try_lock_more(ctx: &mut Ctx, argv: &[&[u8]]) -> bool {
+    let mut want = Vec::new();
+    plan_stripes(ctx, argv, &mut want);
+    want.sort_unstable();
+    want.dedup();
+    let shared = ctx.shared;
+    for (d, s) in want {
+        if ctx.locks.find(d, s).is_some() {
+            continue;
+        }
+        let Some(mut g) = shared.keyspace.dbs[d].stripes[s].try_write_for(PARALLEL_LOCK_WAIT) else {
+            ctx.stats.lock_contended += 1;
+            return false;
+        };
+        g.undo_begin();
+        let at = ctx.locks.held.partition_point(|(hd, hs, _)| (*hd, *hs) < (d, s));
+        ctx.locks.held.insert(at, (d, s, Guard::W(g)));
+    }
+    shared.worker_live[ctx.stats.idx].active_locks.store(ctx.locks.held.len() as u64, Relaxed);
+    true
 }
 
 /// Watched keys in stripes this command holds, with their state before it runs
@@ -1036,7 +1095,10 @@ impl Ctx<'_> {
                 cmd.for_each_key_pos(argv, |p| named |= argv[p] == key.as_slice());
             }
             if existed != exists || (named && !wide) || (wide && (existed || exists)) {
-                reg.touch(db, &key);
+                match self.watch_deferred.borrow_mut().as_mut() {
+                    Some(later) => later.push((db, key)),
+                    None => reg.touch(db, &key),
+                }
             }
         }
     }
@@ -1132,9 +1194,20 @@ impl Ctx<'_> {
 
     /// Runs `f` on stripe `s` of `db`, using the lock this command already holds on it
     /// or taking a read lock for the call (SCAN, INFO: never deadlocks inside EXEC).
+    ///
+    /// A parallel script must not wait for a stripe while it holds others (it could
+    /// deadlock with a command that holds that one and waits for one of the script's): it
+    /// waits briefly, then gives up, sets `lock_missed` and shows `f` an empty stripe.
     pub fn with_stripe<R>(&self, db: usize, s: usize, f: impl FnOnce(&Stripe) -> R) -> R {
         match self.locks.find(db, s) {
             Some(i) => f(self.held_stripe(i)),
+            None if self.parallel => match self.shared.keyspace.dbs[db].stripes[s].try_read_for(PARALLEL_LOCK_WAIT) {
+                Some(g) => f(&g),
+                None => {
+                    self.lock_missed.set(true);
+                    f(&Stripe::detached())
+                }
+            },
             None => f(&self.shared.keyspace.dbs[db].stripes[s].read()),
         }
     }
@@ -1265,15 +1338,16 @@ fn execute_inner(
     }
     session.info.last_cmd.store(id + 1, std::sync::atomic::Ordering::Relaxed);
     let start = std::time::Instant::now();
-    // Every command holds its worker's gate shared; scripts (and EXEC with one) take all
-    // of them, so they run alone (see scripting.rs).
-    let world = scripting::needs_world(cmd, session);
-    let gate = if world {
-        Gate::All(shared.gates.iter().map(|g| g.write()).collect())
-    } else {
-        Gate::One(shared.gates[stats.idx].read())
-    };
-    let reply = {
+    // Every command holds its worker's gate shared. Scripts first run in parallel like
+    // that; one that must give up (and EXEC with a script, and every script under
+    // `script-parallel no`) takes all of them, so it runs alone (see scripting.rs).
+    let mut world = scripting::needs_world(shared, cmd, session);
+    let reply = loop {
+        let gate = if world {
+            Gate::All(shared.gates.iter().map(|g| g.write()).collect())
+        } else {
+            Gate::One(shared.gates[stats.idx].read())
+        };
         let mut ctx = Ctx {
             shared,
             session,
@@ -1287,12 +1361,22 @@ fn execute_inner(
             misses: Default::default(),
             changed_hint: None,
             extra_events: Vec::new(),
+            parallel: !world && cmd.has(flags::SCRIPT),
+            rerun_exclusive: false,
+            lock_missed: Default::default(),
+            watch_deferred: Default::default(),
         };
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             lock_plan(&mut ctx, argv, scratch);
             let snap = ctx.watch_snapshot();
             let mark = ctx.write_begin(argv);
             let r = run(&mut ctx, argv);
+            if ctx.rerun_exclusive {
+                // The script rolled its run back: nothing happened, start over.
+                ctx.locks.release();
+                ctx.shared.worker_live[ctx.stats.idx].active_locks.store(0, Relaxed);
+                return r;
+            }
             ctx.write_end(mark, argv, &r);
             ctx.watch_touch(snap, argv, &r);
             if !ctx.session.serving_block {
@@ -1334,7 +1418,7 @@ fn execute_inner(
             }
             r
         }));
-        match res {
+        let r = match res {
             Ok(r) => r,
             Err(p) => {
                 let msg = p
@@ -1343,11 +1427,22 @@ fn execute_inner(
                     .or_else(|| p.downcast_ref::<&str>().copied())
                     .unwrap_or("unknown panic");
                 log::error!("command {} panicked: {}", cmd.name, msg);
+                if ctx.parallel {
+                    // A parallel script stopped half way: undo what it did.
+                    ctx.end_undo(true);
+                }
                 Reply::Error(format!("ERR internal error while running '{}'", cmd.name))
             }
+        };
+        let again = ctx.rerun_exclusive;
+        drop(ctx);
+        drop(gate);
+        if again && !world {
+            world = true;
+            continue;
         }
+        break r;
     };
-    drop(gate);
     let ns = start.elapsed().as_nanos() as u64;
     slowlog_record(shared, session, cmd, argv, ns / 1000, now);
     let st = &mut stats.cmd[id];

@@ -6,11 +6,24 @@
 //! replicate_commands, the LOG_* and REPL_* constants), and the Lua <-> RESP conversions.
 //!
 //! Must hold:
-//! - atomicity: a script runs holding every worker's gate exclusively (`Shared::gates`),
-//!   so no other command runs anywhere while it does, exactly as in single-threaded Redis;
-//!   it takes the stripes of each key it touches as it goes (declared in KEYS or not: a
-//!   script is never refused for an undeclared key), which cannot deadlock because the
-//!   only other stripe holders then are background threads that hold one stripe at a time;
+//! - atomicity, in one of two ways (DESIGN.md section 5):
+//!   - **parallel** (the first try, `script-parallel yes`): the script holds its own
+//!     worker's gate, like any command, and the write locks of its declared keys' stripes,
+//!     taken in order. A key it did not declare in a stripe it does not hold is taken
+//!     without waiting more than `PARALLEL_LOCK_WAIT` (strict two-phase locking: every
+//!     stripe stays held to the end, so the run is serializable; the bounded wait breaks
+//!     any lock cycle). Every held stripe keeps an undo record, and everything else the
+//!     run causes (keyspace events, pub/sub, tracking, AOF records, WATCH flags, wakeups)
+//!     waits in the run until it commits. If the run cannot go on (a busy undeclared
+//!     stripe, a keyspace-wide command, a write to a value too big to copy cheaply), it
+//!     is rolled back and abandoned before anyone saw anything, and run again exclusively;
+//!     that script (by sha) or function (by name) then always runs exclusively on this
+//!     worker;
+//!   - **exclusive**: the script holds every worker's gate (`Shared::gates`), so no other
+//!     command runs anywhere while it does, exactly as in single-threaded Redis; it takes
+//!     the stripes of each key it touches as it goes, which cannot deadlock because the
+//!     only other stripe holders then are background threads that hold one at a time;
+//! - either way, a script is never refused for touching a key it did not declare;
 //! - the sandbox: scripts cannot create or change globals ("Attempt to modify a readonly
 //!   table"), reading an unknown global is an error, and os, io, debug, dofile, loadfile,
 //!   require, getfenv and setfenv are gone; `loadstring` compiles text only, in the sandbox;
@@ -20,13 +33,14 @@
 //!   a SELECT inside a script does not change the caller's database.
 //!
 //! A script running past busy-reply-threshold is marked busy: the reactor then answers
-//! other clients BUSY itself (no worker is free: the script holds every gate) and takes
-//! SCRIPT KILL (stops a script that wrote nothing, at its next hook) and SHUTDOWN NOSAVE.
+//! other clients BUSY itself (as Redis does; an exclusive script holds every worker) and
+//! takes SCRIPT KILL (stops a script that wrote nothing, at its next hook) and SHUTDOWN
+//! NOSAVE. Each worker has its own slot in `Shared::script`.
 //!
-//! The `bit`, `cjson` and `cmsgpack` libraries are in scripting_libs.rs.
+//! The `bit`, `cjson`, `cmsgpack` and `struct` libraries are in scripting_libs.rs, FUNCTION
+//! and FCALL in functions.rs.
 //!
-//! Not yet: FUNCTION/FCALL, the struct library, Redis's
-//! deterministic math.random, and read-only library tables (only the globals are).
+//! Not yet: read-only library tables (only the globals are).
 
 use super::flags::*;
 use super::state::Shared;
@@ -34,7 +48,7 @@ use super::{table, Command, Ctx};
 use crate::protocol::{Proto, Reply};
 use mlua::{Function, HookTriggers, Lua, MultiValue, Table, Value, VmState};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -94,10 +108,12 @@ static SCRIPT_SUBS: &[Command] = &[
     ),
 ];
 
-/// True for commands that must run with every worker gate held: scripts (flag SCRIPT),
-/// and EXEC when its transaction queued one.
-pub fn needs_world(cmd: &Command, session: &super::state::Session) -> bool {
-    cmd.has(SCRIPT) || (session.multi_script && cmd.name == "exec")
+/// True for commands that must start with every worker gate held: EXEC when its
+/// transaction queued a script, and scripts (flag SCRIPT) under `script-parallel no`.
+/// Other scripts start in parallel.
+pub fn needs_world(shared: &Shared, cmd: &Command, session: &super::state::Session) -> bool {
+    (cmd.has(SCRIPT) && !shared.enc.script_parallel.load(Ordering::Relaxed))
+        || (session.multi_script && cmd.name == "exec")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -149,6 +165,10 @@ pub(super) struct Vm {
     /// FUNCTION callbacks by function name, as of `Shared::function_gen` == `fgen`.
     pub(super) fcallbacks: HashMap<String, Function>,
     pub(super) fgen: u64,
+    /// Scripts (by sha) and functions (by name) whose parallel run was rolled back once:
+    /// they always run exclusively on this worker.
+    exclusive_scripts: HashSet<String>,
+    pub(super) exclusive_functions: HashSet<String>,
 }
 
 thread_local! {
@@ -156,7 +176,22 @@ thread_local! {
     /// The script run in progress on this thread (null otherwise): what redis.call and
     /// friends act on.
     static CURRENT: std::cell::Cell<*mut Run<'static, 'static>> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+    /// This thread's slot in `Shared::script` (its worker index), for the VM's hook.
+    static SLOT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// The parallel run in progress was abandoned: every redis.* call and the hook raise,
+    /// and its result is thrown away.
+    static ABANDONED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
+
+/// The error an abandoned parallel run's redis.call and hook raise (never seen by a
+/// client: the run is rolled back and repeated exclusively).
+fn abandoned() -> mlua::Error {
+    raise(b"ERR parallel script run abandoned".to_vec())
+}
+
+/// Largest value (by `Value::copy_cost`) a parallel script may write: its undo record
+/// copies it first. Writes to bigger values make the script run exclusively.
+const UNDO_COPY_LIMIT: usize = 64 * 1024;
 
 /// Runs `f` on the script run in progress.
 fn with_run<R>(f: impl FnOnce(&mut Run<'static, 'static>) -> mlua::Result<R>) -> mlua::Result<R> {
@@ -178,6 +213,7 @@ fn install_run_functions(lua: &Lua, redis: &Table) -> mlua::Result<()> {
         "call",
         lua.create_function(|lua, args: MultiValue| {
             with_run(|r| match redis_call(lua, r, args) {
+                _ if ABANDONED.get() => Err(abandoned()),
                 Ok(v) => Ok(v),
                 Err(t) => {
                     let text: mlua::String = t.get("err")?;
@@ -189,7 +225,13 @@ fn install_run_functions(lua: &Lua, redis: &Table) -> mlua::Result<()> {
     redis.raw_set(
         "pcall",
         lua.create_function(|lua, args: MultiValue| {
-            with_run(|r| Ok(redis_call(lua, r, args).unwrap_or_else(Value::Table)))
+            with_run(|r| {
+                let v = redis_call(lua, r, args).unwrap_or_else(Value::Table);
+                if ABANDONED.get() {
+                    return Err(abandoned());
+                }
+                Ok(v)
+            })
         })?,
     )?;
     redis.raw_set(
@@ -346,6 +388,8 @@ fn new_vm() -> mlua::Result<Vm> {
         gen: 0,
         fcallbacks: HashMap::new(),
         fgen: u64::MAX,
+        exclusive_scripts: HashSet::new(),
+        exclusive_functions: HashSet::new(),
     })
 }
 
@@ -516,10 +560,14 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, ro: bool) -> Reply 
 /// The hook that implements busy-reply-threshold and SCRIPT KILL: every 10,000
 /// instructions of a running script it marks the script busy once it ran too long (the
 /// reactor then answers BUSY) and stops it when SCRIPT KILL or SHUTDOWN NOSAVE asks.
-fn install_hook(lua: &Lua, state: Arc<super::state::ScriptState>) {
+fn install_hook(lua: &Lua, scripts: Arc<super::state::Scripts>) {
     lua.set_hook(HookTriggers::new().every_nth_instruction(10_000), move |_, _| {
+        let Some(state) = scripts.runs.get(SLOT.get()) else { return Ok(VmState::Continue) };
         if !state.running.load(Ordering::Acquire) {
             return Ok(VmState::Continue);
+        }
+        if ABANDONED.get() {
+            return Err(abandoned());
         }
         if state.kill.load(Ordering::Acquire) {
             return Err(raise(b"ERR Script killed by user with SCRIPT KILL...".to_vec()));
@@ -531,6 +579,7 @@ fn install_hook(lua: &Lua, state: Arc<super::state::ScriptState>) {
                 "Slow script detected: still in execution after {ran} milliseconds. You can try killing the script using the SCRIPT KILL command."
             );
             state.busy.store(true, Ordering::Release);
+            scripts.busy.fetch_add(1, Ordering::AcqRel);
         }
         Ok(VmState::Continue)
     });
@@ -605,6 +654,21 @@ pub(super) fn run_script(
     as_function: bool,
 ) -> Reply {
     let sha = label;
+    let parallel = ctx.parallel;
+    if parallel {
+        let known = if as_function { &vm.exclusive_functions } else { &vm.exclusive_scripts };
+        if known.contains(label) {
+            ctx.rerun_exclusive = true;
+            return Reply::Nil;
+        }
+        // Everything the run changes or emits can still be taken back until it ends.
+        ctx.begin_undo();
+        *ctx.watch_deferred.get_mut() = Some(Vec::new());
+    }
+    let marks =
+        (ctx.effects.pushes.len(), ctx.effects.bcast.len(), ctx.effects.unblock.len(), ctx.misses.get_mut().len());
+    ABANDONED.set(false);
+    SLOT.set(ctx.stats.idx);
     let saved_db = ctx.session.db;
     let saved_proto = ctx.session.proto;
     let outer_exec = ctx.session.in_exec;
@@ -616,7 +680,8 @@ pub(super) fn run_script(
     }
     // busy-reply-threshold and SCRIPT KILL: the VM's hook (installed once, see with_vm)
     // reads these.
-    let state = ctx.shared.script.clone();
+    let scripts = ctx.shared.script.clone();
+    let Some(state) = scripts.runs.get(ctx.stats.idx) else { return Reply::err("ERR no script slot") };
     state.busy.store(false, Ordering::Release);
     state.kill.store(false, Ordering::Release);
     state.wrote.store(false, Ordering::Release);
@@ -670,11 +735,45 @@ pub(super) fn run_script(
     })();
     drop(clear);
     state.running.store(false, Ordering::Release);
-    state.busy.store(false, Ordering::Release);
+    if state.busy.swap(false, Ordering::AcqRel) {
+        scripts.busy.fetch_sub(1, Ordering::AcqRel);
+    }
     state.kill.store(false, Ordering::Release);
     let Run { ctx, written, .. } = run;
     ctx.session.db = saved_db;
     ctx.session.proto = saved_proto;
+    if parallel {
+        let deferred = ctx.watch_deferred.get_mut().take().unwrap_or_default();
+        if ABANDONED.get() {
+            // Put every held stripe back and drop what the run emitted: nobody saw it.
+            ABANDONED.set(false);
+            ctx.end_undo(true);
+            ctx.effects.pushes.truncate(marks.0);
+            ctx.effects.bcast.truncate(marks.1);
+            ctx.effects.unblock.truncate(marks.2);
+            ctx.misses.get_mut().truncate(marks.3);
+            ctx.expired_seen.clear();
+            if !outer_exec {
+                ctx.session.in_exec = false;
+                ctx.session.aof_tx = None;
+            }
+            ctx.stats.script_rollbacks += 1;
+            ctx.rerun_exclusive = true;
+            let known = if as_function { &mut vm.exclusive_functions } else { &mut vm.exclusive_scripts };
+            known.insert(label.to_string());
+            return Reply::Nil;
+        }
+        ctx.end_undo(false);
+        if !deferred.is_empty() {
+            let reg = ctx.shared.watches.lock();
+            for (db, key) in deferred {
+                reg.touch(db, &key);
+            }
+        }
+        ctx.stats.scripts_parallel += 1;
+    } else {
+        ctx.stats.scripts_exclusive += 1;
+    }
     if !outer_exec {
         ctx.session.in_exec = false;
         if let Some(recs) = ctx.session.aof_tx.take() {
@@ -720,6 +819,9 @@ fn redis_call(lua: &Lua, run: &mut Run, args: MultiValue) -> Result<Value, Table
 
 /// Runs a command for a script: lookup, the script rules, ACL, locks, then the command.
 fn exec_in_script(run: &mut Run, argv: &[&[u8]]) -> Reply {
+    if ABANDONED.get() {
+        return Reply::Error("ERR parallel script run abandoned".into());
+    }
     let t = table();
     let id = match t.resolve(argv) {
         Ok(id) => id,
@@ -745,15 +847,46 @@ fn exec_in_script(run: &mut Run, argv: &[&[u8]]) -> Reply {
             return Reply::err("ERR The user executing the script can't run this command or subcommand");
         }
     }
-    if cmd.has(WRITE) {
-        ctx.shared.script.wrote.store(true, Ordering::Release);
-    }
     ctx.session.proto = run.resp;
     let saved = ctx.cmd;
     ctx.cmd = cmd;
-    super::lock_more(ctx, argv);
+    let go_on = if ctx.parallel {
+        !(cmd.has(ALL_STRIPES) || cmd.has(DB_STRIPES))
+            && super::try_lock_more(ctx, argv)
+            && !(cmd.has(WRITE) && too_big_to_undo(ctx, cmd, argv))
+    } else {
+        super::lock_more(ctx, argv);
+        true
+    };
     ctx.cmd = saved;
-    super::run_locked(ctx, cmd, id, argv, &mut run.written)
+    if !go_on {
+        ABANDONED.set(true);
+        return Reply::Error("ERR parallel script run abandoned".into());
+    }
+    if cmd.has(WRITE) {
+        if let Some(state) = ctx.shared.script.runs.get(ctx.stats.idx) {
+            state.wrote.store(true, Ordering::Release);
+        }
+    }
+    let reply = super::run_locked(ctx, cmd, id, argv, &mut run.written);
+    if ctx.lock_missed.get() {
+        ABANDONED.set(true);
+    }
+    reply
+}
+
+/// True when a write by `cmd` would make a parallel script's undo record copy a value
+/// bigger than `UNDO_COPY_LIMIT` (such scripts run exclusively, copying nothing).
+fn too_big_to_undo(ctx: &Ctx, cmd: &Command, argv: &[&[u8]]) -> bool {
+    let db = ctx.session.db;
+    let mut big = false;
+    cmd.for_each_key_pos(argv, |p| {
+        let key = argv[p];
+        if !big && ctx.holds(db, key) {
+            big = ctx.stripe_in(db, key).peek(key).is_some_and(|it| it.val.copy_cost() > UNDO_COPY_LIMIT);
+        }
+    });
+    big
 }
 
 // ---------------------------------------------------------------------------------------

@@ -166,7 +166,16 @@ impl Session {
     }
 }
 
-/// What the reactor and SCRIPT KILL need to know about the script running now.
+/// The scripts running now, one slot per worker (scripts may run in parallel): what the
+/// reactor and SCRIPT KILL need to know.
+pub struct Scripts {
+    /// How many running scripts are past busy-reply-threshold: while any is, the reactor
+    /// answers other clients BUSY itself, as Redis does.
+    pub busy: std::sync::atomic::AtomicUsize,
+    pub runs: Box<[ScriptState]>,
+}
+
+/// The script running on one worker, if any.
 #[derive(Default)]
 pub struct ScriptState {
     /// Ran past busy-reply-threshold: other clients get BUSY.
@@ -328,6 +337,11 @@ pub struct WorkerStats {
     pub lock_contended: u64,
     pub lock_wait_ns: u64,
     pub lock_wait_hist: crate::metrics::Hist,
+    /// Scripts (EVAL*, FCALL*) run: in parallel, alone (exclusive), and parallel runs
+    /// rolled back to be repeated alone.
+    pub scripts_parallel: u64,
+    pub scripts_exclusive: u64,
+    pub script_rollbacks: u64,
     /// This worker's index (its [`WorkerLive`] slot).
     pub idx: usize,
 }
@@ -357,6 +371,9 @@ impl WorkerStats {
             errors: HashMap::new(),
             lock_contended: 0,
             lock_wait_ns: 0,
+            scripts_parallel: 0,
+            scripts_exclusive: 0,
+            script_rollbacks: 0,
         }
     }
 }
@@ -438,6 +455,8 @@ pub struct EncLimits {
     pub tracking_table_max_keys: AtomicU64,
     /// latency-tracking (INFO latencystats and the command duration histogram).
     pub latency_tracking: AtomicBool,
+    /// script-parallel (read by every script).
+    pub script_parallel: AtomicBool,
     /// maxmemory (0: no limit) and maxmemory-samples.
     pub maxmemory: AtomicU64,
     pub maxmemory_samples: AtomicU64,
@@ -460,6 +479,7 @@ impl EncLimits {
         self.maxmemory.store(c.maxmemory, r);
         self.latency_threshold.store(c.latency_monitor_threshold, r);
         self.latency_tracking.store(c.latency_tracking, r);
+        self.script_parallel.store(c.script_parallel, r);
         self.tracking_table_max_keys.store(c.tracking_table_max_keys, r);
         self.maxmemory_samples.store(c.maxmemory_samples, r);
         crate::store::lfu::configure(
@@ -491,7 +511,7 @@ pub struct Shared {
     pub scripts: RwLock<HashMap<String, Arc<[u8]>>>,
     pub script_gen: AtomicU64,
     /// The running script, if any (read by the reactor to answer BUSY).
-    pub script: Arc<ScriptState>,
+    pub script: Arc<Scripts>,
     /// FUNCTION libraries; `function_gen` moves on every change so workers reload.
     pub functions: RwLock<super::functions::Registry>,
     pub function_gen: AtomicU64,
@@ -663,7 +683,10 @@ impl Shared {
             gates: (0..nworkers).map(|_| CachePadded::new(RwLock::new(()))).collect(),
             scripts: RwLock::new(HashMap::new()),
             script_gen: AtomicU64::new(0),
-            script: Arc::new(ScriptState::default()),
+            script: Arc::new(Scripts {
+                busy: Default::default(),
+                runs: (0..nworkers.max(1)).map(|_| ScriptState::default()).collect(),
+            }),
             functions: RwLock::new(Default::default()),
             function_gen: AtomicU64::new(0),
             net: NetStats::default(),

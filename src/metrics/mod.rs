@@ -141,6 +141,9 @@ pub struct Snapshot {
     pub rejected_connections: u64,
     pub obuf_disconnections: u64,
     pub rate_limited: u64,
+    /// Scripts run in parallel and alone, and parallel runs rolled back.
+    pub scripts: [u64; 2],
+    pub script_rollbacks: u64,
     /// (db index, keys) for non-empty dbs.
     pub keys: Vec<(usize, u64)>,
     pub expired_keys: u64,
@@ -292,6 +295,21 @@ pub fn render(s: &Snapshot) -> String {
             "Times a client used up its client-rate-limit budget and was held back",
             COUNTER,
             s.rate_limited as f64,
+        ),
+        family(
+            "rustis_scripts_total",
+            "Scripts and functions run (EVAL*, FCALL*), in parallel or alone (exclusive)",
+            COUNTER,
+            vec![
+                counter(&[("mode", "parallel")], s.scripts[0] as f64),
+                counter(&[("mode", "exclusive")], s.scripts[1] as f64),
+            ],
+        ),
+        one(
+            "rustis_script_rollbacks_total",
+            "Parallel script runs rolled back to run again alone (an undeclared key was busy)",
+            COUNTER,
+            s.script_rollbacks as f64,
         ),
         family(
             "rustis_keys",

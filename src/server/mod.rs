@@ -260,6 +260,9 @@ fn metrics_snapshot(shared: &Shared, queue_depth: u64) -> crate::metrics::Snapsh
         let g = w.lock();
         s.commands_processed += g.commands;
         s.lock_acquire_failures += g.lock_contended;
+        s.scripts[0] += g.scripts_parallel;
+        s.scripts[1] += g.scripts_exclusive;
+        s.script_rollbacks += g.script_rollbacks;
         lock_wait.merge(&g.lock_wait_hist);
         for (c, st) in cmds.iter_mut().zip(g.cmd.iter()) {
             c.calls += st.calls;

@@ -483,8 +483,9 @@ impl Reactor {
         let parse = if c.wire == Wire::Msgpack { msgpack::parse_batch_at } else { parse_batch_at };
         let mut answered = false;
         while let Some(batch) = parse(&mut c.rbuf, &mut c.rpos, &limits) {
-            if self.shared.script.busy.load(Ordering::Acquire) && !batch.is_empty() {
-                // A script is past busy-reply-threshold and holds every worker: answer here.
+            if self.shared.script.busy.load(Ordering::Acquire) > 0 && !batch.is_empty() {
+                // A script is past busy-reply-threshold (an exclusive one holds every
+                // worker): answer here, as Redis would.
                 busy_replies(&self.shared, c, &batch);
                 self.spare_bufs.push(recycle(batch.data));
                 answered = true;
@@ -1019,24 +1020,25 @@ fn class_of(c: &Conn) -> usize {
 
 /// While a script is busy (Redis's BUSY state): SCRIPT KILL stops it unless it wrote
 /// (UNKILLABLE), SHUTDOWN NOSAVE stops it and the server, anything else gets BUSY. The
-/// replies are written straight into the connection's output, in its protocol.
+/// replies are written straight into the connection's output, in its protocol. With
+/// several busy scripts (parallel ones), SCRIPT KILL stops them all, or none if any wrote.
 fn busy_replies(shared: &Shared, c: &mut Conn, batch: &crate::protocol::Batch) {
     use crate::protocol::Reply;
-    let script = &shared.script;
+    let busy = || shared.script.runs.iter().filter(|r| r.busy.load(Ordering::Acquire));
     let mut argv = Vec::new();
     for i in 0..batch.len() {
         batch.argv(i, &mut argv);
         let is = |j: usize, w: &str| argv.get(j).is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()));
         let reply = if (is(0, "script") || is(0, "function")) && is(1, "kill") && argv.len() == 2 {
-            if script.wrote.load(Ordering::Acquire) {
+            if busy().any(|r| r.wrote.load(Ordering::Acquire)) {
                 Reply::err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
             } else {
-                script.kill.store(true, Ordering::Release);
+                busy().for_each(|r| r.kill.store(true, Ordering::Release));
                 Reply::ok()
             }
         } else if is(0, "shutdown") && is(1, "nosave") {
             log::warn!("conn={} SHUTDOWN NOSAVE while a script is busy: stopping it", c.info.id);
-            script.kill.store(true, Ordering::Release);
+            shared.script.runs.iter().for_each(|r| r.kill.store(true, Ordering::Release));
             shared.persist.shutdown_handled.store(true, Ordering::Release);
             shared.shutdown_requested.store(true, Ordering::Release);
             c.closing = true;

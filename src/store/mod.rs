@@ -9,7 +9,10 @@
 //! - every key with a TTL is in its stripe's volatile index exactly once (O(1) sampling);
 //! - while a snapshot is open on a stripe (`snapshot_begin` .. `snapshot_end`), every
 //!   mutation first records the key's value as of the snapshot point (copy-before-write,
-//!   see [`Snapshot`]), so a snapshot reader sees exactly the data of that point.
+//!   see [`Snapshot`]), so a snapshot reader sees exactly the data of that point;
+//! - while an undo record is open (`undo_begin` .. `undo_commit`/`undo_rollback`, a
+//!   parallel script's stripes), every mutation first saves the key's item as it was when
+//!   the record opened, so `undo_rollback` can put the stripe back exactly.
 //!
 //! Imports nothing else from the crate.
 
@@ -47,6 +50,16 @@ pub struct Item {
 }
 
 impl Item {
+    /// A copy of the item (value, TTL, access clock), not yet in any stripe.
+    fn duplicate(&self) -> Box<Item> {
+        Box::new(Item {
+            key: self.key.clone(),
+            val: self.val.clone(),
+            expire_at: self.expire_at,
+            vidx: 0,
+            lru: AtomicU32::new(self.lru.load(Ordering::Relaxed)),
+        })
+    }
     /// Absolute expiry in unix ms, or None.
     pub fn expire_at(&self) -> Option<i64> {
         (self.expire_at != NO_EXPIRE).then_some(self.expire_at)
@@ -179,6 +192,16 @@ pub struct Stripe {
     /// Keys removed because their TTL passed, kept while `track_expired` is on (the AOF
     /// logs them as DEL, as Redis propagates expirations) until `take_expired`.
     expired_keys: Option<Vec<CompactBytes>>,
+    /// The open undo record of a parallel script holding this stripe, if any.
+    undo: Option<Box<Undo>>,
+}
+
+/// Before-images of the keys changed since `undo_begin` (`None`: the key did not exist),
+/// each saved at its first change, plus the expiry counters of that moment.
+struct Undo {
+    pre: HashMap<Vec<u8>, Option<Box<Item>>>,
+    expired: u64,
+    expired_keys: usize,
 }
 
 /// A key's state at the snapshot point, saved before its first change after that point.
@@ -208,39 +231,93 @@ impl Stripe {
             mods: 0,
             snap: None,
             expired_keys: None,
+            undo: None,
         }
     }
 
-    /// Records `key`'s current state in the open snapshot (if any) before it changes.
+    /// An empty stripe that belongs to no database (a stand-in for one that could not be
+    /// locked; see `commands::Ctx::with_stripe`).
+    pub fn detached() -> Stripe {
+        Stripe::new(Hasher::with_seed(0))
+    }
+
+    /// Records `key`'s current state in the open snapshot and undo record (if any)
+    /// before it changes.
     #[inline]
     fn preserve(&mut self, key: &[u8], h: u64) {
-        if self.snap.is_some() {
+        if self.snap.is_some() || self.undo.is_some() {
             self.preserve_slow(key, h);
         }
     }
 
     #[cold]
     fn preserve_slow(&mut self, key: &[u8], h: u64) {
-        let Some(snap) = self.snap.as_mut() else { return };
-        if snap.pre.contains_key(key) {
-            return;
+        if let Some(snap) = self.snap.as_mut() {
+            if !snap.pre.contains_key(key) {
+                let old = self.table.find(h, |it| it.key.as_slice() == key).map(|it| Saved {
+                    key: it.key.clone(),
+                    val: it.val.clone(),
+                    expire_at: it.expire_at(),
+                });
+                snap.pre.insert(key.to_vec(), old);
+            }
         }
-        let old = self.table.find(h, |it| it.key.as_slice() == key).map(|it| Saved {
-            key: it.key.clone(),
-            val: it.val.clone(),
-            expire_at: it.expire_at(),
-        });
-        snap.pre.insert(key.to_vec(), old);
+        if let Some(undo) = self.undo.as_mut() {
+            if !undo.pre.contains_key(key) {
+                let old = self.table.find(h, |it| it.key.as_slice() == key).map(|it| it.duplicate());
+                undo.pre.insert(key.to_vec(), old);
+            }
+        }
     }
 
-    /// Records every key of the stripe in the open snapshot (before SWAPDB).
+    /// Records every key of the stripe in the open snapshot and undo record (before
+    /// SWAPDB and FLUSH*).
     fn preserve_all(&mut self) {
-        let Some(snap) = self.snap.as_mut() else { return };
-        for it in self.table.iter() {
-            if !snap.pre.contains_key(it.key.as_slice()) {
-                let saved = Saved { key: it.key.clone(), val: it.val.clone(), expire_at: it.expire_at() };
-                snap.pre.insert(it.key.as_slice().to_vec(), Some(saved));
+        if let Some(snap) = self.snap.as_mut() {
+            for it in self.table.iter() {
+                if !snap.pre.contains_key(it.key.as_slice()) {
+                    let saved = Saved { key: it.key.clone(), val: it.val.clone(), expire_at: it.expire_at() };
+                    snap.pre.insert(it.key.as_slice().to_vec(), Some(saved));
+                }
             }
+        }
+        if let Some(undo) = self.undo.as_mut() {
+            for it in self.table.iter() {
+                if !undo.pre.contains_key(it.key.as_slice()) {
+                    undo.pre.insert(it.key.as_slice().to_vec(), Some(it.duplicate()));
+                }
+            }
+        }
+    }
+
+    /// Opens an undo record (a parallel script took this stripe): from now on every
+    /// change saves the key's item first. A record already open is kept.
+    pub fn undo_begin(&mut self) {
+        if self.undo.is_none() {
+            let expired_keys = self.expired_keys.as_ref().map_or(0, |v| v.len());
+            self.undo = Some(Box::new(Undo { pre: HashMap::new(), expired: self.expired, expired_keys }));
+        }
+    }
+
+    /// Closes the undo record, keeping every change.
+    pub fn undo_commit(&mut self) {
+        self.undo = None;
+    }
+
+    /// Closes the undo record, putting back every key changed since `undo_begin` (value,
+    /// TTL and access clock) and the expiry counters. `mods` keeps counting up, so a
+    /// WATCH that compares it only errs on the side of "changed".
+    pub fn undo_rollback(&mut self) {
+        let Some(undo) = self.undo.take() else { return };
+        for (key, old) in undo.pre {
+            self.remove(&key);
+            if let Some(item) = old {
+                self.insert_item(item);
+            }
+        }
+        self.expired = undo.expired;
+        if let Some(v) = self.expired_keys.as_mut() {
+            v.truncate(undo.expired_keys);
         }
     }
 
@@ -461,6 +538,9 @@ impl Stripe {
 
     /// Empties the stripe, returning the old contents so they can be dropped elsewhere.
     pub fn take(&mut self) -> StripeContents {
+        if self.undo.is_some() {
+            self.preserve_all();
+        }
         self.volatile.clear();
         self.mods += 1;
         let mut table = std::mem::replace(&mut self.table, HashTable::new());
@@ -483,7 +563,8 @@ impl Stripe {
         StripeContents(table)
     }
 
-    /// Swaps contents with another stripe (SWAPDB).
+    /// Swaps contents with another stripe (SWAPDB). (Never under an undo record: parallel
+    /// scripts run no keyspace-wide command; a rollback would not swap back.)
     pub fn swap_contents(&mut self, other: &mut Stripe) {
         self.preserve_all();
         other.preserve_all();
@@ -716,5 +797,89 @@ mod tests {
         let ks = Keyspace::new(1, 1024);
         let db = &ks.dbs[0];
         assert_eq!(db.stripe_of(b"{x}1"), db.stripe_of(b"{x}2"));
+    }
+
+    /// Everything about a stripe a rollback must restore, in key order.
+    fn contents(s: &Stripe) -> Vec<(Vec<u8>, String, Option<i64>)> {
+        let mut v: Vec<_> =
+            s.iter().map(|it| (it.key.as_slice().to_vec(), format!("{:?}", it.val), it.expire_at())).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn undo_rollback_restores_every_change() {
+        let ks = Keyspace::new(1, 1);
+        let mut s = ks.dbs[0].stripes[0].write();
+        s.track_expired(true);
+        s.set(b"plain", Value::string(b"1"), None, 0);
+        s.set(b"ttl", Value::string(b"2"), Some(5_000), 0);
+        s.set(b"gone", Value::string(b"3"), None, 0);
+        s.set(b"stale", Value::string(b"4"), Some(10), 0);
+        s.set(b"other", Value::string(b"5"), Some(9_000), 0);
+        let before = contents(&s);
+        let (expired, vol) = (s.expired, s.volatile_len());
+        s.undo_begin();
+        // Every kind of change: overwrite, TTL removal and change, delete, create, an
+        // in-place change, a lazy expiry, and a second change to the same key.
+        s.set(b"plain", Value::string(b"changed"), Some(7_000), 100);
+        s.set_expire(b"ttl", None);
+        s.remove(b"gone");
+        s.set(b"new", Value::string(b"n"), Some(8_000), 100);
+        if let Some(it) = s.get_mut(b"other", 100) {
+            it.val = Value::string(b"mutated");
+        }
+        assert!(s.get_mut(b"stale", 100).is_none());
+        s.set(b"plain", Value::string(b"again"), None, 100);
+        assert_eq!(s.expired, expired + 1);
+        s.undo_rollback();
+        assert_eq!(contents(&s), before);
+        assert_eq!((s.expired, s.volatile_len()), (expired, vol));
+        assert!(s.take_expired().is_empty(), "the rolled-back expiry is not logged");
+        // The volatile index is whole again: every TTL'd key can be sampled and expired.
+        let mut rng = 7u64;
+        let mut gone = 0;
+        for _ in 0..100 {
+            gone += s.expire_sample(100_000, 10, &mut rng).1;
+        }
+        assert_eq!(gone, 3);
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn undo_commit_keeps_changes_and_stops_copying() {
+        let ks = Keyspace::new(1, 1);
+        let mut s = ks.dbs[0].stripes[0].write();
+        s.set(b"a", Value::string(b"1"), None, 0);
+        s.undo_begin();
+        s.set(b"a", Value::string(b"2"), None, 0);
+        s.undo_commit();
+        assert!(s.undo.is_none());
+        s.set(b"b", Value::string(b"3"), None, 0);
+        s.undo_rollback(); // no record: nothing happens
+        assert_eq!(contents(&s).len(), 2);
+        assert_eq!(format!("{:?}", s.get(b"a", 0).map(|i| &i.val)), format!("{:?}", Some(&Value::Int(2))));
+    }
+
+    #[test]
+    fn undo_rollback_after_flush_and_under_a_snapshot() {
+        let ks = Keyspace::new(1, 1);
+        let mut s = ks.dbs[0].stripes[0].write();
+        for i in 0..20 {
+            s.set(format!("k{i}").as_bytes(), Value::string(b"v"), (i % 3 == 0).then_some(50_000), 0);
+        }
+        let before = contents(&s);
+        s.snapshot_begin();
+        s.undo_begin();
+        s.set(b"k1", Value::string(b"x"), None, 0);
+        drop(s.take());
+        s.set(b"fresh", Value::string(b"y"), None, 0);
+        s.undo_rollback();
+        assert_eq!(contents(&s), before);
+        // The snapshot still sees the point where it opened.
+        let mut seen = Vec::new();
+        s.snapshot_visit(|k, v, e| seen.push((k.to_vec(), format!("{v:?}"), e)));
+        seen.sort();
+        assert_eq!(seen, before);
     }
 }

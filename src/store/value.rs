@@ -101,6 +101,18 @@ impl Value {
             _ => unreachable!("just made raw"),
         }
     }
+    /// Roughly how many bytes a copy of the value moves, in O(1): a string's length, 32
+    /// per element of a collection.
+    pub fn copy_cost(&self) -> usize {
+        match self {
+            Value::Int(_) | Value::Emb(_) | Value::Raw(_) => self.str_len(),
+            Value::List(l) => l.len() * 32,
+            Value::Hash(h) => h.len() * 32,
+            Value::Set(s) => s.len() * 32,
+            Value::ZSet(z) => z.len() * 32,
+            Value::Stream(x) => x.len() * 32,
+        }
+    }
     /// Approximate heap bytes owned by the value (MEMORY USAGE, used_memory).
     pub fn heap_size(&self) -> usize {
         match self {
