@@ -30,6 +30,10 @@ Usage: scripts/bench.sh [options]
   --metrics         instead: rustis with metrics on (endpoint scraped every second,
                     latency-tracking yes) vs off (metrics-port 0, latency-tracking no),
                     redis-benchmark -t set,get -P 1 and 16, -r rounds alternating, medians
+  --scripts         instead: EVALSHA of an INCR script on redis-server, Rustis
+                    (scripts in parallel) and Rustis with --script-parallel no: random
+                    declared keys, one hot declared key, random undeclared keys;
+                    -P 1 and 16, -r rounds alternating, medians
   --self-test       use redis-server on both sides (checks this script)
 Env: BENCH_RUSTIS_BIN=path  use this binary instead of building rustis-server;
      BENCH_TIMEOUT=seconds  limit for each redis-benchmark run (default 300).
@@ -40,7 +44,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 requests=200000 rounds=3 clients=50 tests="set,get,incr,mset" pipelines="1 16"
-workers="" out="" memory=0 pubsub=0 bgsave=0 aof=0 metrics=0 extra_args=() keyspace=100000 bench_timeout=${BENCH_TIMEOUT:-300}
+workers="" out="" memory=0 pubsub=0 bgsave=0 aof=0 metrics=0 scripts=0 extra_args=() keyspace=100000 bench_timeout=${BENCH_TIMEOUT:-300}
 rustis_bin=${BENCH_RUSTIS_BIN:-}
 while [ $# -gt 0 ]; do
     case $1 in
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
         --bgsave) bgsave=1; shift ;;
         --aof) aof=1; shift ;;
         --metrics) metrics=1; shift ;;
+        --scripts) scripts=1; shift ;;
         --self-test) rustis_bin=$(command -v redis-server); shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -452,6 +457,59 @@ if [ "$metrics" -eq 1 ]; then
     wait "$scraper" 2>/dev/null || true
     echo >>"$report"
     echo "last scrape: $(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$mport; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3; cat <&3" | grep -c '^rustis_' ) rustis_ series lines in the last scrape" >>"$report"
+    cat "$report"
+    [ -n "$out" ] && cp "$report" "$out"
+    exit 0
+fi
+
+if [ "$scripts" -eq 1 ]; then
+    header "scripts: parallel vs exclusive vs redis-server"
+    sargs[excl]="--script-parallel no"
+    start_server redis
+    start_server rustis
+    start_server excl
+    declared="return redis.call('incr', KEYS[1])"
+    undeclared="return redis.call('incr', ARGV[1])"
+    for s in redis rustis excl; do
+        sha_d=$(cli "$s" script load "$declared")
+        sha_u=$(cli "$s" script load "$undeclared")
+    done
+    {
+        echo "- scripts: \`$declared\` (sha $sha_d) and \`$undeclared\` (sha $sha_u), loaded with SCRIPT LOAD"
+        echo "- rustis: script-parallel yes (default); excl: --script-parallel no (every script alone, as in Redis)"
+        echo "- redis-benchmark -c $clients -n $requests -r $keyspace -P 1/16; median of $rounds rounds, server order rotated every round"
+        echo
+        echo "| case | -P | redis rps | rustis rps | excl rps | rustis/redis | rustis/excl |"
+        echo "|---|---:|---:|---:|---:|---:|---:|"
+    } >>"$report"
+    declare -A sres
+    for case in random-keys one-key undeclared; do
+        case $case in
+            random-keys) cmd=(EVALSHA "$sha_d" 1 "key:__rand_int__") ;;
+            one-key) cmd=(EVALSHA "$sha_d" 1 counter) ;;
+            undeclared) cmd=(EVALSHA "$sha_u" 0 "key:__rand_int__") ;;
+        esac
+        for d in 1 16; do
+            for r in $(seq 1 "$rounds"); do
+                case $((r % 3)) in 1) order="redis rustis excl" ;; 2) order="rustis excl redis" ;; *) order="excl redis rustis" ;; esac
+                for s in $order; do
+                    rps=$(timeout "$bench_timeout" redis-benchmark -h 127.0.0.1 -p "${port[$s]}" -c "$clients" \
+                        -n "$requests" -r "$keyspace" -P "$d" --csv "${cmd[@]}" 2>/dev/null | grep -v '^"test"' | tail -n 1 |
+                        awk -F'","' '{ print $2 }')
+                    echo "  $s $case -P $d round $r: ${rps:-n/a} rps" >&2
+                    sres[$s,$case,$d]="${sres[$s,$case,$d]:-} ${rps:-0}"
+                done
+            done
+            med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+            a=$(echo "${sres[redis,$case,$d]}" | med)
+            b=$(echo "${sres[rustis,$case,$d]}" | med)
+            c=$(echo "${sres[excl,$case,$d]}" | med)
+            awk -v t="$case" -v d="$d" -v a="$a" -v b="$b" -v c="$c" \
+                'BEGIN { printf "| %s | %s | %.0f | %.0f | %.0f | %.2f | %.2f |\n", t, d, a, b, c, (a > 0 ? b / a : 0), (c > 0 ? b / c : 0) }' >>"$report"
+        done
+    done
+    echo >>"$report"
+    echo "rustis: $(cli rustis info stats | grep -E '^rustis_script' | tr -d '\r' | tr '\n' ' ')" >>"$report"
     cat "$report"
     [ -n "$out" ] && cp "$report" "$out"
     exit 0

@@ -507,3 +507,34 @@ fn rolled_back_runs_leave_no_trace_under_load() {
     assert!(rollbacks > 0, "no run was rolled back: the test did not test its path");
     eprintln!("script runs {runs:?}, rollbacks {rollbacks}");
 }
+
+/// math.random is Redis's: one lrand48 sequence for the whole server from the same state
+/// at start (EVAL and FCALL draw from it in turn, on any worker), so a fresh Rustis and a
+/// fresh redis-server give the same numbers.
+#[test]
+fn math_random_follows_redis_from_the_start() {
+    let mut servers = vec![start_rustis(&["--workers", "2"])];
+    if let Some(r) = common::start_redis(&[]) {
+        servers.push(r);
+    }
+    let mut outs = Vec::new();
+    for srv in &servers {
+        let mut c = RawConn::connect(srv.port).expect("connect");
+        let mut out = vec![c.cmd(&[b"EVAL", b"return {math.random(1000), math.random(5, 10)}", b"0"])];
+        c.cmd(&[
+            b"FUNCTION",
+            b"LOAD",
+            b"#!lua name=rnd\nredis.register_function('rnd', function() return math.random(1000000) end)",
+        ]);
+        out.push(c.cmd(&[b"FCALL", b"rnd", b"0"]));
+        // Another connection (another worker, on Rustis) continues the same sequence.
+        let mut d = RawConn::connect(srv.port).expect("connect");
+        out.push(d.cmd(&[b"EVAL", b"return tostring(math.random())", b"0"]));
+        outs.push(out);
+    }
+    // The first draws from redis-server 7.0 (its fixed initial lrand48 state).
+    assert_eq!(outs[0][0], b"*2\r\n:397\r\n:10\r\n");
+    if let Some(redis) = outs.get(1) {
+        assert_eq!(outs[0], *redis);
+    }
+}

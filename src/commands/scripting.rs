@@ -40,6 +40,8 @@
 //! The `bit`, `cjson`, `cmsgpack` and `struct` libraries are in scripting_libs.rs, FUNCTION
 //! and FCALL in functions.rs.
 //!
+//! math.random / math.randomseed are Redis's (`lrand48`: one sequence per server).
+//!
 //! Not yet: read-only library tables (only the globals are).
 
 use super::flags::*;
@@ -325,6 +327,15 @@ fn new_vm() -> mlua::Result<Vm> {
     g.set("redis", redis.clone())?;
     super::scripting_libs::install(&lua)?;
     let xpcall: Function = g.get("xpcall")?;
+    let math: Table = g.get("math")?;
+    math.set("random", lua.create_function(|_, args: MultiValue| math_random(&args))?)?;
+    math.set(
+        "randomseed",
+        lua.create_function(|_, args: MultiValue| {
+            srand48(check_int("randomseed", &args, 1)?);
+            Ok(())
+        })?,
+    )?;
     let (env, setfenv): (Table, Function) = lua.load(BOOTSTRAP).set_name("=bootstrap").call(())?;
     // Redis's __redis__err__handler: errors become tables carrying where they were
     // raised (the first frame that is not C; the sandbox's own Lua helpers count as C,
@@ -391,6 +402,74 @@ fn new_vm() -> mlua::Result<Vm> {
         exclusive_scripts: HashSet::new(),
         exclusive_functions: HashSet::new(),
     })
+}
+
+/// Redis's rand.c (`redisLrand48`): the 48-bit linear congruential generator of lrand48,
+/// one state for the whole server (all workers' VMs), starting where Redis's does.
+static LRAND48: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x1234_ABCD_330E);
+
+const LRAND48_MASK: u64 = (1 << 48) - 1;
+
+fn lrand48() -> i32 {
+    let step = |x: u64| x.wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB) & LRAND48_MASK;
+    let prev = LRAND48.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| Some(step(x))).unwrap_or_else(|x| x);
+    (step(prev) >> 17) as i32
+}
+
+/// Lua's luaL_checkint for argument `n` (1-based) of `name`, with its error texts.
+fn check_int(name: &str, args: &MultiValue, n: usize) -> mlua::Result<i32> {
+    let v = args.get(n - 1);
+    let num = match v {
+        Some(Value::Integer(i)) => Some(*i as f64),
+        Some(Value::Number(x)) => Some(*x),
+        Some(Value::String(s)) => {
+            let t = String::from_utf8_lossy(&s.as_bytes()).trim().to_string();
+            match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+                Some(h) => i64::from_str_radix(h, 16).ok().map(|i| i as f64),
+                None => t.parse::<f64>().ok(),
+            }
+        }
+        _ => None,
+    };
+    match num {
+        Some(x) => Ok(x as i64 as i32),
+        None => {
+            let got = v.map_or("no value", |v| v.type_name());
+            Err(mlua::Error::RuntimeError(format!("bad argument #{n} to '{name}' (number expected, got {got})")))
+        }
+    }
+}
+
+/// Redis's math.random (redis_math_random: Lua's, on `lrand48`; the number is drawn
+/// before the arguments are checked, as there).
+fn math_random(args: &MultiValue) -> mlua::Result<f64> {
+    const MAX: i32 = i32::MAX;
+    let r = (lrand48() % MAX) as f64 / MAX as f64;
+    let empty = |n: usize| Err(mlua::Error::RuntimeError(format!("bad argument #{n} to 'random' (interval is empty)")));
+    match args.len() {
+        0 => Ok(r),
+        1 => {
+            let u = check_int("random", args, 1)?;
+            if u < 1 {
+                return empty(1);
+            }
+            Ok((r * u as f64).floor() + 1.0)
+        }
+        2 => {
+            let l = check_int("random", args, 1)?;
+            let u = check_int("random", args, 2)?;
+            if l > u {
+                return empty(2);
+            }
+            Ok((r * (u as f64 - l as f64 + 1.0)).floor() + l as f64)
+        }
+        _ => Err(mlua::Error::RuntimeError("wrong number of arguments".into())),
+    }
+}
+
+/// `redisSrand48`: the state becomes the seed's 32 bits above 0x330E.
+fn srand48(seed: i32) {
+    LRAND48.store(((seed as u32 as u64) << 16) | 0x330E, Ordering::Relaxed);
 }
 
 /// An error a `redis` library function raises: the text of its `err` table.
@@ -1156,6 +1235,15 @@ pub fn sha1_hex(data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lrand48_follows_redis() {
+        // redis-server 7.0: EVAL "math.randomseed(42) return {math.random(1000000),
+        // math.random(1000000)}" 0 answers 744526, 342702.
+        srand48(42);
+        let pick = |v: i32| ((v % i32::MAX) as f64 / i32::MAX as f64 * 1_000_000.0).floor() as i64 + 1;
+        assert_eq!([pick(lrand48()), pick(lrand48())], [744526, 342702]);
+    }
 
     #[test]
     fn sha1_vectors() {
