@@ -32,8 +32,10 @@ Usage: scripts/bench.sh [options]
                     redis-benchmark -t set,get -P 1 and 16, -r rounds alternating, medians
   --scripts         instead: EVALSHA of an INCR script on redis-server, Rustis
                     (scripts in parallel) and Rustis with --script-parallel no: random
-                    declared keys, one hot declared key, random undeclared keys;
-                    -P 1 and 16, -r rounds alternating, medians
+                    declared keys, one hot declared key, random undeclared keys, and
+                    random declared keys while another client keeps running a script
+                    that spins for 1 ms on its own key; -P 1 and 16, -r rounds
+                    alternating, medians (use --workers 2 or more to see parallelism)
   --self-test       use redis-server on both sides (checks this script)
 Env: BENCH_RUSTIS_BIN=path  use this binary instead of building rustis-server;
      BENCH_TIMEOUT=seconds  limit for each redis-benchmark run (default 300).
@@ -470,12 +472,15 @@ if [ "$scripts" -eq 1 ]; then
     start_server excl
     declared="return redis.call('incr', KEYS[1])"
     undeclared="return redis.call('incr', ARGV[1])"
+    slow="local t = redis.call('time') local s = t[1] * 1000000 + t[2] repeat t = redis.call('time') until t[1] * 1000000 + t[2] - s >= 1000 return redis.call('incr', KEYS[1])"
     for s in redis rustis excl; do
         sha_d=$(cli "$s" script load "$declared")
         sha_u=$(cli "$s" script load "$undeclared")
+        sha_s=$(cli "$s" script load "$slow")
     done
     {
         echo "- scripts: \`$declared\` (sha $sha_d) and \`$undeclared\` (sha $sha_u), loaded with SCRIPT LOAD"
+        echo "- beside-slow: random-keys while \`redis-benchmark -c 1\` keeps running a script that spins 1 ms (TIME) then INCRs \`slow\`"
         echo "- rustis: script-parallel yes (default); excl: --script-parallel no (every script alone, as in Redis)"
         echo "- redis-benchmark -c $clients -n $requests -r $keyspace -P 1/16; median of $rounds rounds, server order rotated every round"
         echo
@@ -483,9 +488,9 @@ if [ "$scripts" -eq 1 ]; then
         echo "|---|---:|---:|---:|---:|---:|---:|"
     } >>"$report"
     declare -A sres
-    for case in random-keys one-key undeclared; do
+    for case in random-keys one-key undeclared beside-slow; do
         case $case in
-            random-keys) cmd=(EVALSHA "$sha_d" 1 "key:__rand_int__") ;;
+            random-keys | beside-slow) cmd=(EVALSHA "$sha_d" 1 "key:__rand_int__") ;;
             one-key) cmd=(EVALSHA "$sha_d" 1 counter) ;;
             undeclared) cmd=(EVALSHA "$sha_u" 0 "key:__rand_int__") ;;
         esac
@@ -493,9 +498,20 @@ if [ "$scripts" -eq 1 ]; then
             for r in $(seq 1 "$rounds"); do
                 case $((r % 3)) in 1) order="redis rustis excl" ;; 2) order="rustis excl redis" ;; *) order="excl redis rustis" ;; esac
                 for s in $order; do
+                    spinner=""
+                    if [ "$case" = beside-slow ]; then
+                        redis-benchmark -h 127.0.0.1 -p "${port[$s]}" -c 1 -n 100000000 EVALSHA "$sha_s" 1 slow \
+                            >/dev/null 2>&1 &
+                        spinner=$!
+                        sleep 0.5
+                    fi
                     rps=$(timeout "$bench_timeout" redis-benchmark -h 127.0.0.1 -p "${port[$s]}" -c "$clients" \
                         -n "$requests" -r "$keyspace" -P "$d" --csv "${cmd[@]}" 2>/dev/null | grep -v '^"test"' | tail -n 1 |
                         awk -F'","' '{ print $2 }')
+                    if [ -n "$spinner" ]; then
+                        kill "$spinner" 2>/dev/null || true
+                        wait "$spinner" 2>/dev/null || true
+                    fi
                     echo "  $s $case -P $d round $r: ${rps:-n/a} rps" >&2
                     sres[$s,$case,$d]="${sres[$s,$case,$d]:-} ${rps:-0}"
                 done

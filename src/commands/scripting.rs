@@ -40,9 +40,8 @@
 //! The `bit`, `cjson`, `cmsgpack` and `struct` libraries are in scripting_libs.rs, FUNCTION
 //! and FCALL in functions.rs.
 //!
-//! math.random / math.randomseed are Redis's (`lrand48`: one sequence per server).
-//!
-//! Not yet: read-only library tables (only the globals are).
+//! math.random / math.randomseed are Redis's (`lrand48`: one sequence per server), and
+//! every table reachable from the globals is read-only (`protect_tables`).
 
 use super::flags::*;
 use super::state::Shared;
@@ -337,6 +336,7 @@ fn new_vm() -> mlua::Result<Vm> {
         })?,
     )?;
     let (env, setfenv): (Table, Function) = lua.load(BOOTSTRAP).set_name("=bootstrap").call(())?;
+    protect_tables(&lua, &g, &env)?;
     // Redis's __redis__err__handler: errors become tables carrying where they were
     // raised (the first frame that is not C; the sandbox's own Lua helpers count as C,
     // as Redis implements them in C).
@@ -434,7 +434,7 @@ fn check_int(name: &str, args: &MultiValue, n: usize) -> mlua::Result<i32> {
     match num {
         Some(x) => Ok(x as i64 as i32),
         None => {
-            let got = v.map_or("no value", |v| v.type_name());
+            let got = v.map_or("no value", lua_type_name);
             Err(mlua::Error::RuntimeError(format!("bad argument #{n} to '{name}' (number expected, got {got})")))
         }
     }
@@ -470,6 +470,194 @@ fn math_random(args: &MultiValue) -> mlua::Result<f64> {
 /// `redisSrand48`: the state becomes the seed's 32 bits above 0x330E.
 fn srand48(seed: i32) {
     LRAND48.store(((seed as u32 as u64) << 16) | 0x330E, Ordering::Relaxed);
+}
+
+// ---------------------------------------------------------------------------------------
+// Read-only tables (Redis 7.0.15: every table reachable from the globals is read-only)
+// ---------------------------------------------------------------------------------------
+
+/// Named registry entry: a table mapping each read-only stand-in (a library table's
+/// proxy, the sandbox's globals) to the real table behind it.
+const RO_MAP: &str = "rustis.readonly";
+const READONLY_TEXT: &str = "Attempt to modify a readonly table";
+
+/// Makes every table reachable from the globals read-only, as Redis 7.0.15 does with its
+/// patched Lua: each is replaced by an empty proxy whose metatable reads through to it
+/// and refuses writes, and the functions that bypass metatables (rawset, rawget, next,
+/// pairs, getmetatable, setmetatable, table.insert) are replaced by versions that see the
+/// real table behind a proxy and refuse to change it. The string metatable's `__index`
+/// becomes the `string` proxy, and getmetatable('') answers a proxy of that metatable.
+fn protect_tables(lua: &Lua, g: &Table, env: &Table) -> mlua::Result<()> {
+    let map = lua.create_table()?;
+    let newindex: Function =
+        lua.load(format!("return function() error('{READONLY_TEXT}', 2) end")).set_name("=bootstrap").call(())?;
+    let proxy_of = |real: &Table| -> mlua::Result<Table> {
+        let p = lua.create_table()?;
+        let mt = lua.create_table()?;
+        mt.raw_set("__index", real.clone())?;
+        mt.raw_set("__newindex", newindex.clone())?;
+        p.set_metatable(Some(mt));
+        map.raw_set(p.clone(), real.clone())?;
+        Ok(p)
+    };
+    let string_mt: Option<Table> = lua.load("return getmetatable('')").set_name("=bootstrap").call(())?;
+    // The functions first (table.insert lives in a table about to be proxied).
+    install_readonly_functions(lua, g)?;
+    // Every table reachable from the globals, depth first, each proxied once.
+    let mut done: Vec<(Table, Table)> = Vec::new();
+    let mut stack: Vec<(Table, Value)> = Vec::new();
+    for pair in g.pairs::<Value, Value>() {
+        let (k, v) = pair?;
+        stack.push((g.clone(), k));
+        let _ = v;
+    }
+    while let Some((holder, key)) = stack.pop() {
+        let Ok(Value::Table(real)) = holder.raw_get::<Value>(key.clone()) else { continue };
+        if real == *g || real == *env {
+            continue;
+        }
+        let proxy = match done.iter().find(|(r, _)| *r == real) {
+            Some((_, p)) => p.clone(),
+            None => {
+                let p = proxy_of(&real)?;
+                done.push((real.clone(), p.clone()));
+                for pair in real.pairs::<Value, Value>() {
+                    let (k, _) = pair?;
+                    stack.push((real.clone(), k));
+                }
+                p
+            }
+        };
+        holder.raw_set(key, proxy)?;
+    }
+    // Strings index the string proxy; their metatable is shown as a proxy too.
+    let string: Table = g.raw_get("string")?;
+    if let Some(mt) = string_mt {
+        mt.raw_set("__index", string)?;
+        let shown = proxy_of(&mt)?;
+        lua.set_named_registry_value("rustis.string_mt", shown)?;
+    }
+    map.raw_set(env.clone(), g.clone())?;
+    lua.set_named_registry_value(RO_MAP, map)?;
+    Ok(())
+}
+
+/// The real table behind a read-only stand-in, or `t` itself.
+fn real_table(lua: &Lua, t: &Table) -> mlua::Result<(Table, bool)> {
+    let map: Table = lua.named_registry_value(RO_MAP)?;
+    Ok(match map.raw_get::<Option<Table>>(t.clone())? {
+        Some(real) => (real, true),
+        None => (t.clone(), false),
+    })
+}
+
+/// Argument `n` (1-based) of `name` as a table, with Lua's error text otherwise.
+fn table_arg(args: &MultiValue, n: usize, name: &str) -> mlua::Result<Table> {
+    match args.get(n - 1) {
+        Some(Value::Table(t)) => Ok(t.clone()),
+        other => {
+            let got = other.map_or("no value", lua_type_name);
+            Err(mlua::Error::RuntimeError(format!("bad argument #{n} to '{name}' (table expected, got {got})")))
+        }
+    }
+}
+
+/// Lua 5.1's type() name of a value (mlua tells integers apart; Lua 5.1 does not).
+fn lua_type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Integer(_) | Value::Number(_) => "number",
+        Value::LightUserData(_) | Value::UserData(_) => "userdata",
+        Value::Error(_) => "userdata",
+        other => other.type_name(),
+    }
+}
+
+fn install_readonly_functions(lua: &Lua, g: &Table) -> mlua::Result<()> {
+    let readonly = || Err::<MultiValue, _>(raise(format!("ERR {READONLY_TEXT}").into_bytes()));
+    let next: Function = g.raw_get("next")?;
+    let orig_getmetatable: Function = g.raw_get("getmetatable")?;
+    let orig_insert: Function = g.raw_get::<Table>("table")?.raw_get("insert")?;
+    g.raw_set(
+        "rawset",
+        lua.create_function(move |lua, args: MultiValue| {
+            let t = table_arg(&args, 1, "rawset")?;
+            if real_table(lua, &t)?.1 {
+                return readonly();
+            }
+            let k = args.get(1).cloned().unwrap_or(Value::Nil);
+            let v = args.get(2).cloned().unwrap_or(Value::Nil);
+            t.raw_set(k, v)?;
+            Ok(MultiValue::from_iter([Value::Table(t)]))
+        })?,
+    )?;
+    g.raw_set(
+        "rawget",
+        lua.create_function(|lua, args: MultiValue| {
+            let t = table_arg(&args, 1, "rawget")?;
+            let (real, _) = real_table(lua, &t)?;
+            real.raw_get::<Value>(args.get(1).cloned().unwrap_or(Value::Nil))
+        })?,
+    )?;
+    let next_fn = lua.create_function(move |lua, args: MultiValue| {
+        let t = table_arg(&args, 1, "next")?;
+        let (real, _) = real_table(lua, &t)?;
+        next.call::<MultiValue>((real, args.get(1).cloned().unwrap_or(Value::Nil)))
+    })?;
+    g.raw_set("next", next_fn.clone())?;
+    g.raw_set(
+        "pairs",
+        lua.create_function(move |_, args: MultiValue| {
+            let t = table_arg(&args, 1, "pairs")?;
+            Ok((next_fn.clone(), t, Value::Nil))
+        })?,
+    )?;
+    g.raw_set(
+        "getmetatable",
+        lua.create_function(move |lua, args: MultiValue| {
+            let Some(v) = args.front() else {
+                return Err(mlua::Error::RuntimeError("bad argument #1 to 'getmetatable' (value expected)".into()));
+            };
+            match v {
+                Value::Table(t) if real_table(lua, t)?.1 => Ok(Value::Nil),
+                Value::String(_) => lua.named_registry_value::<Value>("rustis.string_mt"),
+                _ => orig_getmetatable.call::<Value>(v.clone()),
+            }
+        })?,
+    )?;
+    g.raw_set(
+        "setmetatable",
+        lua.create_function(move |lua, args: MultiValue| {
+            let t = table_arg(&args, 1, "setmetatable")?;
+            if real_table(lua, &t)?.1 {
+                return readonly();
+            }
+            let mt = match args.get(1) {
+                Some(Value::Table(m)) => Some(m.clone()),
+                Some(Value::Nil) => None,
+                _ => {
+                    return Err(mlua::Error::RuntimeError(
+                        "bad argument #2 to 'setmetatable' (nil or table expected)".into(),
+                    ))
+                }
+            };
+            if t.metatable().is_some_and(|m| m.raw_get::<Value>("__metatable").is_ok_and(|v| !v.is_nil())) {
+                return Err(mlua::Error::RuntimeError("cannot change a protected metatable".into()));
+            }
+            t.set_metatable(mt);
+            Ok(MultiValue::from_iter([Value::Table(t)]))
+        })?,
+    )?;
+    g.raw_get::<Table>("table")?.raw_set(
+        "insert",
+        lua.create_function(move |lua, args: MultiValue| {
+            let t = table_arg(&args, 1, "insert")?;
+            if real_table(lua, &t)?.1 {
+                return readonly();
+            }
+            orig_insert.call::<MultiValue>(args)
+        })?,
+    )?;
+    Ok(())
 }
 
 /// An error a `redis` library function raises: the text of its `err` table.
