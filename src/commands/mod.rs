@@ -1140,6 +1140,12 @@ impl Ctx<'_> {
         }
     }
 
+    /// `key` in `db` as stored (expired or not), if its stripe is held.
+    pub fn held_peek(&self, db: usize, key: &[u8]) -> Option<&crate::store::Item> {
+        let i = self.locks.find(db, self.shared.keyspace.dbs[db].stripe_of(key))?;
+        self.held_stripe(i).peek(key)
+    }
+
     /// True when this command holds the lock of `key`'s stripe in `db`.
     pub fn holds(&self, db: usize, key: &[u8]) -> bool {
         self.locks.find(db, self.shared.keyspace.dbs[db].stripe_of(key)).is_some()

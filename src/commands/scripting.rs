@@ -1148,9 +1148,8 @@ fn too_big_to_undo(ctx: &Ctx, cmd: &Command, argv: &[&[u8]]) -> bool {
     let db = ctx.session.db;
     let mut big = false;
     cmd.for_each_key_pos(argv, |p| {
-        let key = argv[p];
-        if !big && ctx.holds(db, key) {
-            big = ctx.stripe_in(db, key).peek(key).is_some_and(|it| it.val.copy_cost() > UNDO_COPY_LIMIT);
+        if !big {
+            big = ctx.held_peek(db, argv[p]).is_some_and(|it| it.val.copy_cost() > UNDO_COPY_LIMIT);
         }
     });
     big

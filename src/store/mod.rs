@@ -199,7 +199,7 @@ pub struct Stripe {
 /// Before-images of the keys changed since `undo_begin` (`None`: the key did not exist),
 /// each saved at its first change, plus the expiry counters of that moment.
 struct Undo {
-    pre: HashMap<Vec<u8>, Option<Box<Item>>>,
+    pre: hashbrown::HashMap<Vec<u8>, Option<Box<Item>>, Hasher>,
     expired: u64,
     expired_keys: usize,
 }
@@ -263,9 +263,8 @@ impl Stripe {
             }
         }
         if let Some(undo) = self.undo.as_mut() {
-            if !undo.pre.contains_key(key) {
-                let old = self.table.find(h, |it| it.key.as_slice() == key).map(|it| it.duplicate());
-                undo.pre.insert(key.to_vec(), old);
+            if let hashbrown::hash_map::EntryRef::Vacant(v) = undo.pre.entry_ref(key) {
+                v.insert(self.table.find(h, |it| it.key.as_slice() == key).map(|it| it.duplicate()));
             }
         }
     }
@@ -295,7 +294,8 @@ impl Stripe {
     pub fn undo_begin(&mut self) {
         if self.undo.is_none() {
             let expired_keys = self.expired_keys.as_ref().map_or(0, |v| v.len());
-            self.undo = Some(Box::new(Undo { pre: HashMap::new(), expired: self.expired, expired_keys }));
+            let pre = hashbrown::HashMap::with_hasher(self.hasher);
+            self.undo = Some(Box::new(Undo { pre, expired: self.expired, expired_keys }));
         }
     }
 
