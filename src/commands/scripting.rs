@@ -123,8 +123,19 @@ pub fn needs_world(shared: &Shared, cmd: &Command, session: &super::state::Sessi
 
 /// Lua run once per VM: the sandboxed environment every script runs in.
 const BOOTSTRAP: &str = r#"
+local errtext = ...
 local G = _G
 local rawget, rawset, error, tostring, setfenv, type = rawget, rawset, error, tostring, setfenv, type
+-- An error raised by a function written in Rust reaches Lua as an error object. A
+-- script's pcall sees its text (Redis's pcall turns error tables into their text), an
+-- xpcall handler what Redis's would: redis.call's error table {err = text}, or the text.
+local opcall, oxpcall = pcall, xpcall
+local function fix(ok, ...)
+  if ok then return ok, ... end
+  return ok, errtext((...), false)
+end
+G.pcall = function(f, ...) return fix(opcall(f, ...)) end
+G.xpcall = function(f, h) return oxpcall(f, function(e) return h(errtext(e, true)) end) end
 local env = {}
 setmetatable(env, {
   __index = function(t, k)
@@ -335,7 +346,21 @@ fn new_vm() -> mlua::Result<Vm> {
             Ok(())
         })?,
     )?;
-    let (env, setfenv): (Table, Function) = lua.load(BOOTSTRAP).set_name("=bootstrap").call(())?;
+    let errtext = lua.create_function(|lua, (v, as_table): (Value, bool)| match v {
+        Value::Error(e) => match script_error(&e) {
+            Some(t) if t == format!("ERR {READONLY_TEXT}").as_bytes() => {
+                lua.create_string(READONLY_TEXT).map(Value::String)
+            }
+            Some(t) if as_table => error_table(lua, &t, false).map(Value::Table),
+            Some(t) => lua.create_string(t).map(Value::String),
+            None => {
+                let at = raised_at(&e).unwrap_or_default();
+                lua.create_string(format!("{at}{}", lua_error_text(&e))).map(Value::String)
+            }
+        },
+        other => Ok(other),
+    })?;
+    let (env, setfenv): (Table, Function) = lua.load(BOOTSTRAP).set_name("=bootstrap").call(errtext)?;
     protect_tables(&lua, &g, &env)?;
     // Redis's __redis__err__handler: errors become tables carrying where they were
     // raised (the first frame that is not C; the sandbox's own Lua helpers count as C,
@@ -414,6 +439,20 @@ fn lrand48() -> i32 {
     let step = |x: u64| x.wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB) & LRAND48_MASK;
     let prev = LRAND48.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| Some(step(x))).unwrap_or_else(|x| x);
     (step(prev) >> 17) as i32
+}
+
+/// Where an error raised by a Rust function happened, as luaL_error would prefix it
+/// ("user_script:3: "): the frame that called the function, if it is script code (not C,
+/// not the sandbox's own helpers). Read from the traceback mlua records.
+fn raised_at(e: &mlua::Error) -> Option<String> {
+    let mlua::Error::CallbackError { traceback, .. } = e else { return None };
+    let mut frames = traceback.lines().map(str::trim).filter(|l| !l.is_empty() && *l != "stack traceback:");
+    frames.next()?; // the function itself
+    let caller = frames.next()?;
+    if caller.starts_with("[C]") || caller.starts_with("bootstrap:") {
+        return None;
+    }
+    caller.find(": in ").map(|i| format!("{}: ", &caller[..i]))
 }
 
 /// Lua's luaL_checkint for argument `n` (1-based) of `name`, with its error texts.
@@ -563,7 +602,7 @@ fn table_arg(args: &MultiValue, n: usize, name: &str) -> mlua::Result<Table> {
 }
 
 /// Lua 5.1's type() name of a value (mlua tells integers apart; Lua 5.1 does not).
-fn lua_type_name(v: &Value) -> &'static str {
+pub(super) fn lua_type_name(v: &Value) -> &'static str {
     match v {
         Value::Integer(_) | Value::Number(_) => "number",
         Value::LightUserData(_) | Value::UserData(_) => "userdata",

@@ -27,16 +27,19 @@ fn err(msg: impl Into<String>) -> mlua::Error {
 // bit (LuaBitOp): 32-bit operations on Lua numbers
 // ---------------------------------------------------------------------------------------
 
-/// LuaBitOp's argument normalisation: the number modulo 2^32, as a signed 32-bit value.
-fn tobit(v: &Value) -> mlua::Result<i32> {
+/// LuaBitOp's argument normalisation of argument `n` (1-based) of bit.`name`: the number
+/// modulo 2^32, as a signed 32-bit value (luaL_checknumber's error texts).
+fn barg(args: &MultiValue, n: usize, name: &str) -> mlua::Result<i32> {
+    let bad = |got: &str| err(format!("bad argument #{n} to '{name}' (number expected, got {got})"));
+    let v = args.get(n - 1).ok_or_else(|| bad("no value"))?;
     let n = match v {
         Value::Integer(i) => *i as f64,
         Value::Number(n) => *n,
         Value::String(s) => {
             let t = s.to_str().map(|t| t.trim().to_string()).unwrap_or_default();
-            t.parse::<f64>().map_err(|_| err("bad argument (number expected, got string)"))?
+            t.parse::<f64>().map_err(|_| bad("string"))?
         }
-        other => return Err(err(format!("bad argument (number expected, got {})", other.type_name()))),
+        other => return Err(bad(super::scripting::lua_type_name(other))),
     };
     // Adding 2^52+2^51 and reading the low word is LuaBitOp's trick; this is the same.
     let m = n.rem_euclid(4294967296.0);
@@ -45,39 +48,36 @@ fn tobit(v: &Value) -> mlua::Result<i32> {
 
 fn bit(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    let fold = |op: fn(i32, i32) -> i32| {
+    let fold = |name: &'static str, op: fn(i32, i32) -> i32| {
         move |_: &Lua, args: MultiValue| -> mlua::Result<i32> {
-            let mut it = args.iter();
-            let first = it.next().ok_or_else(|| err("bad argument #1 (number expected, got no value)"))?;
-            let mut acc = tobit(first)?;
-            for a in it {
-                acc = op(acc, tobit(a)?);
+            let mut acc = barg(&args, 1, name)?;
+            for i in 2..=args.len() {
+                acc = op(acc, barg(&args, i, name)?);
             }
             Ok(acc)
         }
     };
-    t.set("band", lua.create_function(fold(|a, b| a & b))?)?;
-    t.set("bor", lua.create_function(fold(|a, b| a | b))?)?;
-    t.set("bxor", lua.create_function(fold(|a, b| a ^ b))?)?;
-    t.set("tobit", lua.create_function(|_, v: Value| tobit(&v))?)?;
-    t.set("bnot", lua.create_function(|_, v: Value| Ok(!tobit(&v)?))?)?;
-    t.set("bswap", lua.create_function(|_, v: Value| Ok(tobit(&v)?.swap_bytes()))?)?;
-    let shift = |op: fn(i32, u32) -> i32| {
-        move |_: &Lua, (v, n): (Value, Value)| -> mlua::Result<i32> { Ok(op(tobit(&v)?, (tobit(&n)? & 31) as u32)) }
+    t.set("band", lua.create_function(fold("band", |a, b| a & b))?)?;
+    t.set("bor", lua.create_function(fold("bor", |a, b| a | b))?)?;
+    t.set("bxor", lua.create_function(fold("bxor", |a, b| a ^ b))?)?;
+    t.set("tobit", lua.create_function(|_, a: MultiValue| barg(&a, 1, "tobit"))?)?;
+    t.set("bnot", lua.create_function(|_, a: MultiValue| Ok(!barg(&a, 1, "bnot")?))?)?;
+    t.set("bswap", lua.create_function(|_, a: MultiValue| Ok(barg(&a, 1, "bswap")?.swap_bytes()))?)?;
+    let shift = |name: &'static str, op: fn(i32, u32) -> i32| {
+        move |_: &Lua, a: MultiValue| -> mlua::Result<i32> {
+            Ok(op(barg(&a, 1, name)?, (barg(&a, 2, name)? & 31) as u32))
+        }
     };
-    t.set("lshift", lua.create_function(shift(|a, n| ((a as u32) << n) as i32))?)?;
-    t.set("rshift", lua.create_function(shift(|a, n| ((a as u32) >> n) as i32))?)?;
-    t.set("arshift", lua.create_function(shift(|a, n| a >> n))?)?;
-    t.set("rol", lua.create_function(shift(|a, n| (a as u32).rotate_left(n) as i32))?)?;
-    t.set("ror", lua.create_function(shift(|a, n| (a as u32).rotate_right(n) as i32))?)?;
+    t.set("lshift", lua.create_function(shift("lshift", |a, n| ((a as u32) << n) as i32))?)?;
+    t.set("rshift", lua.create_function(shift("rshift", |a, n| ((a as u32) >> n) as i32))?)?;
+    t.set("arshift", lua.create_function(shift("arshift", |a, n| a >> n))?)?;
+    t.set("rol", lua.create_function(shift("rol", |a, n| (a as u32).rotate_left(n) as i32))?)?;
+    t.set("ror", lua.create_function(shift("ror", |a, n| (a as u32).rotate_right(n) as i32))?)?;
     t.set(
         "tohex",
-        lua.create_function(|_, (v, n): (Value, Option<Value>)| {
-            let x = tobit(&v)? as u32;
-            let mut n = match n {
-                Some(n) => tobit(&n)?,
-                None => 8,
-            };
+        lua.create_function(|_, a: MultiValue| {
+            let x = barg(&a, 1, "tohex")? as u32;
+            let mut n = if a.len() < 2 { 8 } else { barg(&a, 2, "tohex")? };
             let upper = n < 0;
             if upper {
                 n = -n;
