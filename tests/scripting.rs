@@ -538,3 +538,70 @@ fn math_random_follows_redis_from_the_start() {
         assert_eq!(outs[0], *redis);
     }
 }
+
+/// A busy function: FUNCTION STATS shows it (name, command, duration), SCRIPT KILL is
+/// refused with the FUNCTION KILL hint and FUNCTION KILL stops it; a busy EVAL script
+/// is the other way round. Same replies from redis-server (duration masked).
+#[test]
+fn busy_functions_and_scripts_answer_their_own_kill() {
+    let mut servers = vec![start_rustis(&["--busy-reply-threshold", "100", "--workers", "2"])];
+    if let Some(r) = common::start_redis(&["--busy-reply-threshold", "100"]) {
+        servers.push(r);
+    }
+    let mut transcripts = Vec::new();
+    for srv in &servers {
+        let port = srv.port;
+        let mut b = RawConn::connect(port).expect("connect");
+        b.cmd(&[
+            b"FUNCTION",
+            b"LOAD",
+            b"#!lua name=spinlib\nredis.register_function('spin', function(k, a) local i = 0 while true do i = i + 1 end end)",
+        ]);
+        let mut t = Vec::new();
+        let spin = std::thread::spawn(move || {
+            let mut a = RawConn::connect(port).expect("connect");
+            a.cmd(&[b"FCALL", b"spin", b"1", b"kk", b"argone"])
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        let stats = String::from_utf8_lossy(&b.cmd(&[b"FUNCTION", b"STATS"])).to_string();
+        // Mask the duration (the integer after duration_ms).
+        let masked: Vec<&str> = stats.split("\r\n").collect();
+        let mut out = Vec::new();
+        let mut mask_next = false;
+        for l in masked {
+            if mask_next && l.starts_with(':') {
+                out.push(":<ms>".to_string());
+                mask_next = false;
+                continue;
+            }
+            mask_next |= l == "duration_ms";
+            out.push(l.to_string());
+        }
+        t.push(out.join("\r\n").into_bytes());
+        t.push(b.cmd(&[b"SCRIPT", b"KILL"]));
+        t.push(b.cmd(&[b"GET", b"x"]));
+        t.push(b.cmd(&[b"FUNCTION", b"KILL"]));
+        t.push(spin.join().expect("spin client"));
+        let eval = std::thread::spawn(move || {
+            let mut a = RawConn::connect(port).expect("connect");
+            a.cmd(&[b"EVAL", b"local i = 0 while true do i = i + 1 end", b"0"])
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        t.push(b.cmd(&[b"FUNCTION", b"KILL"]));
+        t.push(b.cmd(&[b"FUNCTION", b"STATS"]));
+        t.push(b.cmd(&[b"SCRIPT", b"KILL"]));
+        t.push(eval.join().expect("eval client"));
+        t.push(b.cmd(&[b"FUNCTION", b"KILL"]));
+        transcripts.push(t);
+    }
+    let rustis = &transcripts[0];
+    let stats = String::from_utf8_lossy(&rustis[0]).to_string();
+    assert!(stats.contains("running_script\r\n*6\r\n$4\r\nname\r\n$4\r\nspin\r\n$7\r\ncommand\r\n*5"), "{stats:?}");
+    assert!(rustis[1].starts_with(b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL"));
+    assert_eq!(rustis[3], b"+OK\r\n");
+    if let Some(redis) = transcripts.get(1) {
+        for (i, (a, b)) in rustis.iter().zip(redis).enumerate() {
+            assert_eq!(common::render(a), common::render(b), "step {i}");
+        }
+    }
+}

@@ -417,10 +417,29 @@ fn function_list(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 }
 
 fn function_stats(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
+    stats_reply(ctx.shared)
+}
+
+/// FUNCTION STATS: the running function (if a worker is running one) and the engine's
+/// counts. Also answered by the event loop while a function is busy.
+pub fn stats_reply(shared: &Shared) -> Reply {
     let b = |s: &str| Reply::Bulk(s.as_bytes().to_vec());
-    let reg = ctx.shared.functions.read();
+    let now = crate::store::unix_ms();
+    let running = shared.script.runs.iter().find_map(|r| {
+        if !(r.running.load(Ordering::Acquire) && r.function.load(Ordering::Acquire)) {
+            return None;
+        }
+        let (name, argv) = r.call.lock().clone()?;
+        let ms = now - r.started_ms.load(Ordering::Acquire);
+        Some(Reply::Map(vec![
+            (b("name"), b(&name)),
+            (b("command"), Reply::Array(argv.into_iter().map(Reply::Bulk).collect())),
+            (b("duration_ms"), Reply::Int(ms.max(0))),
+        ]))
+    });
+    let reg = shared.functions.read();
     Reply::Map(vec![
-        (b("running_script"), Reply::Nil),
+        (b("running_script"), running.unwrap_or(Reply::Nil)),
         (
             b("engines"),
             Reply::Map(vec![(
@@ -599,6 +618,14 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], ro_cmd: bool) -> Reply {
             vm.fgen = gen;
         }
         let Some(cb) = vm.fcallbacks.get(&name).cloned() else { return Reply::err("ERR Function not found") };
-        run_script(vm, ctx, &cb, &name, &keys, &args, no_writes || ro_cmd, true)
+        let slot = ctx.shared.script.runs.get(ctx.stats.idx);
+        if let Some(s) = slot {
+            *s.call.lock() = Some((name.clone(), argv.iter().map(|a| a.to_vec()).collect()));
+        }
+        let r = run_script(vm, ctx, &cb, &name, &keys, &args, no_writes || ro_cmd, true);
+        if let Some(s) = slot {
+            *s.call.lock() = None;
+        }
+        r
     })
 }

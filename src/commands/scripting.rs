@@ -991,6 +991,7 @@ pub(super) fn run_script(
     state.busy.store(false, Ordering::Release);
     state.kill.store(false, Ordering::Release);
     state.wrote.store(false, Ordering::Release);
+    state.function.store(as_function, Ordering::Release);
     state.threshold_ms.store(ctx.shared.config.read().busy_reply_threshold, Ordering::Release);
     state.started_ms.store(crate::store::unix_ms(), Ordering::Release);
     state.running.store(true, Ordering::Release);

@@ -189,6 +189,10 @@ pub struct ScriptState {
     pub running: AtomicBool,
     pub started_ms: AtomicI64,
     pub threshold_ms: AtomicI64,
+    /// The run is a function (FCALL): FUNCTION KILL stops it, SCRIPT KILL does not.
+    pub function: AtomicBool,
+    /// A running function's name and command line (FUNCTION STATS running_script).
+    pub call: Mutex<Option<(String, Vec<Vec<u8>>)>>,
 }
 
 /// One LATENCY event: samples (unix s, ms), newest last, and the all-time max (ms).

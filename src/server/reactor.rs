@@ -1024,18 +1024,36 @@ fn class_of(c: &Conn) -> usize {
 /// several busy scripts (parallel ones), SCRIPT KILL stops them all, or none if any wrote.
 fn busy_replies(shared: &Shared, c: &mut Conn, batch: &crate::protocol::Batch) {
     use crate::protocol::Reply;
-    let busy = || shared.script.runs.iter().filter(|r| r.busy.load(Ordering::Acquire));
+    // SCRIPT KILL stops busy EVAL scripts, FUNCTION KILL busy functions (as in Redis).
+    let busy = |function: bool| {
+        shared
+            .script
+            .runs
+            .iter()
+            .filter(move |r| r.busy.load(Ordering::Acquire) && r.function.load(Ordering::Acquire) == function)
+    };
+    let proto = c.session.as_ref().map_or(crate::protocol::Proto::Resp2, |s| s.proto);
     let mut argv = Vec::new();
     for i in 0..batch.len() {
         batch.argv(i, &mut argv);
         let is = |j: usize, w: &str| argv.get(j).is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()));
+        let functions = busy(true).next().is_some() && busy(false).next().is_none();
+        let busy_err = || {
+            let kill = if functions { "FUNCTION KILL" } else { "SCRIPT KILL" };
+            Reply::Error(format!("BUSY Redis is busy running a script. You can only call {kill} or SHUTDOWN NOSAVE."))
+        };
         let reply = if (is(0, "script") || is(0, "function")) && is(1, "kill") && argv.len() == 2 {
-            if busy().any(|r| r.wrote.load(Ordering::Acquire)) {
+            let function = is(0, "function");
+            if busy(function).next().is_none() {
+                busy_err()
+            } else if busy(function).any(|r| r.wrote.load(Ordering::Acquire)) {
                 Reply::err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
             } else {
-                busy().for_each(|r| r.kill.store(true, Ordering::Release));
+                busy(function).for_each(|r| r.kill.store(true, Ordering::Release));
                 Reply::ok()
             }
+        } else if is(0, "function") && is(1, "stats") && argv.len() == 2 && busy(true).next().is_some() {
+            crate::commands::functions::stats_reply(shared)
         } else if is(0, "shutdown") && is(1, "nosave") {
             log::warn!("conn={} SHUTDOWN NOSAVE while a script is busy: stopping it", c.info.id);
             shared.script.runs.iter().for_each(|r| r.kill.store(true, Ordering::Release));
@@ -1044,10 +1062,10 @@ fn busy_replies(shared: &Shared, c: &mut Conn, batch: &crate::protocol::Batch) {
             c.closing = true;
             return;
         } else {
-            Reply::err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+            busy_err()
         };
         match c.wire {
-            Wire::Resp => reply.encode(crate::protocol::Proto::Resp2, &mut c.wbuf),
+            Wire::Resp => reply.encode(proto, &mut c.wbuf),
             Wire::Msgpack => msgpack::encode_reply(Some(batch.id(i)), &reply, &mut c.wbuf),
         }
     }
