@@ -112,16 +112,7 @@ fn cjson(lua: &Lua) -> mlua::Result<Table> {
             Ok(mlua::BString::from(out))
         })?,
     )?;
-    t.set(
-        "decode",
-        lua.create_function(|lua, s: mlua::String| {
-            let bytes = s.as_bytes();
-            let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-                err(format!("Expected value but found invalid token at character {}", e.column().max(1)))
-            })?;
-            json_to_lua(lua, &v, 0)
-        })?,
-    )?;
+    t.set("decode", lua.create_function(|lua, args: MultiValue| json_decode(lua, &args))?)?;
     Ok(t)
 }
 
@@ -232,30 +223,471 @@ fn json_encode(v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
     Ok(())
 }
 
-fn json_to_lua(lua: &Lua, v: &serde_json::Value, depth: usize) -> mlua::Result<Value> {
-    if depth > MAX_DEPTH {
-        return Err(err("Found too many nested data structures"));
+/// lua-cjson 2.1's decoder (as Redis bundles it: decode_invalid_numbers on, depth limit
+/// 1000), token by token, so scripts get the same values and the same error texts
+/// ("Expected comma or object end but found T_STRING at character 9"). The input is a C
+/// string: it ends at its first NUL byte.
+struct JsonDecoder<'a> {
+    data: &'a [u8],
+    pos: usize,
+    depth: usize,
+    tmp: Vec<u8>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Tok {
+    ObjBegin,
+    ObjEnd,
+    ArrBegin,
+    ArrEnd,
+    Str,
+    Num(f64),
+    Bool(bool),
+    Null,
+    Colon,
+    Comma,
+    End,
+    Error(&'static str),
+}
+
+impl Tok {
+    fn name(self) -> &'static str {
+        match self {
+            Tok::ObjBegin => "T_OBJ_BEGIN",
+            Tok::ObjEnd => "T_OBJ_END",
+            Tok::ArrBegin => "T_ARR_BEGIN",
+            Tok::ArrEnd => "T_ARR_END",
+            Tok::Str => "T_STRING",
+            Tok::Num(_) => "T_NUMBER",
+            Tok::Bool(_) => "T_BOOLEAN",
+            Tok::Null => "T_NULL",
+            Tok::Colon => "T_COLON",
+            Tok::Comma => "T_COMMA",
+            Tok::End => "T_END",
+            Tok::Error(e) => e,
+        }
     }
-    Ok(match v {
-        serde_json::Value::Null => null(),
-        serde_json::Value::Bool(b) => Value::Boolean(*b),
-        serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
-        serde_json::Value::String(s) => Value::String(lua.create_string(s)?),
-        serde_json::Value::Array(items) => {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, it) in items.iter().enumerate() {
-                t.raw_set(i + 1, json_to_lua(lua, it, depth + 1)?)?;
-            }
-            Value::Table(t)
+}
+
+/// C's strtod on the longest prefix it accepts (decimal, hex, inf/infinity, nan): the
+/// value and the bytes used (0: no number).
+fn strtod_prefix(b: &[u8]) -> (f64, usize) {
+    let mut i = 0;
+    let neg = match b.first() {
+        Some(b'-') => {
+            i = 1;
+            true
         }
-        serde_json::Value::Object(m) => {
-            let t = lua.create_table()?;
-            for (k, it) in m {
-                t.raw_set(k.as_str(), json_to_lua(lua, it, depth + 1)?)?;
-            }
-            Value::Table(t)
+        Some(b'+') => {
+            i = 1;
+            false
         }
-    })
+        _ => false,
+    };
+    let sign = if neg { -1.0 } else { 1.0 };
+    let rest = &b[i..];
+    let starts = |w: &str| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w.as_bytes());
+    if starts("infinity") {
+        return (sign * f64::INFINITY, i + 8);
+    }
+    if starts("inf") {
+        return (sign * f64::INFINITY, i + 3);
+    }
+    if starts("nan") {
+        let mut n = i + 3;
+        if b.get(n) == Some(&b'(') {
+            if let Some(close) = b[n..].iter().position(|&c| c == b')') {
+                if b[n + 1..n + close].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+                    n += close + 1;
+                }
+            }
+        }
+        return (f64::NAN, n);
+    }
+    if rest.len() > 2 && rest[0] == b'0' && (rest[1] | 0x20) == b'x' {
+        // Hex: digits [. digits] [p [+-] digits].
+        let mut j = 2;
+        let mut mant = 0f64;
+        let mut digits = 0;
+        while let Some(d) = rest.get(j).and_then(|c| (*c as char).to_digit(16)) {
+            mant = mant * 16.0 + d as f64;
+            j += 1;
+            digits += 1;
+        }
+        let mut scale = 0i32;
+        if rest.get(j) == Some(&b'.') {
+            let mut k = j + 1;
+            while let Some(d) = rest.get(k).and_then(|c| (*c as char).to_digit(16)) {
+                mant = mant * 16.0 + d as f64;
+                scale -= 4;
+                k += 1;
+                digits += 1;
+            }
+            if digits > 0 {
+                j = k;
+            }
+        }
+        if digits == 0 {
+            return (0.0, i + 1); // "0" then an 'x' that is not part of the number
+        }
+        if matches!(rest.get(j), Some(b'p' | b'P')) {
+            let mut k = j + 1;
+            let eneg = match rest.get(k) {
+                Some(b'-') => {
+                    k += 1;
+                    true
+                }
+                Some(b'+') => {
+                    k += 1;
+                    false
+                }
+                _ => false,
+            };
+            let start = k;
+            let mut e = 0i32;
+            while let Some(d) = rest.get(k).filter(|c| c.is_ascii_digit()) {
+                e = e.saturating_mul(10).saturating_add((d - b'0') as i32);
+                k += 1;
+            }
+            if k > start {
+                scale = scale.saturating_add(if eneg { -e } else { e });
+                j = k;
+            }
+        }
+        return (sign * mant * 2f64.powi(scale), i + j);
+    }
+    // Decimal: digits [. digits] [e [+-] digits], at least one mantissa digit.
+    let mut j = 0;
+    while rest.get(j).is_some_and(|c| c.is_ascii_digit()) {
+        j += 1;
+    }
+    let mut mant_digits = j;
+    if rest.get(j) == Some(&b'.') {
+        let mut k = j + 1;
+        while rest.get(k).is_some_and(|c| c.is_ascii_digit()) {
+            k += 1;
+        }
+        mant_digits += k - j - 1;
+        if mant_digits > 0 {
+            j = k;
+        }
+    }
+    if mant_digits == 0 {
+        return (0.0, 0);
+    }
+    if matches!(rest.get(j), Some(b'e' | b'E')) {
+        let mut k = j + 1;
+        if matches!(rest.get(k), Some(b'+' | b'-')) {
+            k += 1;
+        }
+        let start = k;
+        while rest.get(k).is_some_and(|c| c.is_ascii_digit()) {
+            k += 1;
+        }
+        if k > start {
+            j = k;
+        }
+    }
+    let text = std::str::from_utf8(&rest[..j]).unwrap_or("0");
+    let text = if text.ends_with('.') { &text[..text.len() - 1] } else { text };
+    let v: f64 = text.parse().unwrap_or(0.0);
+    (sign * v, i + j)
+}
+
+impl<'a> JsonDecoder<'a> {
+    fn byte(&self, i: usize) -> u8 {
+        self.data.get(i).copied().unwrap_or(0)
+    }
+
+    /// lua-cjson's json_is_invalid_number: '+', hex, leading zeros, inf, nan.
+    fn invalid_number(&self) -> bool {
+        let mut p = self.pos;
+        if self.byte(p) == b'+' {
+            return true;
+        }
+        if self.byte(p) == b'-' {
+            p += 1;
+        }
+        let c = self.byte(p);
+        if c == b'0' {
+            let c2 = self.byte(p + 1);
+            return (c2 | 0x20) == b'x' || c2.is_ascii_digit();
+        } else if c <= b'9' {
+            return false;
+        }
+        let word = |w: &[u8]| (0..3).all(|k| self.byte(p + k).eq_ignore_ascii_case(&w[k]));
+        word(b"inf") || word(b"nan")
+    }
+
+    fn number(&mut self) -> Tok {
+        let (v, used) = strtod_prefix(&self.data[self.pos..]);
+        if used == 0 {
+            return Tok::Error("invalid number");
+        }
+        self.pos += used;
+        Tok::Num(v)
+    }
+
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let mut v = 0u32;
+        for k in 0..4 {
+            v = v * 16 + (self.byte(at + k) as char).to_digit(16)?;
+        }
+        Some(v)
+    }
+
+    /// After `\u` at `self.pos` (the backslash): appends the UTF-8 bytes.
+    fn unicode_escape(&mut self) -> bool {
+        let Some(mut cp) = self.hex4(self.pos + 2) else { return false };
+        let mut len = 6;
+        if cp & 0xF800 == 0xD800 {
+            if cp & 0x400 != 0 || self.byte(self.pos + 6) != b'\\' || self.byte(self.pos + 7) != b'u' {
+                return false;
+            }
+            let Some(low) = self.hex4(self.pos + 8) else { return false };
+            if low & 0xFC00 != 0xDC00 {
+                return false;
+            }
+            cp = (((cp & 0x3FF) << 10) | (low & 0x3FF)) + 0x10000;
+            len = 12;
+        }
+        let mut buf = [0u8; 4];
+        match char::from_u32(cp) {
+            Some(c) => self.tmp.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
+            None => return false,
+        }
+        self.pos += len;
+        true
+    }
+
+    /// A string token; `self.pos` is at the opening quote. Errors point where they are.
+    fn string(&mut self) -> Result<(), usize> {
+        self.pos += 1;
+        self.tmp.clear();
+        loop {
+            let c = self.byte(self.pos);
+            match c {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                0 => return Err(0),
+                b'\\' => {
+                    let e = match self.byte(self.pos + 1) {
+                        b'"' => b'"',
+                        b'\\' => b'\\',
+                        b'/' => b'/',
+                        b'b' => 0x08,
+                        b'f' => 0x0c,
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'u' => {
+                            if self.unicode_escape() {
+                                continue;
+                            }
+                            return Err(2);
+                        }
+                        _ => return Err(1),
+                    };
+                    self.tmp.push(e);
+                    self.pos += 2;
+                }
+                c => {
+                    self.tmp.push(c);
+                    self.pos += 1;
+                }
+            }
+        }
+    }
+
+    /// The next token and where it starts (0-based).
+    fn next(&mut self) -> (Tok, usize) {
+        while matches!(self.byte(self.pos), b' ' | b'\t' | b'\r' | b'\n') {
+            self.pos += 1;
+        }
+        let at = self.pos;
+        let single = match self.byte(at) {
+            0 => return (Tok::End, at),
+            b'{' => Some(Tok::ObjBegin),
+            b'}' => Some(Tok::ObjEnd),
+            b'[' => Some(Tok::ArrBegin),
+            b']' => Some(Tok::ArrEnd),
+            b',' => Some(Tok::Comma),
+            b':' => Some(Tok::Colon),
+            _ => None,
+        };
+        if let Some(t) = single {
+            self.pos += 1;
+            return (t, at);
+        }
+        let c = self.byte(at);
+        let rest = &self.data[at..];
+        match c {
+            b'"' => match self.string() {
+                Ok(()) => (Tok::Str, at),
+                Err(kind) => {
+                    let e = ["unexpected end of string", "invalid escape code", "invalid unicode escape code"][kind];
+                    (Tok::Error(e), self.pos)
+                }
+            },
+            b'-' | b'0'..=b'9' => {
+                let t = self.number();
+                (t, if matches!(t, Tok::Error(_)) { self.pos } else { at })
+            }
+            _ if rest.starts_with(b"true") => {
+                self.pos += 4;
+                (Tok::Bool(true), at)
+            }
+            _ if rest.starts_with(b"false") => {
+                self.pos += 5;
+                (Tok::Bool(false), at)
+            }
+            _ if rest.starts_with(b"null") => {
+                self.pos += 4;
+                (Tok::Null, at)
+            }
+            b'f' | b'i' | b'I' | b'n' | b'N' | b't' | b'+' if self.invalid_number() => {
+                let t = self.number();
+                (t, if matches!(t, Tok::Error(_)) { self.pos } else { at })
+            }
+            _ => (Tok::Error("invalid token"), at),
+        }
+    }
+
+    fn fail(exp: &str, tok: Tok, at: usize) -> mlua::Error {
+        err(format!("Expected {exp} but found {} at character {}", tok.name(), at + 1))
+    }
+
+    fn descend(&mut self) -> mlua::Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(err(format!(
+                "Found too many nested data structures ({}) at character {}",
+                self.depth, self.pos
+            )));
+        }
+        Ok(())
+    }
+
+    /// An object's next key and its colon (the key is in `tmp`).
+    fn key(&mut self, lua: &Lua, tok: Tok, at: usize) -> mlua::Result<mlua::String> {
+        if tok != Tok::Str {
+            return Err(Self::fail("object key string", tok, at));
+        }
+        let key = lua.create_string(&self.tmp)?;
+        let (t, a) = self.next();
+        if t != Tok::Colon {
+            return Err(Self::fail("colon", t, a));
+        }
+        Ok(key)
+    }
+
+    /// The value starting with `tok`, iteratively (nesting only grows a heap stack).
+    fn parse(&mut self, lua: &Lua, mut tok: Tok, mut at: usize) -> mlua::Result<Value> {
+        enum Open {
+            Obj(Table, mlua::String),
+            Arr(Table, usize),
+        }
+        let mut open: Vec<Open> = Vec::new();
+        loop {
+            let mut v = match tok {
+                Tok::Str => Value::String(lua.create_string(&self.tmp)?),
+                Tok::Num(n) => Value::Number(n),
+                Tok::Bool(b) => Value::Boolean(b),
+                Tok::Null => null(),
+                Tok::ObjBegin | Tok::ArrBegin => {
+                    self.descend()?;
+                    let t = lua.create_table()?;
+                    let (t2, a2) = self.next();
+                    if tok == Tok::ObjBegin && t2 != Tok::ObjEnd {
+                        let key = self.key(lua, t2, a2)?;
+                        open.push(Open::Obj(t, key));
+                        (tok, at) = self.next();
+                        continue;
+                    }
+                    if tok == Tok::ArrBegin && t2 != Tok::ArrEnd {
+                        open.push(Open::Arr(t, 1));
+                        (tok, at) = (t2, a2);
+                        continue;
+                    }
+                    self.depth -= 1;
+                    Value::Table(t)
+                }
+                other => return Err(Self::fail("value", other, at)),
+            };
+            // Hand the value to the innermost open container; a closed one goes up.
+            loop {
+                match open.last_mut() {
+                    None => return Ok(v),
+                    Some(Open::Obj(t, key)) => {
+                        t.raw_set(key.clone(), v)?;
+                        let (t2, a2) = self.next();
+                        if t2 == Tok::ObjEnd {
+                            let Some(Open::Obj(t, _)) = open.pop() else { unreachable!("an object is open") };
+                            self.depth -= 1;
+                            v = Value::Table(t);
+                            continue;
+                        }
+                        if t2 != Tok::Comma {
+                            return Err(Self::fail("comma or object end", t2, a2));
+                        }
+                        let (t3, a3) = self.next();
+                        *key = self.key(lua, t3, a3)?;
+                        (tok, at) = self.next();
+                        break;
+                    }
+                    Some(Open::Arr(t, i)) => {
+                        t.raw_set(*i, v)?;
+                        *i += 1;
+                        let (t2, a2) = self.next();
+                        if t2 == Tok::ArrEnd {
+                            let Some(Open::Arr(t, _)) = open.pop() else { unreachable!("an array is open") };
+                            self.depth -= 1;
+                            v = Value::Table(t);
+                            continue;
+                        }
+                        if t2 != Tok::Comma {
+                            return Err(Self::fail("comma or array end", t2, a2));
+                        }
+                        (tok, at) = self.next();
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// cjson.decode(text).
+fn json_decode(lua: &Lua, args: &MultiValue) -> mlua::Result<Value> {
+    if args.len() != 1 {
+        return Err(err("bad argument #1 to 'decode' (expected 1 argument)"));
+    }
+    let text: Vec<u8> = match &args[0] {
+        Value::String(s) => s.as_bytes().to_vec(),
+        Value::Integer(i) => i.to_string().into_bytes(),
+        Value::Number(n) => super::scripting::lua_number_text(*n).into_bytes(),
+        other => {
+            let got = super::scripting::lua_type_name(other);
+            return Err(err(format!("bad argument #1 to 'decode' (string expected, got {got})")));
+        }
+    };
+    if text.len() >= 2 && (text[0] == 0 || text[1] == 0) {
+        return Err(err("JSON parser does not support UTF-16 or UTF-32"));
+    }
+    let data = match text.iter().position(|&c| c == 0) {
+        Some(n) => &text[..n],
+        None => &text[..],
+    };
+    let mut d = JsonDecoder { data, pos: 0, depth: 0, tmp: Vec::new() };
+    let (tok, at) = d.next();
+    let v = d.parse(lua, tok, at)?;
+    let (tok, at) = d.next();
+    if tok != Tok::End {
+        return Err(JsonDecoder::fail("the end", tok, at));
+    }
+    Ok(v)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -650,4 +1082,35 @@ fn structlib(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strtod_prefix_takes_what_c_takes() {
+        let cases: &[(&str, f64, usize)] = &[
+            ("12abc", 12.0, 2),
+            ("-0.5e-2,", -0.005, 7),
+            ("1e", 1.0, 1),
+            ("1e+", 1.0, 1),
+            ("1.", 1.0, 2),
+            (".5", 0.5, 2),
+            ("-", 0.0, 0),
+            ("0x1F]", 31.0, 4),
+            ("0x1p3", 8.0, 5),
+            ("0x", 0.0, 1),
+            ("+7", 7.0, 2),
+            ("infinityx", f64::INFINITY, 8),
+            ("-inf", f64::NEG_INFINITY, 4),
+            ("1e400", f64::INFINITY, 5),
+        ];
+        for (text, v, used) in cases {
+            assert_eq!(strtod_prefix(text.as_bytes()), (*v, *used), "{text}");
+        }
+        let (n, used) = strtod_prefix(b"nan(abc)x");
+        assert!(n.is_nan());
+        assert_eq!(used, 8);
+    }
 }
