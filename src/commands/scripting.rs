@@ -50,6 +50,10 @@ use crate::protocol::{Proto, Reply};
 use mlua::{Function, HookTriggers, Lua, MultiValue, Table, Value, VmState};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+
+/// The VM's per-call lookups (by sha or function name) with a fast hasher.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -172,15 +176,15 @@ pub(super) struct Vm {
     /// `function() return cb(k, a) end` (FCALL passes KEYS and ARGV as arguments).
     pub(super) bind: Function,
     /// Compiled scripts by sha1, with their shebang's no-writes flag.
-    funcs: HashMap<String, (Function, bool)>,
+    funcs: FastMap<String, (Function, bool)>,
     gen: u64,
     /// FUNCTION callbacks by function name, as of `Shared::function_gen` == `fgen`.
-    pub(super) fcallbacks: HashMap<String, Function>,
+    pub(super) fcallbacks: FastMap<String, Function>,
     pub(super) fgen: u64,
     /// Scripts (by sha) and functions (by name) whose parallel run was rolled back once:
     /// they always run exclusively on this worker.
-    exclusive_scripts: HashSet<String>,
-    pub(super) exclusive_functions: HashSet<String>,
+    exclusive_scripts: FastSet<String>,
+    pub(super) exclusive_functions: FastSet<String>,
 }
 
 thread_local! {
@@ -420,12 +424,12 @@ fn new_vm() -> mlua::Result<Vm> {
         xpcall,
         handler,
         bind,
-        funcs: HashMap::new(),
+        funcs: FastMap::default(),
         gen: 0,
-        fcallbacks: HashMap::new(),
+        fcallbacks: FastMap::default(),
         fgen: u64::MAX,
-        exclusive_scripts: HashSet::new(),
-        exclusive_functions: HashSet::new(),
+        exclusive_scripts: FastSet::default(),
+        exclusive_functions: FastSet::default(),
     })
 }
 
@@ -830,7 +834,14 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, ro: bool) -> Reply 
         return Reply::err("ERR Number of keys can't be greater than number of args");
     }
     let nkeys = nkeys as usize;
-    let sha = if by_sha { String::from_utf8_lossy(argv[1]).to_ascii_lowercase() } else { sha1_hex(argv[1]) };
+    let sha = if by_sha {
+        match std::str::from_utf8(argv[1]) {
+            Ok(s) => s.to_ascii_lowercase(),
+            Err(_) => return Reply::err("NOSCRIPT No matching script. Please use EVAL."),
+        }
+    } else {
+        sha1_hex(argv[1])
+    };
     let keys: Vec<&[u8]> = argv[3..3 + nkeys].to_vec();
     let args: Vec<&[u8]> = argv[3 + nkeys..].to_vec();
     let shared: &Shared = ctx.shared;
