@@ -212,6 +212,11 @@ info_field() { # info_field server field
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 now_ms() { date +%s%3N; }
+median_of() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+rps_of() { # rps_of server depth redis-benchmark-args...: requests per second of one run
+    timeout "$bench_timeout" redis-benchmark -h 127.0.0.1 -p "${port[$1]}" -c "$clients" -n "$requests" \
+        -r "$keyspace" -P "$2" --csv "${@:3}" 2>/dev/null | grep -v '^"test"' | tail -n 1 | awk -F'","' '{ print $2 }'
+}
 
 if [ "$aof" -eq 1 ]; then
     header "AOF write throughput"
@@ -441,16 +446,13 @@ if [ "$metrics" -eq 1 ]; then
             for r in $(seq 1 "$rounds"); do
                 if [ $((r % 2)) -eq 1 ]; then order="on off"; else order="off on"; fi
                 for s in $order; do
-                    rps=$(timeout "$bench_timeout" redis-benchmark -h 127.0.0.1 -p "${port[$s]}" -c "$clients" \
-                        -n "$requests" -r "$keyspace" -P "$d" -t "$t" --csv 2>/dev/null | grep -v '^"test"' | tail -n 1 |
-                        awk -F'","' '{ print $2 }')
+                    rps=$(rps_of "$s" "$d" -t "$t")
                     echo "  $s $t -P $d round $r: ${rps:-n/a} rps" >&2
                     mres[$s,$t,$d]="${mres[$s,$t,$d]:-} ${rps:-0}"
                 done
             done
-            med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
-            a=$(echo "${mres[on,$t,$d]}" | med)
-            b=$(echo "${mres[off,$t,$d]}" | med)
+            a=$(echo "${mres[on,$t,$d]}" | median_of)
+            b=$(echo "${mres[off,$t,$d]}" | median_of)
             awk -v t="$t" -v d="$d" -v a="$a" -v b="$b" \
                 'BEGIN { printf "| %s | %s | %.0f | %.0f | %.3f |\n", t, d, a, b, (b > 0 ? a / b : 0) }' >>"$report"
         done
@@ -505,9 +507,7 @@ if [ "$scripts" -eq 1 ]; then
                         spinner=$!
                         sleep 0.5
                     fi
-                    rps=$(timeout "$bench_timeout" redis-benchmark -h 127.0.0.1 -p "${port[$s]}" -c "$clients" \
-                        -n "$requests" -r "$keyspace" -P "$d" --csv "${cmd[@]}" 2>/dev/null | grep -v '^"test"' | tail -n 1 |
-                        awk -F'","' '{ print $2 }')
+                    rps=$(rps_of "$s" "$d" "${cmd[@]}")
                     if [ -n "$spinner" ]; then
                         kill "$spinner" 2>/dev/null || true
                         wait "$spinner" 2>/dev/null || true
@@ -516,10 +516,9 @@ if [ "$scripts" -eq 1 ]; then
                     sres[$s,$case,$d]="${sres[$s,$case,$d]:-} ${rps:-0}"
                 done
             done
-            med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
-            a=$(echo "${sres[redis,$case,$d]}" | med)
-            b=$(echo "${sres[rustis,$case,$d]}" | med)
-            c=$(echo "${sres[excl,$case,$d]}" | med)
+            a=$(echo "${sres[redis,$case,$d]}" | median_of)
+            b=$(echo "${sres[rustis,$case,$d]}" | median_of)
+            c=$(echo "${sres[excl,$case,$d]}" | median_of)
             awk -v t="$case" -v d="$d" -v a="$a" -v b="$b" -v c="$c" \
                 'BEGIN { printf "| %s | %s | %.0f | %.0f | %.0f | %.2f | %.2f |\n", t, d, a, b, c, (a > 0 ? b / a : 0), (c > 0 ? b / c : 0) }' >>"$report"
         done
