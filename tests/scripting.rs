@@ -605,3 +605,55 @@ fn busy_functions_and_scripts_answer_their_own_kill() {
         }
     }
 }
+
+/// A command sent before a script turned busy, and waiting for it (for the key it holds,
+/// or, with `script-parallel no`, for the worker), gets BUSY once the script is busy, as
+/// in Redis, instead of waiting until the script ends. Same replies from redis-server.
+#[test]
+fn commands_waiting_for_a_script_get_busy_when_it_turns_busy() {
+    let mut servers = vec![
+        start_rustis(&["--busy-reply-threshold", "300", "--workers", "2"]),
+        start_rustis(&["--busy-reply-threshold", "300", "--workers", "2", "--script-parallel", "no"]),
+    ];
+    if let Some(r) = common::start_redis(&["--busy-reply-threshold", "300"]) {
+        servers.push(r);
+    }
+    let mut transcripts = Vec::new();
+    for srv in &servers {
+        let port = srv.port;
+        let spin = std::thread::spawn(move || {
+            let mut a = RawConn::connect(port).expect("connect");
+            a.cmd(&[b"EVAL", b"local i = 0 while true do i = i + 1 end", b"1", b"k"])
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        // Sent while the script runs but is not busy yet: it waits for the script.
+        let waiting = std::thread::spawn(move || {
+            let mut b = RawConn::connect(port).expect("connect");
+            b.set_timeout(Duration::from_secs(20)).expect("timeout");
+            b.cmd(&[b"SET", b"k", b"v"])
+        });
+        std::thread::sleep(Duration::from_millis(600));
+        let mut c = RawConn::connect(port).expect("connect");
+        let mut t = vec![waiting.join().expect("waiting client")];
+        t.push(c.cmd(&[b"SCRIPT", b"KILL"]));
+        t.push(spin.join().expect("script client"));
+        t.push(c.cmd(&[b"SET", b"k", b"after"]));
+        transcripts.push(t);
+    }
+    for t in &transcripts[..2] {
+        assert!(
+            t[0].starts_with(b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL"),
+            "{}",
+            common::render(&t[0])
+        );
+        assert_eq!(t[1], b"+OK\r\n");
+        assert_eq!(t[3], b"+OK\r\n");
+    }
+    if let Some(redis) = transcripts.get(2) {
+        for rustis in &transcripts[..2] {
+            for (i, (a, b)) in rustis.iter().zip(redis).enumerate() {
+                assert_eq!(common::render(a), common::render(b), "step {i}");
+            }
+        }
+    }
+}

@@ -672,6 +672,10 @@ pub struct Ctx<'a> {
     /// Set when `with_stripe` could not take a stripe without waiting (parallel scripts
     /// only): the command's result is meaningless and its run must be abandoned.
     pub lock_missed: std::cell::Cell<bool>,
+    /// Waiting for a stripe gives up (`gave_up`) once a script turns busy: set for the lock
+    /// plan of commands that are not ALLOW_BUSY.
+    pub busy_exit: bool,
+    pub gave_up: bool,
     /// In a parallel script, the keys whose watchers to flag once it commits.
     pub watch_deferred: std::cell::RefCell<Option<Vec<DbKey>>>,
 }
@@ -837,6 +841,45 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Takes this worker's gate (or, for an exclusive run, every worker's). With `busy_exit`
+/// a wait gives up (None) once a script turns busy.
+fn take_gate(shared: &Shared, idx: usize, world: bool, busy_exit: bool) -> Option<Gate<'_>> {
+    if !world {
+        let g = &shared.gates[idx];
+        if let Some(r) = g.try_read() {
+            return Some(Gate::One(r));
+        }
+        if !busy_exit {
+            return Some(Gate::One(g.read()));
+        }
+        loop {
+            if let Some(r) = g.try_read_for(state::BUSY_POLL) {
+                return Some(Gate::One(r));
+            }
+            if shared.script.any_busy() {
+                return None;
+            }
+        }
+    }
+    let mut all = Vec::with_capacity(shared.gates.len());
+    for g in shared.gates.iter() {
+        if !busy_exit {
+            all.push(g.write());
+            continue;
+        }
+        loop {
+            if let Some(w) = g.try_write_for(state::BUSY_POLL) {
+                all.push(w);
+                break;
+            }
+            if shared.script.any_busy() {
+                return None;
+            }
+        }
+    }
+    Some(Gate::All(all))
+}
+
 /// Computes the command's lock plan and takes the locks, in ascending order.
 fn lock_plan<'a>(ctx: &mut Ctx<'a>, argv: &[&[u8]], scratch: &mut Vec<(usize, usize)>) {
     let cmd = ctx.cmd;
@@ -850,6 +893,9 @@ fn lock_plan<'a>(ctx: &mut Ctx<'a>, argv: &[&[u8]], scratch: &mut Vec<(usize, us
     scratch.dedup();
     for &(d, s) in scratch.iter() {
         acquire(ctx, d, s, write);
+        if ctx.gave_up {
+            return;
+        }
     }
 }
 
@@ -886,7 +932,28 @@ fn acquire<'a>(ctx: &mut Ctx<'a>, d: usize, s: usize, write: bool) {
         Some(g) => g,
         None => {
             let t = std::time::Instant::now();
-            let g = if write { Guard::W(lock.write()) } else { Guard::R(lock.read()) };
+            let g = if ctx.busy_exit {
+                // Wait in slices, giving up if a script turns busy meanwhile.
+                loop {
+                    let g = if write {
+                        lock.try_write_for(state::BUSY_POLL).map(Guard::W)
+                    } else {
+                        lock.try_read_for(state::BUSY_POLL).map(Guard::R)
+                    };
+                    match g {
+                        Some(g) => break g,
+                        None if shared.script.any_busy() => {
+                            ctx.gave_up = true;
+                            return;
+                        }
+                        None => {}
+                    }
+                }
+            } else if write {
+                Guard::W(lock.write())
+            } else {
+                Guard::R(lock.read())
+            };
             let waited = t.elapsed();
             ctx.stats.lock_contended += 1;
             ctx.stats.lock_wait_ns += waited.as_nanos() as u64;
@@ -1349,10 +1416,9 @@ fn execute_inner(
     // `script-parallel no`) takes all of them, so it runs alone (see scripting.rs).
     let mut world = scripting::needs_world(shared, cmd, session);
     let reply = loop {
-        let gate = if world {
-            Gate::All(shared.gates.iter().map(|g| g.write()).collect())
-        } else {
-            Gate::One(shared.gates[stats.idx].read())
+        let busy_exit = !cmd.has(flags::ALLOW_BUSY);
+        let Some(gate) = take_gate(shared, stats.idx, world, busy_exit) else {
+            break Reply::Error(shared.script.busy_error());
         };
         let mut ctx = Ctx {
             shared,
@@ -1368,12 +1434,21 @@ fn execute_inner(
             changed_hint: None,
             extra_events: Vec::new(),
             parallel: !world && cmd.has(flags::SCRIPT),
+            busy_exit,
+            gave_up: false,
             rerun_exclusive: false,
             lock_missed: Default::default(),
             watch_deferred: Default::default(),
         };
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             lock_plan(&mut ctx, argv, scratch);
+            if ctx.gave_up {
+                ctx.locks.release();
+                ctx.shared.worker_live[ctx.stats.idx].active_locks.store(0, Relaxed);
+                return Reply::Error(ctx.shared.script.busy_error());
+            }
+            // A script's own later waits (keys it touches as it runs) never give up.
+            ctx.busy_exit = false;
             let snap = ctx.watch_snapshot();
             let mark = ctx.write_begin(argv);
             let r = run(&mut ctx, argv);

@@ -35,7 +35,9 @@
 //! A script running past busy-reply-threshold is marked busy: the reactor then answers
 //! other clients BUSY itself (as Redis does; an exclusive script holds every worker) and
 //! takes SCRIPT KILL (stops a script that wrote nothing, at its next hook) and SHUTDOWN
-//! NOSAVE. Each worker has its own slot in `Shared::script`.
+//! NOSAVE. Each worker has its own slot in `Shared::script`. A command already waiting
+//! for a gate or a stripe when a script turns busy gives up with BUSY (commands::take_gate
+//! and acquire poll every `BUSY_POLL`).
 //!
 //! The `bit`, `cjson`, `cmsgpack` and `struct` libraries are in scripting_libs.rs, FUNCTION
 //! and FCALL in functions.rs.

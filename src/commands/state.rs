@@ -175,6 +175,27 @@ pub struct Scripts {
     pub runs: Box<[ScriptState]>,
 }
 
+impl Scripts {
+    /// True while any running script is past busy-reply-threshold.
+    pub fn any_busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire) > 0
+    }
+
+    /// Redis's BUSY error, naming the kill command for what is busy (FUNCTION KILL when
+    /// only functions are).
+    pub fn busy_error(&self) -> String {
+        let busy = |function: bool| {
+            self.runs.iter().any(|r| r.busy.load(Ordering::Acquire) && r.function.load(Ordering::Acquire) == function)
+        };
+        let kill = if busy(true) && !busy(false) { "FUNCTION KILL" } else { "SCRIPT KILL" };
+        format!("BUSY Redis is busy running a script. You can only call {kill} or SHUTDOWN NOSAVE.")
+    }
+}
+
+/// How often a command waiting for a worker gate or a stripe looks whether a script has
+/// turned busy (then it gives up with BUSY, as Redis answers every command then).
+pub const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// The script running on one worker, if any.
 #[derive(Default)]
 pub struct ScriptState {

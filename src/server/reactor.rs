@@ -1037,11 +1037,7 @@ fn busy_replies(shared: &Shared, c: &mut Conn, batch: &crate::protocol::Batch) {
     for i in 0..batch.len() {
         batch.argv(i, &mut argv);
         let is = |j: usize, w: &str| argv.get(j).is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()));
-        let functions = busy(true).next().is_some() && busy(false).next().is_none();
-        let busy_err = || {
-            let kill = if functions { "FUNCTION KILL" } else { "SCRIPT KILL" };
-            Reply::Error(format!("BUSY Redis is busy running a script. You can only call {kill} or SHUTDOWN NOSAVE."))
-        };
+        let busy_err = || Reply::Error(shared.script.busy_error());
         let reply = if (is(0, "script") || is(0, "function")) && is(1, "kill") && argv.len() == 2 {
             let function = is(0, "function");
             if busy(function).next().is_none() {
