@@ -404,7 +404,12 @@ fn a_script_blocked_on_an_undeclared_key_is_rolled_back_and_rerun_alone() {
         t.cmd(&[b"DEBUG", b"SLEEP", b"0.5"]);
         t.cmd(&[b"EXEC"])
     });
-    std::thread::sleep(Duration::from_millis(150));
+    // Wait until the transaction runs (CLIENT LIST shows cmd=exec while it sleeps).
+    let start = std::time::Instant::now();
+    while !String::from_utf8_lossy(&c.cmd(&[b"CLIENT", b"LIST"])).contains("cmd=exec") {
+        assert!(start.elapsed() < Duration::from_secs(10), "the transaction never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let script = b"redis.call('set', KEYS[1], 'new') redis.call('select', 1) return redis.call('incr', 'u')";
     assert_eq!(c.cmd(&[b"EVAL", script, b"1", b"k"]), b":2\r\n", "the script ran after the transaction");
     assert_eq!(tx.join().expect("transaction"), b"*2\r\n:1\r\n+OK\r\n");
