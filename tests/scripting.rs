@@ -454,6 +454,46 @@ fn a_script_blocked_on_an_undeclared_key_is_rolled_back_and_rerun_alone() {
     assert_eq!(stat(&mut c, "rustis_scripts_exclusive") + stat(&mut c, "rustis_scripts_parallel"), 2);
 }
 
+/// The rollback path for a function, with a client blocked on the list it pushes to: the
+/// rolled-back run's push neither stays nor wakes the client; the rerun's push is served
+/// to it exactly once.
+#[test]
+fn a_rolled_back_function_wakes_a_blocked_client_once() {
+    let srv = start_rustis(&["--workers", "2", "--enable-debug-command", "yes"]);
+    let port = srv.port;
+    let mut c = RawConn::connect(port).expect("connect");
+    let lib = b"#!lua name=rb\nredis.register_function('pushinc', function(keys, args) redis.call('rpush', keys[1], 'item') redis.call('select', 1) return redis.call('incr', 'u') end)";
+    assert_eq!(c.cmd(&[b"FUNCTION", b"LOAD", lib]), b"$2\r\nrb\r\n");
+    let blocked = std::thread::spawn(move || {
+        let mut b = RawConn::connect(port).expect("connect");
+        b.set_timeout(Duration::from_secs(20)).expect("timeout");
+        b.cmd(&[b"BLPOP", b"q", b"10"])
+    });
+    let tx = std::thread::spawn(move || {
+        let mut t = RawConn::connect(port).expect("connect");
+        t.cmd(&[b"SELECT", b"1"]);
+        t.cmd(&[b"MULTI"]);
+        t.cmd(&[b"INCR", b"u"]);
+        t.cmd(&[b"DEBUG", b"SLEEP", b"0.5"]);
+        t.cmd(&[b"EXEC"])
+    });
+    let start = std::time::Instant::now();
+    loop {
+        let list = String::from_utf8_lossy(&c.cmd(&[b"CLIENT", b"LIST"])).to_string();
+        if list.contains("cmd=exec") && list.contains("cmd=blpop") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "the transaction or BLPOP never started: {list}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(c.cmd(&[b"FCALL", b"pushinc", b"1", b"q"]), b":2\r\n");
+    assert_eq!(tx.join().expect("transaction"), b"*2\r\n:1\r\n+OK\r\n");
+    assert_eq!(blocked.join().expect("blocked client"), b"*2\r\n$1\r\nq\r\n$4\r\nitem\r\n");
+    assert_eq!(c.cmd(&[b"LLEN", b"q"]), b":0\r\n", "the rolled-back push stayed");
+    assert_eq!(stat(&mut c, "rustis_script_rollbacks"), 1);
+    assert_eq!(stat(&mut c, "rustis_scripts_exclusive"), 1);
+}
+
 /// Rollbacks under load: scripts (each a new sha, so none is remembered as exclusive)
 /// increment their declared counter, then a hot key they did not declare, while
 /// transactions keep that hot key's stripe held and a plain client increments a declared
