@@ -702,3 +702,52 @@ fn commands_waiting_for_a_script_get_busy_when_it_turns_busy() {
         }
     }
 }
+
+/// Transactions meeting a busy script, as in Redis: a command refused with BUSY inside
+/// MULTI dooms the transaction, EXEC during the busy script aborts it (EXECABORT ...
+/// BUSY), DISCARD and QUIT still work. Same replies from redis-server.
+#[test]
+fn transactions_meeting_a_busy_script() {
+    let mut servers = vec![start_rustis(&["--busy-reply-threshold", "100", "--workers", "2"])];
+    if let Some(r) = common::start_redis(&["--busy-reply-threshold", "100"]) {
+        servers.push(r);
+    }
+    let mut transcripts = Vec::new();
+    for srv in &servers {
+        let port = srv.port;
+        let mut b = RawConn::connect(port).expect("connect");
+        let mut d = RawConn::connect(port).expect("connect");
+        let mut e = RawConn::connect(port).expect("connect");
+        let mut q = RawConn::connect(port).expect("connect");
+        let mut t = vec![b.cmd(&[b"MULTI"]), b.cmd(&[b"SET", b"x", b"1"])];
+        t.push(d.cmd(&[b"MULTI"]));
+        t.push(e.cmd(&[b"MULTI"]));
+        let spin = std::thread::spawn(move || {
+            let mut a = RawConn::connect(port).expect("connect");
+            a.cmd(&[b"EVAL", b"local i = 0 while true do i = i + 1 end", b"0"])
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        t.push(b.cmd(&[b"EXEC"]));
+        t.push(d.cmd(&[b"SET", b"z", b"1"]));
+        t.push(e.cmd(&[b"DISCARD"]));
+        t.push(q.cmd(&[b"QUIT"]));
+        t.push(b.cmd(&[b"SCRIPT", b"KILL"]));
+        t.push(spin.join().expect("script client"));
+        t.push(b.cmd(&[b"EXEC"]));
+        t.push(d.cmd(&[b"EXEC"]));
+        t.push(e.cmd(&[b"EXEC"]));
+        t.push(b.cmd(&[b"EXISTS", b"x", b"z"]));
+        transcripts.push(t);
+    }
+    let rustis = &transcripts[0];
+    assert!(
+        rustis[4].starts_with(b"-EXECABORT Transaction discarded because of: BUSY"),
+        "{}",
+        common::render(&rustis[4])
+    );
+    if let Some(redis) = transcripts.get(1) {
+        for (i, (a, b)) in rustis.iter().zip(redis).enumerate() {
+            assert_eq!(common::render(a), common::render(b), "step {i}");
+        }
+    }
+}

@@ -1057,12 +1057,31 @@ fn busy_replies(shared: &Shared, c: &mut Conn, batch: &crate::protocol::Batch) {
             shared.shutdown_requested.store(true, Ordering::Release);
             c.closing = true;
             return;
+        } else if is(0, "quit") {
+            c.closing = true;
+            Reply::ok()
+        } else if let Some(s) = c.session.as_mut().filter(|s| s.multi.is_some()) {
+            // Inside MULTI, as Redis's rejectCommand: the refusal dooms the transaction,
+            // and EXEC itself aborts it.
+            if is(0, "exec") {
+                crate::commands::transaction::reset(shared, s);
+                Reply::Error(format!("EXECABORT Transaction discarded because of: {}", shared.script.busy_error()))
+            } else if is(0, "discard") {
+                crate::commands::transaction::reset(shared, s);
+                Reply::ok()
+            } else {
+                s.multi_error = true;
+                busy_err()
+            }
         } else {
             busy_err()
         };
         match c.wire {
             Wire::Resp => reply.encode(proto, &mut c.wbuf),
             Wire::Msgpack => msgpack::encode_reply(Some(batch.id(i)), &reply, &mut c.wbuf),
+        }
+        if c.closing {
+            return;
         }
     }
 }
