@@ -751,3 +751,80 @@ fn transactions_meeting_a_busy_script() {
         }
     }
 }
+
+/// cjson.decode against lua-cjson on seeded random JSON-ish text (fragments of valid and
+/// broken JSON, odd numbers, escapes, bytes that are not UTF-8): the same value (encoded
+/// back) or the same error text, input by input.
+#[test]
+fn cjson_decode_matches_redis_on_random_text() {
+    let Some(redis) = common::start_redis(&[]) else {
+        eprintln!("redis-server not available: skipped");
+        return;
+    };
+    let rustis = start_rustis(&[]);
+    let atoms: &[&[u8]] = &[
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b",",
+        b":",
+        b"\"a\"",
+        b"\"b\\u00e9\"",
+        b"1",
+        b"-2.5e3",
+        b"0x1f",
+        b"012",
+        b"true",
+        b"false",
+        b"null",
+        b"nan",
+        b"inf",
+        b"+3",
+        b" ",
+        b"\"",
+        b"\\",
+        b"\\u",
+        b"\"\\ud800\\udc00\"",
+        b"1e",
+        b"-",
+        b".5",
+        b"\"x\\ny\"",
+        b"\xff",
+        b"tru",
+        b"{\"k\":",
+        b"[1,2]",
+        b"\"\\q\"",
+        b"1e5",
+        b"0x1p-2",
+        b"-0",
+        b"1.5e+308",
+        b"4.9e-324",
+        b"0X1A.8",
+        b"123456789012345678",
+        b"1E-7",
+        b"-Infinity",
+        b"-NaN",
+        b"nan(12)",
+    ];
+    let script: &[u8] = b"local ok, e = pcall(cjson.decode, ARGV[1]) if ok then if type(e) == 'table' then return cjson.encode(e) end return tostring(e) else return 'ERR:' .. e end";
+    let mut a = RawConn::connect(redis.port).expect("connect");
+    let mut b = RawConn::connect(rustis.port).expect("connect");
+    let mut seed: u64 = 0x5eed_1234;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..1500 {
+        let n = next() % 9;
+        let mut text = Vec::new();
+        for _ in 0..n {
+            text.extend_from_slice(atoms[(next() % atoms.len() as u64) as usize]);
+        }
+        let ra = a.cmd(&[b"EVAL", script, b"0", &text]);
+        let rb = b.cmd(&[b"EVAL", script, b"0", &text]);
+        assert_eq!(common::render(&rb), common::render(&ra), "input {i}: {}", common::render(&text));
+    }
+}

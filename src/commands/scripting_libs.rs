@@ -302,7 +302,7 @@ fn strtod_prefix(b: &[u8]) -> (f64, usize) {
                 }
             }
         }
-        return (f64::NAN, n);
+        return (if neg { -f64::NAN } else { f64::NAN }, n);
     }
     if rest.len() > 2 && rest[0] == b'0' && (rest[1] | 0x20) == b'x' {
         // Hex: digits [. digits] [p [+-] digits].
