@@ -6,7 +6,6 @@
 //! Must hold: every function is total (bad input is a Lua error, never a panic), and
 //! encoders are bounded in nesting depth.
 
-use crate::protocol::msgpack;
 use mlua::{LightUserData, Lua, MultiValue, Table, Value};
 
 /// Installs `bit`, `cjson`, `cmsgpack` and `struct` as globals.
@@ -29,21 +28,34 @@ fn err(msg: impl Into<String>) -> mlua::Error {
 
 /// LuaBitOp's argument normalisation of argument `n` (1-based) of bit.`name`: the number
 /// modulo 2^32, as a signed 32-bit value (luaL_checknumber's error texts).
-fn barg(args: &MultiValue, n: usize, name: &str) -> mlua::Result<i32> {
-    let bad = |got: &str| err(format!("bad argument #{n} to '{name}' (number expected, got {got})"));
-    let v = args.get(n - 1).ok_or_else(|| bad("no value"))?;
-    let n = match v {
-        Value::Integer(i) => *i as f64,
-        Value::Number(n) => *n,
+/// Lua 5.1's lua_tonumber: a number, or a string that is one (surrounding spaces
+/// allowed); None otherwise.
+pub(super) fn lua_tonumber(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(x) => Some(*x),
         Value::String(s) => {
-            let t = s.to_str().map(|t| t.trim().to_string()).unwrap_or_default();
-            t.parse::<f64>().map_err(|_| bad("string"))?
+            let b = s.as_bytes();
+            let t = b.trim_ascii();
+            match strtod_prefix(t) {
+                (x, used) if used > 0 && used == t.len() => Some(x),
+                _ => None,
+            }
         }
-        other => return Err(bad(super::scripting::lua_type_name(other))),
-    };
-    // Adding 2^52+2^51 and reading the low word is LuaBitOp's trick; this is the same.
-    let m = n.rem_euclid(4294967296.0);
-    Ok(m as u64 as u32 as i32)
+        _ => None,
+    }
+}
+
+fn barg(args: &MultiValue, n: usize, name: &str) -> mlua::Result<i32> {
+    let v = args.get(n - 1);
+    let num = v.and_then(lua_tonumber);
+    // LuaBitOp: add 2^52+2^51 and take the low word (rounds to nearest, wraps mod 2^32).
+    let b = (num.unwrap_or(0.0) + 6755399441055744.0).to_bits() as u32;
+    if b == 0 && num.is_none() {
+        let got = v.map_or("no value", super::scripting::lua_type_name);
+        return Err(err(format!("bad argument #{n} to '{name}' (number expected, got {got})")));
+    }
+    Ok(b as i32)
 }
 
 fn bit(lua: &Lua) -> mlua::Result<Table> {
@@ -77,12 +89,9 @@ fn bit(lua: &Lua) -> mlua::Result<Table> {
         "tohex",
         lua.create_function(|_, a: MultiValue| {
             let x = barg(&a, 1, "tohex")? as u32;
-            let mut n = if a.len() < 2 { 8 } else { barg(&a, 2, "tohex")? };
+            let n = if a.len() < 2 { 8 } else { barg(&a, 2, "tohex")? as i64 };
             let upper = n < 0;
-            if upper {
-                n = -n;
-            }
-            let n = n.clamp(1, 8) as usize;
+            let n = n.abs().min(8) as usize;
             let s = if upper { format!("{x:08X}") } else { format!("{x:08x}") };
             Ok(s[8 - n..].to_string())
         })?,
@@ -700,7 +709,7 @@ fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
         "pack",
         lua.create_function(|_, args: MultiValue| {
             if args.is_empty() {
-                return Err(err("MessagePack pack needs input."));
+                return Err(err("bad argument #0 to 'pack' (MessagePack pack needs input.)"));
             }
             let mut out = Vec::new();
             for a in args.iter() {
@@ -709,94 +718,325 @@ fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
             Ok(mlua::BString::from(out))
         })?,
     )?;
-    t.set(
-        "unpack",
-        lua.create_function(|lua, s: mlua::String| {
-            let bytes = s.as_bytes().to_vec();
-            let mut rd = &bytes[..];
-            let mut vals = Vec::new();
-            while !rd.is_empty() {
-                let v = rmpv::decode::read_value(&mut rd).map_err(|_| err("Missing bytes in input."))?;
-                vals.push(mp_to_lua(lua, &v, 0)?);
-            }
-            Ok(MultiValue::from_vec(vals))
-        })?,
-    )?;
+    t.set("unpack", lua.create_function(|lua, args: MultiValue| mp_unpack(lua, &args))?)?;
     Ok(t)
 }
 
-fn mp_pack(v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
+/// lua-cmsgpack's nesting limit for packing: deeper tables pack as nil.
+const MP_MAX_NESTING: usize = 16;
+
+/// C's `(T)x == x` test lua-cmsgpack uses to pack a number as an integer, for a range
+/// [lo, hi) of T (out-of-range casts never compare equal on x86).
+fn int_equivalent(n: f64, lo: f64, hi: f64) -> bool {
+    n.is_finite() && n >= lo && n < hi && n.trunc() == n
+}
+
+fn lua_num(v: &Value) -> Option<f64> {
     match v {
-        Value::Nil => out.push(0xc0),
-        Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
-        Value::Integer(i) => msgpack::put_int(out, *i),
-        Value::Number(n) => {
-            if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
-                msgpack::put_int(out, *n as i64);
-            } else if (*n as f32) as f64 == *n {
-                out.push(0xca);
-                out.extend_from_slice(&(*n as f32).to_bits().to_be_bytes());
-            } else {
-                msgpack::put_f64(out, *n);
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(n) => Some(*n),
+        _ => None,
+    }
+}
+
+fn mp_int(out: &mut Vec<u8>, n: i64) {
+    if n >= 0 {
+        match n {
+            0..=127 => out.push(n as u8),
+            128..=0xff => out.extend_from_slice(&[0xcc, n as u8]),
+            0x100..=0xffff => {
+                out.push(0xcd);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
             }
-        }
-        Value::String(s) => msgpack::put_str(out, &s.as_bytes()),
-        Value::Table(t) if depth < 16 => match array_len(t).unwrap_or(None) {
-            Some(n) if n > 0 && t.raw_len() == n => {
-                msgpack::put_array_len(out, n);
-                for i in 1..=n {
-                    mp_pack(&t.raw_get::<Value>(i)?, depth + 1, out)?;
-                }
+            0x1_0000..=0xffff_ffff => {
+                out.push(0xce);
+                out.extend_from_slice(&(n as u32).to_be_bytes());
             }
             _ => {
+                out.push(0xcf);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+    } else if n >= -32 {
+        out.push(n as i8 as u8);
+    } else if n >= -128 {
+        out.extend_from_slice(&[0xd0, n as i8 as u8]);
+    } else if n >= -32768 {
+        out.push(0xd1);
+        out.extend_from_slice(&(n as i16).to_be_bytes());
+    } else if n >= -2147483648 {
+        out.push(0xd2);
+        out.extend_from_slice(&(n as i32).to_be_bytes());
+    } else {
+        out.push(0xd3);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+fn mp_len(out: &mut Vec<u8>, n: usize, fix: u8, fix_max: usize, b16: u8, b32: u8) {
+    if n <= fix_max {
+        out.push(fix | n as u8);
+    } else if n <= 0xffff {
+        out.push(b16);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(b32);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+}
+
+/// lua-cmsgpack 0.4's table_is_an_array: every key a positive number equal to an int,
+/// and the largest equal to the count (an empty table is an array).
+fn mp_is_array(t: &Table) -> mlua::Result<bool> {
+    let (mut count, mut max) = (0i64, 0i64);
+    for pair in t.clone().pairs::<Value, Value>() {
+        let (k, _) = pair?;
+        match lua_num(&k) {
+            Some(n) if n > 0.0 && int_equivalent(n, -2147483648.0, 2147483648.0) => {
+                max = max.max(n as i64);
+                count += 1;
+            }
+            _ => return Ok(false),
+        }
+    }
+    Ok(max == count)
+}
+
+/// lua-cmsgpack 0.4's mp_encode_lua_type.
+fn mp_pack(v: &Value, level: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
+    match v {
+        Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+        Value::Integer(_) | Value::Number(_) => {
+            let n = lua_num(v).unwrap_or(0.0);
+            if int_equivalent(n, -9223372036854775808.0, 9223372036854775808.0) {
+                mp_int(out, n as i64);
+            } else if (n as f32) as f64 == n {
+                out.push(0xca);
+                out.extend_from_slice(&(n as f32).to_bits().to_be_bytes());
+            } else {
+                out.push(0xcb);
+                out.extend_from_slice(&n.to_bits().to_be_bytes());
+            }
+        }
+        Value::String(s) => {
+            let b = s.as_bytes();
+            if b.len() < 32 {
+                out.push(0xa0 | b.len() as u8);
+            } else if b.len() <= 0xff {
+                out.extend_from_slice(&[0xd9, b.len() as u8]);
+            } else {
+                mp_len(out, b.len(), 0, 0, 0xda, 0xdb);
+            }
+            out.extend_from_slice(&b);
+        }
+        Value::Table(t) if level < MP_MAX_NESTING => {
+            if mp_is_array(t)? {
+                let n = t.raw_len();
+                mp_len(out, n, 0x90, 15, 0xdc, 0xdd);
+                for j in 1..=n {
+                    mp_pack(&t.get::<Value>(j)?, level + 1, out)?;
+                }
+            } else {
                 let pairs: Vec<(Value, Value)> = t.clone().pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-                msgpack::put_map_len(out, pairs.len());
+                mp_len(out, pairs.len(), 0x80, 15, 0xde, 0xdf);
                 for (k, val) in pairs {
-                    mp_pack(&k, depth + 1, out)?;
-                    mp_pack(&val, depth + 1, out)?;
+                    mp_pack(&k, level + 1, out)?;
+                    mp_pack(&val, level + 1, out)?;
                 }
             }
-        },
-        // Deeper tables and unsupported types pack as nil, as lua-cmsgpack does.
+        }
+        // nil, functions, userdata, and tables nested too deep pack as nil.
         _ => out.push(0xc0),
     }
     Ok(())
 }
 
-fn mp_to_lua(lua: &Lua, v: &rmpv::Value, depth: usize) -> mlua::Result<Value> {
-    if depth > 64 {
-        return Err(err("MessagePack input nested too deeply."));
+/// Why decoding stopped: lua-cmsgpack's MP_CUR_ERROR_EOF and MP_CUR_ERROR_BADFMT.
+enum MpErr {
+    Eof,
+    BadFmt,
+    Lua(mlua::Error),
+}
+
+impl From<mlua::Error> for MpErr {
+    fn from(e: mlua::Error) -> Self {
+        MpErr::Lua(e)
     }
-    Ok(match v {
-        rmpv::Value::Nil => Value::Nil,
-        rmpv::Value::Boolean(b) => Value::Boolean(*b),
-        rmpv::Value::Integer(i) => match i.as_i64() {
-            Some(x) => Value::Number(x as f64),
-            None => Value::Number(i.as_u64().unwrap_or(0) as f64),
-        },
-        rmpv::Value::F32(f) => Value::Number(*f as f64),
-        rmpv::Value::F64(f) => Value::Number(*f),
-        rmpv::Value::String(s) => Value::String(lua.create_string(s.as_bytes())?),
-        rmpv::Value::Binary(b) => Value::String(lua.create_string(b)?),
-        rmpv::Value::Array(items) => {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, it) in items.iter().enumerate() {
-                t.raw_set(i + 1, mp_to_lua(lua, it, depth + 1)?)?;
-            }
-            Value::Table(t)
+}
+
+/// Nesting that decoding allows (lua-cmsgpack recurses on the C stack without a limit;
+/// a worker's stack is smaller, so deeper input is refused).
+const MP_MAX_DECODE_DEPTH: usize = 200;
+
+struct MpCur<'a> {
+    b: &'a [u8],
+    p: usize,
+}
+
+impl MpCur<'_> {
+    fn need(&self, n: usize) -> Result<&[u8], MpErr> {
+        self.b.get(self.p..self.p.checked_add(n).ok_or(MpErr::Eof)?).ok_or(MpErr::Eof)
+    }
+    fn take(&mut self, n: usize) -> Result<&[u8], MpErr> {
+        let start = self.p;
+        self.need(n)?;
+        self.p += n;
+        Ok(&self.b[start..start + n])
+    }
+    fn be(&mut self, n: usize) -> Result<u64, MpErr> {
+        Ok(self.take(n)?.iter().fold(0u64, |a, &x| (a << 8) | x as u64))
+    }
+}
+
+/// lua-cmsgpack 0.4's mp_decode_to_lua_type.
+fn mp_decode(lua: &Lua, c: &mut MpCur, depth: usize) -> Result<Value, MpErr> {
+    if depth > MP_MAX_DECODE_DEPTH {
+        return Err(MpErr::Lua(err("MessagePack input nested too deeply.")));
+    }
+    let t = c.need(1)?[0];
+    let num = |x: f64| Ok(Value::Number(x));
+    match t {
+        0xcc => {
+            c.p += 1;
+            num(c.be(1)? as f64)
         }
-        rmpv::Value::Map(pairs) => {
-            let t = lua.create_table()?;
-            for (k, it) in pairs {
-                let k = mp_to_lua(lua, k, depth + 1)?;
-                if !k.is_nil() {
-                    t.raw_set(k, mp_to_lua(lua, it, depth + 1)?)?;
-                }
-            }
-            Value::Table(t)
+        0xd0 => {
+            c.p += 1;
+            num(c.be(1)? as u8 as i8 as f64)
         }
-        rmpv::Value::Ext(_, _) => Value::Nil,
-    })
+        0xcd => {
+            c.p += 1;
+            num(c.be(2)? as f64)
+        }
+        0xd1 => {
+            c.p += 1;
+            num(c.be(2)? as u16 as i16 as f64)
+        }
+        0xce => {
+            c.p += 1;
+            num(c.be(4)? as f64)
+        }
+        0xd2 => {
+            c.p += 1;
+            num(c.be(4)? as u32 as i32 as f64)
+        }
+        0xcf => {
+            c.p += 1;
+            num(c.be(8)? as f64)
+        }
+        0xd3 => {
+            c.p += 1;
+            num(c.be(8)? as i64 as f64)
+        }
+        0xc0 => {
+            c.p += 1;
+            Ok(Value::Nil)
+        }
+        0xc2 | 0xc3 => {
+            c.p += 1;
+            Ok(Value::Boolean(t == 0xc3))
+        }
+        0xca => {
+            c.p += 1;
+            num(f32::from_bits(c.be(4)? as u32) as f64)
+        }
+        0xcb => {
+            c.p += 1;
+            num(f64::from_bits(c.be(8)?))
+        }
+        0xd9..=0xdb => {
+            let w = match t {
+                0xd9 => 1,
+                0xda => 2,
+                _ => 4,
+            };
+            c.need(1 + w)?;
+            c.p += 1;
+            let l = c.be(w)? as usize;
+            Ok(Value::String(lua.create_string(c.take(l)?)?))
+        }
+        0xdc..=0xdf => {
+            let w = if t == 0xdc || t == 0xde { 2 } else { 4 };
+            c.need(1 + w)?;
+            c.p += 1;
+            let l = c.be(w)? as usize;
+            if t <= 0xdd {
+                mp_decode_array(lua, c, l, depth)
+            } else {
+                mp_decode_map(lua, c, l, depth)
+            }
+        }
+        _ if t & 0x80 == 0 => {
+            c.p += 1;
+            num(t as f64)
+        }
+        _ if t & 0xe0 == 0xe0 => {
+            c.p += 1;
+            num(t as i8 as f64)
+        }
+        _ if t & 0xe0 == 0xa0 => {
+            let l = (t & 0x1f) as usize;
+            c.need(1 + l)?;
+            c.p += 1;
+            Ok(Value::String(lua.create_string(c.take(l)?)?))
+        }
+        _ if t & 0xf0 == 0x90 => {
+            c.p += 1;
+            mp_decode_array(lua, c, (t & 0xf) as usize, depth)
+        }
+        _ if t & 0xf0 == 0x80 => {
+            c.p += 1;
+            mp_decode_map(lua, c, (t & 0xf) as usize, depth)
+        }
+        _ => Err(MpErr::BadFmt),
+    }
+}
+
+fn mp_decode_array(lua: &Lua, c: &mut MpCur, len: usize, depth: usize) -> Result<Value, MpErr> {
+    let t = lua.create_table()?;
+    for i in 1..=len {
+        let v = mp_decode(lua, c, depth + 1)?;
+        t.raw_set(i, v)?;
+    }
+    Ok(Value::Table(t))
+}
+
+fn mp_decode_map(lua: &Lua, c: &mut MpCur, len: usize, depth: usize) -> Result<Value, MpErr> {
+    let t = lua.create_table()?;
+    for _ in 0..len {
+        let k = mp_decode(lua, c, depth + 1)?;
+        let v = mp_decode(lua, c, depth + 1)?;
+        match &k {
+            Value::Nil => return Err(MpErr::Lua(err("table index is nil"))),
+            Value::Number(n) if n.is_nan() => return Err(MpErr::Lua(err("table index is NaN"))),
+            _ => t.raw_set(k, v)?,
+        }
+    }
+    Ok(Value::Table(t))
+}
+
+/// cmsgpack.unpack(s): every value packed in `s`, in order.
+fn mp_unpack(lua: &Lua, args: &MultiValue) -> mlua::Result<MultiValue> {
+    let bytes: Vec<u8> = match args.front() {
+        Some(Value::String(s)) => s.as_bytes().to_vec(),
+        Some(Value::Integer(i)) => i.to_string().into_bytes(),
+        Some(Value::Number(n)) => super::scripting::lua_number_text(*n).into_bytes(),
+        other => {
+            let got = other.map_or("no value", super::scripting::lua_type_name);
+            return Err(err(format!("bad argument #1 to 'unpack' (string expected, got {got})")));
+        }
+    };
+    let mut c = MpCur { b: &bytes, p: 0 };
+    let mut vals = Vec::new();
+    while c.p < bytes.len() {
+        match mp_decode(lua, &mut c, 0) {
+            Ok(v) => vals.push(v),
+            Err(MpErr::Eof) => return Err(err("Missing bytes in input.")),
+            Err(MpErr::BadFmt) => return Err(err("Bad data format in input.")),
+            Err(MpErr::Lua(e)) => return Err(e),
+        }
+    }
+    Ok(MultiValue::from_vec(vals))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -893,17 +1133,14 @@ impl Fmt<'_> {
     }
 }
 
+/// struct's type name for argument errors: a missing argument reads as nil there.
+fn struct_type_name(v: Option<&Value>) -> &'static str {
+    v.map_or("nil", super::scripting::lua_type_name)
+}
+
 fn arg_number(v: Option<&Value>, n: usize) -> mlua::Result<f64> {
-    match v {
-        Some(Value::Integer(i)) => Ok(*i as f64),
-        Some(Value::Number(x)) => Ok(*x),
-        Some(Value::String(s)) => s
-            .to_str()
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .ok_or_else(|| err(format!("bad argument #{n} to 'pack' (number expected, got string)"))),
-        _ => Err(err(format!("bad argument #{n} to 'pack' (number expected, got no value)"))),
-    }
+    v.and_then(lua_tonumber)
+        .ok_or_else(|| err(format!("bad argument #{n} to 'pack' (number expected, got {})", struct_type_name(v))))
 }
 
 fn structlib(lua: &Lua) -> mlua::Result<Table> {
@@ -956,11 +1193,12 @@ fn structlib(lua: &Lua) -> mlua::Result<Table> {
                         let s = match vals.get(k) {
                             Some(Value::String(s)) => s.as_bytes().to_vec(),
                             Some(Value::Integer(i)) => i.to_string().into_bytes(),
-                            Some(Value::Number(x)) => x.to_string().into_bytes(),
-                            _ => {
+                            Some(Value::Number(x)) => super::scripting::lua_number_text(*x).into_bytes(),
+                            other => {
                                 return Err(err(format!(
-                                    "bad argument #{} to 'pack' (string expected, got no value)",
-                                    k + 2
+                                    "bad argument #{} to 'pack' (string expected, got {})",
+                                    k + 2,
+                                    struct_type_name(other)
                                 )))
                             }
                         };
@@ -973,7 +1211,7 @@ fn structlib(lua: &Lua) -> mlua::Result<Table> {
                             _ => {
                                 let n = if n == 0 { s.len() } else { n };
                                 if s.len() < n {
-                                    return Err(err(format!("bad argument #{} to 'pack' (string too short)", k + 1)));
+                                    return Err(err(format!("bad argument #{} to 'pack' (string too short)", k + 2)));
                                 }
                                 out.extend_from_slice(&s[..n]);
                             }
