@@ -855,15 +855,46 @@ fn bundled_libraries_match_redis_on_random_calls() {
     }
     fn lua_val(next: &mut impl FnMut(usize) -> usize, depth: usize) -> String {
         let nums = [
-            "0", "1", "-1", "127", "128", "255", "256", "-32", "-33", "-128", "-129", "65535", "65536", "-32768",
-            "-32769", "2^31", "-2^31-1", "2^32", "2^53", "-2^53", "2^63", "1.5", "-0.25", "1e300", "0.1", "3.0", "1/0",
-            "-1/0", "0/0",
+            "0",
+            "1",
+            "-1",
+            "127",
+            "128",
+            "255",
+            "256",
+            "-32",
+            "-33",
+            "-128",
+            "-129",
+            "65535",
+            "65536",
+            "-32768",
+            "-32769",
+            "2^31",
+            "-2^31-1",
+            "2^32",
+            "2^53",
+            "-2^53",
+            "2^63",
+            "1.5",
+            "-0.25",
+            "1e300",
+            "0.1",
+            "3.0",
+            "1/0",
+            "-1/0",
+            "0/0",
+            "1e15",
+            "123456789012345",
+            "2^0.5",
+            "1e-5",
+            "123.456e10",
         ];
         match next(if depth < 3 { 10 } else { 6 }) {
             0 | 1 => pick(next, &nums).to_string(),
             2 => format!("'{}'", "x".repeat(pick(next, &["0", "1", "31", "32", "255", "256"]).parse().unwrap_or(0))),
-            3 => pick(next, &["true", "false", "nil"]).to_string(),
-            4 => "'\\255\\0a'".to_string(),
+            3 => pick(next, &["true", "false", "nil", "cjson.null", "redis.status_reply('OK')"]).to_string(),
+            4 => pick(next, &["'\\255\\0a'", "'a\\\"b'", "'/'", "'\\n\\t'", "'\\31'", "'\\127'"]).to_string(),
             5 => "{}".to_string(),
             6 | 7 => {
                 let n = next(5);
@@ -879,7 +910,35 @@ fn bundled_libraries_match_redis_on_random_calls() {
         }
     }
     for i in 0..1500 {
-        let (body, arg): (String, Vec<u8>) = match next(4) {
+        let (body, arg): (String, Vec<u8>) = match next(7) {
+            4 => (
+                format!("local ok, r = pcall(function() return cjson.encode({}) end) return r", lua_val(&mut next, 0)),
+                Vec::new(),
+            ),
+            5 => (format!("return {}", lua_val(&mut next, 0)), Vec::new()),
+            6 => {
+                let fmt = pick(
+                    &mut next,
+                    &[
+                        "b", "B", "h", "H", "i", "I", "l", "L", "<i", ">i", "i2", "i8", "f", "d", "s", "c3", "c0", "x",
+                        "<h>H", "!4i", "Bx", "i3", "c2i",
+                    ],
+                );
+                let init = pick(&mut next, &["1", "2", "nil"]);
+                let data: Vec<u8> = (0..next(10))
+                    .map(|_| {
+                        let x = next(256) as u8;
+                        x
+                    })
+                    .collect();
+                // 'f' and 'd' read raw float bits: keep them away from tiny values.
+                let data = if fmt.contains('f') || fmt.contains('d') {
+                    data.iter().map(|&x| x | 0x40).collect()
+                } else {
+                    data
+                };
+                (format!("local ok, r = pcall(function() return {{struct.unpack('{fmt}', ARGV[1], {init})}} end) if ok then for i, v in ipairs(r) do r[i] = tostring(v) end end return r"), data)
+            }
             0 => (
                 format!("local ok, r = pcall(function() return cmsgpack.pack({}) end) return r", lua_val(&mut next, 0)),
                 Vec::new(),

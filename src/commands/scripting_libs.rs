@@ -130,11 +130,7 @@ fn json_number(n: f64, out: &mut Vec<u8>) -> mlua::Result<()> {
     if n.is_nan() || n.is_infinite() {
         return Err(err("Cannot serialise number: must not be NaN or Inf"));
     }
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        out.extend_from_slice((n as i64).to_string().as_bytes());
-    } else {
-        out.extend_from_slice(crate::protocol::reply::fmt_g(n, 14).as_bytes());
-    }
+    out.extend_from_slice(crate::protocol::reply::fmt_g(n, 14).as_bytes());
     Ok(())
 }
 
@@ -183,7 +179,7 @@ fn json_encode(v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(u) if u.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::Integer(i) => json_number(*i as f64, out)?,
         Value::Number(n) => json_number(*n, out)?,
         Value::String(s) => json_string(&s.as_bytes(), out),
         Value::Table(t) => {
@@ -212,13 +208,17 @@ fn json_encode(v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
                         first = false;
                         match &k {
                             Value::String(s) => json_string(&s.as_bytes(), out),
-                            Value::Integer(i) => json_string(i.to_string().as_bytes(), out),
-                            Value::Number(n) => {
+                            Value::Integer(_) | Value::Number(_) => {
                                 let mut tmp = Vec::new();
-                                json_number(*n, &mut tmp)?;
+                                json_number(lua_tonumber(&k).unwrap_or(0.0), &mut tmp)?;
                                 json_string(&tmp, out);
                             }
-                            _ => return Err(err("Cannot serialise table: table key must be a number or string")),
+                            other => {
+                                return Err(err(format!(
+                                    "Cannot serialise {}: table key must be a number or string",
+                                    super::scripting::lua_type_name(other)
+                                )))
+                            }
                         }
                         out.push(b':');
                         json_encode(&val, depth + 1, out)?;
@@ -1272,6 +1272,10 @@ fn structlib(lua: &Lua) -> mlua::Result<Table> {
                         pos += size;
                     }
                     Item::Char(n) => {
+                        // struct checks the bounds (pos + size) before the option itself.
+                        if pos + n > d.len() {
+                            return Err(short());
+                        }
                         let n = if n == 0 {
                             match out.pop() {
                                 Some(Value::Number(x)) => x as usize,
@@ -1290,7 +1294,10 @@ fn structlib(lua: &Lua) -> mlua::Result<Table> {
                         out.push(Value::String(lua.create_string(&rest[..end])?));
                         pos += end + 1;
                     }
-                    Item::Pad => pos += 1,
+                    Item::Pad => {
+                        d.get(pos..pos + 1).ok_or_else(short)?;
+                        pos += 1;
+                    }
                     Item::Skip => {}
                 }
             }
