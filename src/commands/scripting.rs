@@ -1317,7 +1317,7 @@ fn lua_to_reply(v: &Value) -> Reply {
         Value::String(s) => Reply::Bulk(s.as_bytes().to_vec()),
         Value::Integer(i) => Reply::Int(*i),
         // C's (long long) cast on x86: NaN and out-of-range values give INT64_MIN.
-        Value::Number(n) if n.is_nan() || n.abs() >= 9.223372036854775808e18 => Reply::Int(i64::MIN),
+        Value::Number(n) if n.is_nan() || n.abs() >= i64::MAX as f64 => Reply::Int(i64::MIN),
         Value::Number(n) => Reply::Int(*n as i64),
         Value::Boolean(true) => Reply::Int(1),
         Value::Boolean(false) => Reply::Nil,
