@@ -925,12 +925,7 @@ fn bundled_libraries_match_redis_on_random_calls() {
                     ],
                 );
                 let init = pick(&mut next, &["1", "2", "nil"]);
-                let data: Vec<u8> = (0..next(10))
-                    .map(|_| {
-                        let x = next(256) as u8;
-                        x
-                    })
-                    .collect();
+                let data: Vec<u8> = (0..next(10)).map(|_| next(256) as u8).collect();
                 // 'f' and 'd' read raw float bits: keep them away from tiny values.
                 let data = if fmt.contains('f') || fmt.contains('d') {
                     data.iter().map(|&x| x | 0x40).collect()

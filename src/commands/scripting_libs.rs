@@ -155,23 +155,27 @@ fn json_string(s: &[u8], out: &mut Vec<u8>) {
 
 /// lua-cjson's array test: every key a positive integer; returns the largest.
 fn array_len(t: &Table) -> mlua::Result<Option<usize>> {
-    let mut max = 0usize;
-    let mut count = 0usize;
+    // lua-cjson's lua_array_length, C ints included: a key of 2^31 or more turns `max`
+    // into INT_MIN (x86's conversion), and a table whose max is not positive is an object.
+    let mut max: i32 = 0;
+    let mut items: i32 = 0;
     for pair in t.clone().pairs::<Value, Value>() {
         let (k, _) = pair?;
-        let i = match k {
-            Value::Integer(i) if i >= 1 => i as usize,
-            Value::Number(n) if n >= 1.0 && n.fract() == 0.0 => n as usize,
+        match lua_num(&k) {
+            Some(k) if k != 0.0 && k.floor() == k && k >= 1.0 => {
+                if k > max as f64 {
+                    max = if k >= 2147483648.0 { i32::MIN } else { k as i32 };
+                }
+                items = items.wrapping_add(1);
+            }
             _ => return Ok(None),
-        };
-        max = max.max(i);
-        count += 1;
+        }
     }
-    // encode_sparse_array defaults: ratio 2, safe 10.
-    if max > 10 && max > count * 2 {
+    // encode_sparse_array defaults: ratio 2, safe 10, convert off.
+    if max > items.wrapping_mul(2) && max > 10 {
         return Err(err("Cannot serialise table: excessively sparse array"));
     }
-    Ok(Some(max))
+    Ok(Some(max.max(0) as usize))
 }
 
 fn json_encode(v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
