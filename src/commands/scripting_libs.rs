@@ -1,7 +1,10 @@
 //! The libraries Redis bundles into its Lua (`bit`, `cjson`, `cmsgpack`, `struct`), written
-//! in Rust with the behaviour of the C libraries Redis 7.0 embeds (LuaBitOp, lua-cjson,
-//! lua-cmsgpack, Roberto Ierusalimschy's struct) for what scripts use: their outputs are compared with redis-server in
-//! tests/diff/scripting.redis.
+//! in Rust with the behaviour of the C libraries Redis 7.0 embeds: LuaBitOp (its
+//! 2^52+2^51 rounding), lua-cjson 2.1 (decoder tokens, strtod numbers, error texts, the
+//! array-length rule), lua-cmsgpack 0.4 (array test, number encoding, decoder cases) and
+//! Roberto Ierusalimschy's struct, C integer conversions included. Compared with
+//! redis-server in tests/diff/scripting.redis and by seeded random calls in
+//! tests/scripting.rs.
 //!
 //! Must hold: every function is total (bad input is a Lua error, never a panic), and
 //! encoders are bounded in nesting depth.
