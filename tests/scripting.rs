@@ -180,9 +180,7 @@ fn a_looping_script_is_busy_then_killed() {
     );
     assert_eq!(rustis[4], b"+PONG\r\n");
     if let Some(redis) = transcripts.get(1) {
-        for (i, (a, b)) in rustis.iter().zip(redis).enumerate() {
-            assert_eq!(common::render(a), common::render(b), "step {i}");
-        }
+        same_replies(rustis, redis);
     }
 }
 
@@ -286,6 +284,14 @@ fn functions_survive_restart_via_aof() {
     assert_eq!(c.cmd(&[b"FCALL", b"kept", b"0"]), b"$10\r\nstill here\r\n");
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Rustis's transcript against redis-server's, step by step.
+fn same_replies(rustis: &[Vec<u8>], redis: &[Vec<u8>]) {
+    assert_eq!(rustis.len(), redis.len());
+    for (i, (a, b)) in rustis.iter().zip(redis).enumerate() {
+        assert_eq!(common::render(a), common::render(b), "step {i}");
+    }
 }
 
 /// A field of INFO stats as a number.
@@ -645,9 +651,7 @@ fn busy_functions_and_scripts_answer_their_own_kill() {
     assert!(rustis[1].starts_with(b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL"));
     assert_eq!(rustis[3], b"+OK\r\n");
     if let Some(redis) = transcripts.get(1) {
-        for (i, (a, b)) in rustis.iter().zip(redis).enumerate() {
-            assert_eq!(common::render(a), common::render(b), "step {i}");
-        }
+        same_replies(rustis, redis);
     }
 }
 
@@ -696,9 +700,7 @@ fn commands_waiting_for_a_script_get_busy_when_it_turns_busy() {
     }
     if let Some(redis) = transcripts.get(2) {
         for rustis in &transcripts[..2] {
-            for (i, (a, b)) in rustis.iter().zip(redis).enumerate() {
-                assert_eq!(common::render(a), common::render(b), "step {i}");
-            }
+            same_replies(rustis, redis);
         }
     }
 }
@@ -746,9 +748,7 @@ fn transactions_meeting_a_busy_script() {
         common::render(&rustis[4])
     );
     if let Some(redis) = transcripts.get(1) {
-        for (i, (a, b)) in rustis.iter().zip(redis).enumerate() {
-            assert_eq!(common::render(a), common::render(b), "step {i}");
-        }
+        same_replies(rustis, redis);
     }
 }
 

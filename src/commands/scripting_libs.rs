@@ -903,37 +903,17 @@ fn mp_decode(lua: &Lua, c: &mut MpCur, depth: usize) -> Result<Value, MpErr> {
     let t = c.need(1)?[0];
     let num = |x: f64| Ok(Value::Number(x));
     match t {
-        0xcc => {
+        // uint 8/16/32/64 (0xcc..0xcf) and int 8/16/32/64 (0xd0..0xd3): Lua numbers.
+        0xcc..=0xd3 => {
+            let w = 1usize << (t & 3);
             c.p += 1;
-            num(c.be(1)? as f64)
-        }
-        0xd0 => {
-            c.p += 1;
-            num(c.be(1)? as u8 as i8 as f64)
-        }
-        0xcd => {
-            c.p += 1;
-            num(c.be(2)? as f64)
-        }
-        0xd1 => {
-            c.p += 1;
-            num(c.be(2)? as u16 as i16 as f64)
-        }
-        0xce => {
-            c.p += 1;
-            num(c.be(4)? as f64)
-        }
-        0xd2 => {
-            c.p += 1;
-            num(c.be(4)? as u32 as i32 as f64)
-        }
-        0xcf => {
-            c.p += 1;
-            num(c.be(8)? as f64)
-        }
-        0xd3 => {
-            c.p += 1;
-            num(c.be(8)? as i64 as f64)
+            let v = c.be(w)?;
+            if t >= 0xd0 {
+                let shift = 64 - 8 * w as u32;
+                num(((v << shift) as i64 >> shift) as f64)
+            } else {
+                num(v as f64)
+            }
         }
         0xc0 => {
             c.p += 1;
