@@ -286,6 +286,33 @@ fn functions_survive_restart_via_aof() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A transaction that holds the stripe of `u` in db 1 for half a second (DEBUG SLEEP
+/// inside EXEC): a script that did not declare `u` cannot take it meanwhile.
+fn hold_undeclared_stripe(port: u16) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut t = RawConn::connect(port).expect("connect");
+        t.cmd(&[b"SELECT", b"1"]);
+        t.cmd(&[b"MULTI"]);
+        t.cmd(&[b"INCR", b"u"]);
+        t.cmd(&[b"DEBUG", b"SLEEP", b"0.5"]);
+        t.cmd(&[b"EXEC"])
+    })
+}
+
+/// Waits (10 s at most) until CLIENT LIST shows every one of `cmds` (e.g. `cmd=exec`):
+/// those clients are running, or parked in, those commands.
+fn wait_for_commands(c: &mut RawConn, cmds: &[&str]) {
+    let start = std::time::Instant::now();
+    loop {
+        let list = String::from_utf8_lossy(&c.cmd(&[b"CLIENT", b"LIST"])).to_string();
+        if cmds.iter().all(|w| list.contains(w)) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "never saw {cmds:?}: {list}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Rustis's transcript against redis-server's, step by step.
 fn same_replies(rustis: &[Vec<u8>], redis: &[Vec<u8>]) {
     assert_eq!(rustis.len(), redis.len());
@@ -402,20 +429,8 @@ fn a_script_blocked_on_an_undeclared_key_is_rolled_back_and_rerun_alone() {
     sub.cmd(&[b"PSUBSCRIBE", b"__keyspace@*__:*"]);
 
     // The transaction: holds db 1's `u` stripe while it sleeps.
-    let tx = std::thread::spawn(move || {
-        let mut t = RawConn::connect(port).expect("connect");
-        t.cmd(&[b"SELECT", b"1"]);
-        t.cmd(&[b"MULTI"]);
-        t.cmd(&[b"INCR", b"u"]);
-        t.cmd(&[b"DEBUG", b"SLEEP", b"0.5"]);
-        t.cmd(&[b"EXEC"])
-    });
-    // Wait until the transaction runs (CLIENT LIST shows cmd=exec while it sleeps).
-    let start = std::time::Instant::now();
-    while !String::from_utf8_lossy(&c.cmd(&[b"CLIENT", b"LIST"])).contains("cmd=exec") {
-        assert!(start.elapsed() < Duration::from_secs(10), "the transaction never started");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let tx = hold_undeclared_stripe(port);
+    wait_for_commands(&mut c, &["cmd=exec"]);
     let script = b"redis.call('set', KEYS[1], 'new') redis.call('select', 1) return redis.call('incr', 'u')";
     assert_eq!(c.cmd(&[b"EVAL", script, b"1", b"k"]), b":2\r\n", "the script ran after the transaction");
     assert_eq!(tx.join().expect("transaction"), b"*2\r\n:1\r\n+OK\r\n");
@@ -475,23 +490,8 @@ fn a_rolled_back_function_wakes_a_blocked_client_once() {
         b.set_timeout(Duration::from_secs(20)).expect("timeout");
         b.cmd(&[b"BLPOP", b"q", b"10"])
     });
-    let tx = std::thread::spawn(move || {
-        let mut t = RawConn::connect(port).expect("connect");
-        t.cmd(&[b"SELECT", b"1"]);
-        t.cmd(&[b"MULTI"]);
-        t.cmd(&[b"INCR", b"u"]);
-        t.cmd(&[b"DEBUG", b"SLEEP", b"0.5"]);
-        t.cmd(&[b"EXEC"])
-    });
-    let start = std::time::Instant::now();
-    loop {
-        let list = String::from_utf8_lossy(&c.cmd(&[b"CLIENT", b"LIST"])).to_string();
-        if list.contains("cmd=exec") && list.contains("cmd=blpop") {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "the transaction or BLPOP never started: {list}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let tx = hold_undeclared_stripe(port);
+    wait_for_commands(&mut c, &["cmd=exec", "cmd=blpop"]);
     assert_eq!(c.cmd(&[b"FCALL", b"pushinc", b"1", b"q"]), b":2\r\n");
     assert_eq!(tx.join().expect("transaction"), b"*2\r\n:1\r\n+OK\r\n");
     assert_eq!(blocked.join().expect("blocked client"), b"*2\r\n$1\r\nq\r\n$4\r\nitem\r\n");
