@@ -254,12 +254,13 @@ fn install_run_functions(lua: &Lua, redis: &Table) -> mlua::Result<()> {
     )?;
     redis.raw_set(
         "setresp",
-        lua.create_function(|_, v: Value| {
-            let p = match v {
-                Value::Integer(2) => Proto::Resp2,
-                Value::Integer(3) => Proto::Resp3,
-                Value::Number(2.0) => Proto::Resp2,
-                Value::Number(3.0) => Proto::Resp3,
+        lua.create_function(|_, args: MultiValue| {
+            if args.len() != 1 {
+                return Err(raise(b"ERR redis.setresp() requires one argument.".to_vec()));
+            }
+            let p = match args.front().and_then(super::scripting_libs::lua_tonumber) {
+                Some(2.0) => Proto::Resp2,
+                Some(3.0) => Proto::Resp3,
                 _ => return Err(raise(b"ERR RESP version must be 2 or 3.".to_vec())),
             };
             with_run(|r| {
@@ -275,20 +276,35 @@ fn new_vm() -> mlua::Result<Vm> {
     let lua = Lua::new();
     let g = lua.globals();
     let redis = lua.create_table()?;
-    redis.set("error_reply", lua.create_function(|lua, msg: mlua::String| error_table(lua, &msg.as_bytes(), true))?)?;
+    // Both take exactly one string; anything else returns (not raises) Redis's error.
+    let one_string = |args: &MultiValue| match (args.len(), args.front()) {
+        (1, Some(Value::String(s))) => Some(s.clone()),
+        _ => None,
+    };
+    let bad_args = |lua: &Lua| error_table(lua, b"wrong number or type of arguments", false);
+    redis.set(
+        "error_reply",
+        lua.create_function(move |lua, args: MultiValue| match one_string(&args) {
+            Some(msg) => error_table(lua, &msg.as_bytes(), true),
+            None => bad_args(lua),
+        })?,
+    )?;
     redis.set(
         "status_reply",
-        lua.create_function(|lua, msg: mlua::String| {
-            let t = lua.create_table()?;
-            t.set("ok", msg)?;
-            Ok(t)
+        lua.create_function(move |lua, args: MultiValue| match one_string(&args) {
+            Some(msg) => {
+                let t = lua.create_table()?;
+                t.set("ok", msg)?;
+                Ok(t)
+            }
+            None => bad_args(lua),
         })?,
     )?;
     redis.set(
         "sha1hex",
         lua.create_function(|_, args: MultiValue| {
             if args.len() != 1 {
-                return Err(mlua::Error::RuntimeError("wrong number of arguments".into()));
+                return Err(raise(b"ERR wrong number of arguments".to_vec()));
             }
             let s = match args.front() {
                 Some(Value::String(s)) => s.as_bytes().to_vec(),
@@ -302,12 +318,17 @@ fn new_vm() -> mlua::Result<Vm> {
     redis.set(
         "log",
         lua.create_function(|_, args: MultiValue| {
+            if args.len() < 2 {
+                return Err(raise(b"ERR redis.log() requires two arguments or more.".to_vec()));
+            }
             let mut it = args.into_iter();
-            let level = match it.next() {
-                Some(Value::Integer(l)) => l,
-                Some(Value::Number(n)) => n as i64,
-                _ => return Err(mlua::Error::RuntimeError("First argument must be a number (log level).".into())),
+            let level = match it.next().as_ref().and_then(super::scripting_libs::lua_tonumber) {
+                Some(l) => l as i64,
+                None => return Err(raise(b"ERR First argument must be a number (log level).".to_vec())),
             };
+            if !(0..=3).contains(&level) {
+                return Err(raise(b"ERR Invalid debug level.".to_vec()));
+            }
             let msg: Vec<String> = it
                 .map(|v| match v {
                     Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),

@@ -25,6 +25,20 @@ fn err(msg: impl Into<String>) -> mlua::Error {
     mlua::Error::RuntimeError(msg.into())
 }
 
+/// luaL_checklstring: argument `n` (1-based) of `name` as bytes (a number as Lua prints
+/// it), with Lua's error text otherwise.
+fn string_arg(args: &MultiValue, n: usize, name: &str) -> mlua::Result<Vec<u8>> {
+    match args.get(n - 1) {
+        Some(Value::String(s)) => Ok(s.as_bytes().to_vec()),
+        Some(Value::Integer(i)) => Ok(i.to_string().into_bytes()),
+        Some(Value::Number(x)) => Ok(super::scripting::lua_number_text(*x).into_bytes()),
+        other => {
+            let got = other.map_or("no value", super::scripting::lua_type_name);
+            Err(err(format!("bad argument #{n} to '{name}' (string expected, got {got})")))
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // bit (LuaBitOp): 32-bit operations on Lua numbers
 // ---------------------------------------------------------------------------------------
@@ -118,9 +132,12 @@ fn cjson(lua: &Lua) -> mlua::Result<Table> {
     t.set("null", null())?;
     t.set(
         "encode",
-        lua.create_function(|_, v: Value| {
+        lua.create_function(|_, args: MultiValue| {
+            if args.len() != 1 {
+                return Err(err("bad argument #1 to 'encode' (expected 1 argument)"));
+            }
             let mut out = Vec::new();
-            json_encode(&v, 0, &mut out)?;
+            json_encode(&args[0], 0, &mut out)?;
             Ok(mlua::BString::from(out))
         })?,
     )?;
@@ -680,15 +697,7 @@ fn json_decode(lua: &Lua, args: &MultiValue) -> mlua::Result<Value> {
     if args.len() != 1 {
         return Err(err("bad argument #1 to 'decode' (expected 1 argument)"));
     }
-    let text: Vec<u8> = match &args[0] {
-        Value::String(s) => s.as_bytes().to_vec(),
-        Value::Integer(i) => i.to_string().into_bytes(),
-        Value::Number(n) => super::scripting::lua_number_text(*n).into_bytes(),
-        other => {
-            let got = super::scripting::lua_type_name(other);
-            return Err(err(format!("bad argument #1 to 'decode' (string expected, got {got})")));
-        }
-    };
+    let text = string_arg(args, 1, "decode")?;
     if text.len() >= 2 && (text[0] == 0 || text[1] == 0) {
         return Err(err("JSON parser does not support UTF-16 or UTF-32"));
     }
@@ -1004,15 +1013,7 @@ fn mp_decode_map(lua: &Lua, c: &mut MpCur, len: usize, depth: usize) -> Result<V
 
 /// cmsgpack.unpack(s): every value packed in `s`, in order.
 fn mp_unpack(lua: &Lua, args: &MultiValue) -> mlua::Result<MultiValue> {
-    let bytes: Vec<u8> = match args.front() {
-        Some(Value::String(s)) => s.as_bytes().to_vec(),
-        Some(Value::Integer(i)) => i.to_string().into_bytes(),
-        Some(Value::Number(n)) => super::scripting::lua_number_text(*n).into_bytes(),
-        other => {
-            let got = other.map_or("no value", super::scripting::lua_type_name);
-            return Err(err(format!("bad argument #1 to 'unpack' (string expected, got {got})")));
-        }
-    };
+    let bytes = string_arg(args, 1, "unpack")?;
     let mut c = MpCur { b: &bytes, p: 0 };
     let mut vals = Vec::new();
     while c.p < bytes.len() {
@@ -1032,6 +1033,8 @@ fn mp_unpack(lua: &Lua, args: &MultiValue) -> mlua::Result<MultiValue> {
 
 /// The format state: byte order and maximum alignment.
 struct Fmt<'a> {
+    /// The struct function reading it (pack, unpack, size), for error texts.
+    name: &'static str,
     f: &'a [u8],
     i: usize,
     little: bool,
@@ -1102,7 +1105,13 @@ impl Fmt<'_> {
                 b's' => Item::Zstr,
                 b'x' => Item::Pad,
                 b'X' => Item::Skip,
-                other => return Err(err(format!("invalid format option '{}'", other as char))),
+                other => {
+                    let name = self.name;
+                    return Err(err(format!(
+                        "bad argument #1 to '{name}' (invalid format option '{}')",
+                        other as char
+                    )));
+                }
             };
             return Ok(Some(item));
         }
@@ -1135,13 +1144,9 @@ fn structlib(lua: &Lua) -> mlua::Result<Table> {
     t.set(
         "pack",
         lua.create_function(|_, args: MultiValue| {
-            let mut it = args.into_iter();
-            let Some(Value::String(f)) = it.next() else {
-                return Err(err("bad argument #1 to 'pack' (string expected)"));
-            };
-            let f = f.as_bytes().to_vec();
-            let vals: Vec<Value> = it.collect();
-            let mut fm = Fmt { f: &f, i: 0, little: cfg!(target_endian = "little"), maxalign: 1 };
+            let f = string_arg(&args, 1, "pack")?;
+            let vals: Vec<Value> = args.into_iter().skip(1).collect();
+            let mut fm = Fmt { name: "pack", f: &f, i: 0, little: cfg!(target_endian = "little"), maxalign: 1 };
             let mut out: Vec<u8> = Vec::new();
             let mut k = 0usize;
             while let Some(item) = fm.next()? {
@@ -1213,11 +1218,18 @@ fn structlib(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "unpack",
-        lua.create_function(|lua, (f, data, init): (mlua::String, mlua::String, Option<i64>)| {
-            let f = f.as_bytes().to_vec();
-            let d = data.as_bytes().to_vec();
-            let mut pos = (init.unwrap_or(1).max(1) - 1) as usize;
-            let mut fm = Fmt { f: &f, i: 0, little: cfg!(target_endian = "little"), maxalign: 1 };
+        lua.create_function(|lua, args: MultiValue| {
+            let f = string_arg(&args, 1, "unpack")?;
+            let d = string_arg(&args, 2, "unpack")?;
+            let init = match args.get(2) {
+                None | Some(Value::Nil) => 1,
+                Some(v) => lua_tonumber(v).ok_or_else(|| {
+                    let got = super::scripting::lua_type_name(v);
+                    err(format!("bad argument #3 to 'unpack' (number expected, got {got})"))
+                })? as i64,
+            };
+            let mut pos = (init.max(1) - 1) as usize;
+            let mut fm = Fmt { name: "unpack", f: &f, i: 0, little: cfg!(target_endian = "little"), maxalign: 1 };
             let mut out: Vec<Value> = Vec::new();
             let short = || err("bad argument #2 to 'unpack' (data string too short)");
             while let Some(item) = fm.next()? {
@@ -1294,9 +1306,9 @@ fn structlib(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "size",
-        lua.create_function(|_, f: mlua::String| {
-            let f = f.as_bytes().to_vec();
-            let mut fm = Fmt { f: &f, i: 0, little: true, maxalign: 1 };
+        lua.create_function(|_, args: MultiValue| {
+            let f = string_arg(&args, 1, "size")?;
+            let mut fm = Fmt { name: "size", f: &f, i: 0, little: true, maxalign: 1 };
             let mut pos = 0usize;
             while let Some(item) = fm.next()? {
                 let size = match item {
