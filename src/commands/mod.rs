@@ -77,7 +77,8 @@ pub mod flags {
     /// Takes write locks on its keys although Redis flags it read-only (PFCOUNT stores
     /// the cardinality it computed in the HLL's cache bytes).
     pub const LOCK_WRITE: u32 = 1 << 26;
-    /// Runs a Lua script (EVAL family, FCALL): takes every worker's gate (scripting.rs).
+    /// Runs a Lua script (EVAL family, FCALL): in parallel first, or holding every
+    /// worker's gate (scripting.rs).
     pub const SCRIPT: u32 = 1 << 27;
 
     pub const NAMES: &[(u32, &str)] = &[
@@ -817,6 +818,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Releases every stripe this command holds (and says so in the worker's live stats).
+    pub fn release_locks(&mut self) {
+        if !self.locks.is_empty() {
+            self.locks.release();
+            self.shared.worker_live[self.stats.idx].active_locks.store(0, Relaxed);
+        }
+    }
+
     /// Ends the undo records of every held stripe (parallel scripts): keeps the changes,
     /// or with `rollback` puts every changed key back as it was when the stripe was taken.
     pub fn end_undo(&mut self, rollback: bool) {
@@ -841,6 +850,19 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Waits for a lock with `attempt` (a timed try): in `BUSY_POLL` slices, giving up
+/// (None) once a script turns busy.
+fn wait_unless_busy<G>(shared: &Shared, mut attempt: impl FnMut(std::time::Duration) -> Option<G>) -> Option<G> {
+    loop {
+        if let Some(g) = attempt(state::BUSY_POLL) {
+            return Some(g);
+        }
+        if shared.script.any_busy() {
+            return None;
+        }
+    }
+}
+
 /// Takes this worker's gate (or, for an exclusive run, every worker's). With `busy_exit`
 /// a wait gives up (None) once a script turns busy.
 fn take_gate(shared: &Shared, idx: usize, world: bool, busy_exit: bool) -> Option<Gate<'_>> {
@@ -849,33 +871,15 @@ fn take_gate(shared: &Shared, idx: usize, world: bool, busy_exit: bool) -> Optio
         if let Some(r) = g.try_read() {
             return Some(Gate::One(r));
         }
-        if !busy_exit {
-            return Some(Gate::One(g.read()));
-        }
-        loop {
-            if let Some(r) = g.try_read_for(state::BUSY_POLL) {
-                return Some(Gate::One(r));
-            }
-            if shared.script.any_busy() {
-                return None;
-            }
-        }
+        return if busy_exit {
+            wait_unless_busy(shared, |t| g.try_read_for(t)).map(Gate::One)
+        } else {
+            Some(Gate::One(g.read()))
+        };
     }
     let mut all = Vec::with_capacity(shared.gates.len());
     for g in shared.gates.iter() {
-        if !busy_exit {
-            all.push(g.write());
-            continue;
-        }
-        loop {
-            if let Some(w) = g.try_write_for(state::BUSY_POLL) {
-                all.push(w);
-                break;
-            }
-            if shared.script.any_busy() {
-                return None;
-            }
-        }
+        all.push(if busy_exit { wait_unless_busy(shared, |t| g.try_write_for(t))? } else { g.write() });
     }
     Some(Gate::All(all))
 }
@@ -933,22 +937,18 @@ fn acquire<'a>(ctx: &mut Ctx<'a>, d: usize, s: usize, write: bool) {
         None => {
             let t = std::time::Instant::now();
             let g = if ctx.busy_exit {
-                // Wait in slices, giving up if a script turns busy meanwhile.
-                loop {
-                    let g = if write {
-                        lock.try_write_for(state::BUSY_POLL).map(Guard::W)
+                let waited = wait_unless_busy(shared, |t| {
+                    if write {
+                        lock.try_write_for(t).map(Guard::W)
                     } else {
-                        lock.try_read_for(state::BUSY_POLL).map(Guard::R)
-                    };
-                    match g {
-                        Some(g) => break g,
-                        None if shared.script.any_busy() => {
-                            ctx.gave_up = true;
-                            return;
-                        }
-                        None => {}
+                        lock.try_read_for(t).map(Guard::R)
                     }
-                }
+                });
+                let Some(g) = waited else {
+                    ctx.gave_up = true;
+                    return;
+                };
+                g
             } else if write {
                 Guard::W(lock.write())
             } else {
@@ -1072,15 +1072,19 @@ pub(crate) fn run_locked(
 /// Takes the stripes `argv` (run as `ctx.cmd`) needs that are not held yet, for writing
 /// (exclusive scripts: called with every worker gate held, so any order is safe).
 pub(crate) fn lock_more(ctx: &mut Ctx, argv: &[&[u8]]) {
+    for (d, s) in missing_stripes(ctx, argv) {
+        acquire(ctx, d, s, true);
+    }
+}
+
+/// The stripes `argv` (run as `ctx.cmd`) needs that are not held yet, in order.
+fn missing_stripes(ctx: &Ctx, argv: &[&[u8]]) -> Vec<(usize, usize)> {
     let mut want = Vec::new();
     plan_stripes(ctx, argv, &mut want);
     want.sort_unstable();
     want.dedup();
-    for (d, s) in want {
-        if ctx.locks.find(d, s).is_none() {
-            acquire(ctx, d, s, true);
-        }
-    }
+    want.retain(|&(d, s)| ctx.locks.find(d, s).is_none());
+    want
 }
 
 /// How long a parallel script waits for a stripe it did not declare before it gives up
@@ -1092,15 +1096,8 @@ pub const PARALLEL_LOCK_WAIT: std::time::Duration = std::time::Duration::from_mi
 /// waiting for: each missing stripe is waited for at most `PARALLEL_LOCK_WAIT`, gets an
 /// undo record, and false means one could not be had (the run must be abandoned).
 pub(crate) fn try_lock_more(ctx: &mut Ctx, argv: &[&[u8]]) -> bool {
-    let mut want = Vec::new();
-    plan_stripes(ctx, argv, &mut want);
-    want.sort_unstable();
-    want.dedup();
     let shared = ctx.shared;
-    for (d, s) in want {
-        if ctx.locks.find(d, s).is_some() {
-            continue;
-        }
+    for (d, s) in missing_stripes(ctx, argv) {
         let Some(mut g) = shared.keyspace.dbs[d].stripes[s].try_write_for(PARALLEL_LOCK_WAIT) else {
             ctx.stats.lock_contended += 1;
             return false;
@@ -1443,8 +1440,7 @@ fn execute_inner(
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             lock_plan(&mut ctx, argv, scratch);
             if ctx.gave_up {
-                ctx.locks.release();
-                ctx.shared.worker_live[ctx.stats.idx].active_locks.store(0, Relaxed);
+                ctx.release_locks();
                 return Reply::Error(ctx.shared.script.busy_error());
             }
             // A script's own later waits (keys it touches as it runs) never give up.
@@ -1454,8 +1450,7 @@ fn execute_inner(
             let r = run(&mut ctx, argv);
             if ctx.rerun_exclusive {
                 // The script rolled its run back: nothing happened, start over.
-                ctx.locks.release();
-                ctx.shared.worker_live[ctx.stats.idx].active_locks.store(0, Relaxed);
+                ctx.release_locks();
                 return r;
             }
             ctx.write_end(mark, argv, &r);
@@ -1463,10 +1458,7 @@ fn execute_inner(
             if !ctx.session.serving_block {
                 server::feed_monitors(&mut ctx, argv);
             }
-            if !ctx.locks.is_empty() {
-                ctx.locks.release();
-                ctx.shared.worker_live[ctx.stats.idx].active_locks.store(0, Relaxed);
-            }
+            ctx.release_locks();
             // Written keys may serve parked clients (checked only while any are parked).
             // A command that parked its client wrote nothing (and must not re-signal itself).
             if cmd.has(flags::WRITE)

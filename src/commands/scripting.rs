@@ -204,8 +204,10 @@ thread_local! {
 /// The error an abandoned parallel run's redis.call and hook raise (never seen by a
 /// client: the run is rolled back and repeated exclusively).
 fn abandoned() -> mlua::Error {
-    raise(b"ERR parallel script run abandoned".to_vec())
+    raise(ABANDONED_TEXT.as_bytes().to_vec())
 }
+
+const ABANDONED_TEXT: &str = "ERR parallel script run abandoned";
 
 /// Largest value (by `Value::copy_cost`) a parallel script may write: its undo record
 /// copies it first. Writes to bigger values make the script run exclusively.
@@ -485,19 +487,7 @@ fn raised_at(e: &mlua::Error) -> Option<String> {
 /// Lua's luaL_checkint for argument `n` (1-based) of `name`, with its error texts.
 fn check_int(name: &str, args: &MultiValue, n: usize) -> mlua::Result<i32> {
     let v = args.get(n - 1);
-    let num = match v {
-        Some(Value::Integer(i)) => Some(*i as f64),
-        Some(Value::Number(x)) => Some(*x),
-        Some(Value::String(s)) => {
-            let t = String::from_utf8_lossy(&s.as_bytes()).trim().to_string();
-            match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-                Some(h) => i64::from_str_radix(h, 16).ok().map(|i| i as f64),
-                None => t.parse::<f64>().ok(),
-            }
-        }
-        _ => None,
-    };
-    match num {
+    match v.and_then(super::scripting_libs::lua_tonumber) {
         Some(x) => Ok(x as i64 as i32),
         None => {
             let got = v.map_or("no value", lua_type_name);
@@ -993,7 +983,6 @@ pub(super) fn run_script(
     ro: bool,
     as_function: bool,
 ) -> Reply {
-    let sha = label;
     let parallel = ctx.parallel;
     if parallel {
         let known = if as_function { &vm.exclusive_functions } else { &vm.exclusive_scripts };
@@ -1067,7 +1056,7 @@ pub(super) fn run_script(
                 let source: Option<String> = t.get("source").ok();
                 let line: Option<i64> = t.get("line").ok();
                 match (source, line) {
-                    (Some(s), Some(l)) => Reply::Error(format!("{msg} script: {sha}, on {s}:{l}.")),
+                    (Some(s), Some(l)) => Reply::Error(format!("{msg} script: {label}, on {s}:{l}.")),
                     _ => Reply::Error(msg),
                 }
             }
@@ -1161,7 +1150,7 @@ fn redis_call(lua: &Lua, run: &mut Run, args: MultiValue) -> Result<Value, Table
 /// Runs a command for a script: lookup, the script rules, ACL, locks, then the command.
 fn exec_in_script(run: &mut Run, argv: &[&[u8]]) -> Reply {
     if ABANDONED.get() {
-        return Reply::Error("ERR parallel script run abandoned".into());
+        return Reply::err(ABANDONED_TEXT);
     }
     let t = table();
     let id = match t.resolve(argv) {
@@ -1202,7 +1191,7 @@ fn exec_in_script(run: &mut Run, argv: &[&[u8]]) -> Reply {
     ctx.cmd = saved;
     if !go_on {
         ABANDONED.set(true);
-        return Reply::Error("ERR parallel script run abandoned".into());
+        return Reply::err(ABANDONED_TEXT);
     }
     if cmd.has(WRITE) {
         if let Some(state) = ctx.shared.script.runs.get(ctx.stats.idx) {

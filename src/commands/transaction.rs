@@ -168,8 +168,7 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
     let now = ctx.now;
     let expired = ctx.session.watched.iter().any(|(_, _, exp)| exp.is_some_and(|at| at <= now));
     if ctx.session.watch_dirty.load(Ordering::Acquire) || expired {
-        ctx.locks.release();
-        ctx.shared.worker_live[ctx.stats.idx].active_locks.store(0, Ordering::Relaxed);
+        ctx.release_locks();
         reset(ctx.shared, ctx.session);
         return Reply::NilArray;
     }
@@ -204,8 +203,7 @@ fn exec(ctx: &mut Ctx, _: &[&[u8]]) -> Reply {
         let at = ctx.shared.aof.append(&recs, true);
         ctx.effects.aof_offset = ctx.effects.aof_offset.max(at);
     }
-    ctx.locks.release();
-    ctx.shared.worker_live[ctx.stats.idx].active_locks.store(0, Ordering::Relaxed);
+    ctx.release_locks();
     ctx.effects.ready.extend(written);
     reset(ctx.shared, ctx.session);
     Reply::Array(replies)
