@@ -580,29 +580,15 @@ fn fcall_ro(ctx: &mut Ctx, argv: &[&[u8]]) -> Reply {
 }
 
 fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], ro_cmd: bool) -> Reply {
-    let nkeys = match crate::store::parse_i64_strict(argv[2]) {
-        Some(n) => n,
-        None => return Reply::err("ERR Bad number of keys provided"),
+    let (keys, args) = match super::scripting::keys_and_args(argv, "ERR Bad number of keys provided") {
+        Ok(x) => x,
+        Err(e) => return e,
     };
-    if nkeys < 0 {
-        return Reply::err("ERR Number of keys can't be negative");
-    }
-    if nkeys as usize > argv.len() - 3 {
-        return Reply::err("ERR Number of keys can't be greater than number of args");
-    }
-    let nkeys = nkeys as usize;
-    let asked = String::from_utf8_lossy(argv[1]).to_string();
-    let (name, no_writes) = match ctx.shared.functions.read().find(&asked) {
-        Some((_, f)) => (f.name.clone(), f.flags.iter().any(|x| x == "no-writes")),
-        None => return Reply::err("ERR Function not found"),
-    };
-    if ro_cmd && !no_writes {
-        return Reply::err("ERR Can not execute a script with write flag using *_ro command.");
-    }
-    let keys: Vec<&[u8]> = argv[3..3 + nkeys].to_vec();
-    let args: Vec<&[u8]> = argv[3 + nkeys..].to_vec();
+    let asked = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
     let shared: &Shared = ctx.shared;
     with_vm(shared, |vm| {
+        // The registry is read only when it changed: the VM keeps each function's
+        // callback and flags.
         let gen = shared.function_gen.load(Ordering::Acquire);
         if vm.fgen != gen {
             vm.fcallbacks.clear();
@@ -611,18 +597,26 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], ro_cmd: bool) -> Reply {
             for code in codes {
                 let Ok((_, body)) = metadata(&code) else { continue };
                 match load_in_vm(vm, &body) {
-                    Ok(list) => vm.fcallbacks.extend(list.into_iter().map(|(m, f)| (m.name, f))),
+                    Ok(list) => vm.fcallbacks.extend(list.into_iter().map(|(m, f)| {
+                        let no_writes = m.flags.iter().any(|x| x == "no-writes");
+                        (m.name.to_ascii_lowercase(), (m.name, no_writes, f))
+                    })),
                     Err(e) => log::warn!("a function library failed to load on this worker: {e}"),
                 }
             }
             vm.fgen = gen;
         }
-        let Some(cb) = vm.fcallbacks.get(&name).cloned() else { return Reply::err("ERR Function not found") };
-        let slot = ctx.shared.script.runs.get(ctx.stats.idx);
+        let Some((name, no_writes, cb)) = vm.fcallbacks.get(&asked).cloned() else {
+            return Reply::err("ERR Function not found");
+        };
+        if ro_cmd && !no_writes {
+            return Reply::err("ERR Can not execute a script with write flag using *_ro command.");
+        }
+        let slot = shared.script.runs.get(ctx.stats.idx);
         if let Some(s) = slot {
             *s.call.lock() = Some((name.clone(), argv.iter().map(|a| a.to_vec()).collect()));
         }
-        let r = run_script(vm, ctx, &cb, &name, &keys, &args, no_writes || ro_cmd, true);
+        let r = run_script(vm, ctx, &cb, &name, keys, args, no_writes || ro_cmd, true);
         if let Some(s) = slot {
             *s.call.lock() = None;
         }

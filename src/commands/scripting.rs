@@ -180,8 +180,9 @@ pub(super) struct Vm {
     /// Compiled scripts by sha1, with their shebang's no-writes flag.
     funcs: FastMap<String, (Function, bool)>,
     gen: u64,
-    /// FUNCTION callbacks by function name, as of `Shared::function_gen` == `fgen`.
-    pub(super) fcallbacks: FastMap<String, Function>,
+    /// FUNCTION callbacks by lowercased function name, as of `Shared::function_gen` ==
+    /// `fgen`: (the name as registered, its no-writes flag, the callback).
+    pub(super) fcallbacks: FastMap<String, (String, bool, Function)>,
     pub(super) fgen: u64,
     /// Scripts (by sha) and functions (by name) whose parallel run was rolled back once:
     /// they always run exclusively on this worker.
@@ -835,18 +836,34 @@ fn compile_script(vm: &mut Vm, sha: &str, body: &[u8]) -> Result<(Function, bool
     Ok((f, no_writes))
 }
 
-fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, ro: bool) -> Reply {
+/// A slice of command arguments.
+type Args<'v, 'a> = &'v [&'a [u8]];
+
+/// `<script> numkeys key... arg...` (EVAL*, FCALL*): the keys and the arguments, or
+/// Redis's error (`not_int` when numkeys is not a number: the two families word it
+/// differently).
+pub(super) fn keys_and_args<'v, 'a>(
+    argv: &'v [&'a [u8]],
+    not_int: &str,
+) -> Result<(Args<'v, 'a>, Args<'v, 'a>), Reply> {
     let nkeys = match crate::store::parse_i64_strict(argv[2]) {
         Some(n) => n,
-        None => return Reply::err("ERR value is not an integer or out of range"),
+        None => return Err(Reply::err(not_int)),
     };
     if nkeys < 0 {
-        return Reply::err("ERR Number of keys can't be negative");
+        return Err(Reply::err("ERR Number of keys can't be negative"));
     }
     if nkeys as usize > argv.len() - 3 {
-        return Reply::err("ERR Number of keys can't be greater than number of args");
+        return Err(Reply::err("ERR Number of keys can't be greater than number of args"));
     }
-    let nkeys = nkeys as usize;
+    Ok(argv[3..].split_at(nkeys as usize))
+}
+
+fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, ro: bool) -> Reply {
+    let (keys, args) = match keys_and_args(argv, "ERR value is not an integer or out of range") {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
     let sha = if by_sha {
         match std::str::from_utf8(argv[1]) {
             Ok(s) => s.to_ascii_lowercase(),
@@ -855,8 +872,6 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, ro: bool) -> Reply 
     } else {
         sha1_hex(argv[1])
     };
-    let keys: Vec<&[u8]> = argv[3..3 + nkeys].to_vec();
-    let args: Vec<&[u8]> = argv[3 + nkeys..].to_vec();
     let shared: &Shared = ctx.shared;
     with_vm(shared, |vm| {
         // A script this VM compiled is in the shared cache too (SCRIPT FLUSH replaces the
@@ -883,7 +898,7 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, ro: bool) -> Reply 
                 }
             }
         };
-        run_script(vm, ctx, &f, &sha, &keys, &args, ro || no_writes, false)
+        run_script(vm, ctx, &f, &sha, keys, args, ro || no_writes, false)
     })
 }
 
@@ -1009,13 +1024,14 @@ pub(super) fn run_script(
     }
     // busy-reply-threshold and SCRIPT KILL: the VM's hook (installed once, see with_vm)
     // reads these.
-    let scripts = ctx.shared.script.clone();
+    let shared: &Shared = ctx.shared;
+    let scripts = &shared.script;
     let Some(state) = scripts.runs.get(ctx.stats.idx) else { return Reply::err("ERR no script slot") };
     state.busy.store(false, Ordering::Release);
     state.kill.store(false, Ordering::Release);
     state.wrote.store(false, Ordering::Release);
     state.function.store(as_function, Ordering::Release);
-    state.threshold_ms.store(ctx.shared.config.read().busy_reply_threshold, Ordering::Release);
+    state.threshold_ms.store(shared.enc.busy_reply_threshold.load(Ordering::Relaxed), Ordering::Release);
     state.started_ms.store(crate::store::unix_ms(), Ordering::Release);
     state.running.store(true, Ordering::Release);
     let mut run = Run { ctx, resp: Proto::Resp2, ro, written: Vec::new() };
@@ -1126,18 +1142,29 @@ fn redis_call(lua: &Lua, run: &mut Run, args: MultiValue) -> Result<Value, Table
     if args.is_empty() {
         return Err(err("Please specify at least one argument for this redis lib call").unwrap_or_else(|t| t));
     }
-    let mut owned: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    // Strings are borrowed from Lua; only numbers are formatted into new bytes.
+    enum Arg<'s> {
+        Lua(mlua::BorrowedBytes<'s>),
+        Own(Vec<u8>),
+    }
+    let mut items: Vec<Arg> = Vec::with_capacity(args.len());
     for a in args.iter() {
         match a {
-            Value::String(s) => owned.push(s.as_bytes().to_vec()),
-            Value::Integer(i) => owned.push(i.to_string().into_bytes()),
-            Value::Number(n) => owned.push(lua_number_text(*n).into_bytes()),
+            Value::String(s) => items.push(Arg::Lua(s.as_bytes())),
+            Value::Integer(i) => items.push(Arg::Own(i.to_string().into_bytes())),
+            Value::Number(n) => items.push(Arg::Own(lua_number_text(*n).into_bytes())),
             _ => {
                 return Err(err("Lua redis lib command arguments must be strings or integers").unwrap_or_else(|t| t));
             }
         }
     }
-    let argv: Vec<&[u8]> = owned.iter().map(|a| a.as_slice()).collect();
+    let argv: Vec<&[u8]> = items
+        .iter()
+        .map(|a| match a {
+            Arg::Lua(b) => &**b,
+            Arg::Own(v) => v.as_slice(),
+        })
+        .collect();
     let reply = exec_in_script(run, &argv);
     match reply {
         Reply::Error(e) => {

@@ -482,6 +482,8 @@ pub struct EncLimits {
     pub latency_tracking: AtomicBool,
     /// script-parallel (read by every script).
     pub script_parallel: AtomicBool,
+    /// busy-reply-threshold in ms (read by every script).
+    pub busy_reply_threshold: AtomicI64,
     /// maxmemory (0: no limit) and maxmemory-samples.
     pub maxmemory: AtomicU64,
     pub maxmemory_samples: AtomicU64,
@@ -505,6 +507,7 @@ impl EncLimits {
         self.latency_threshold.store(c.latency_monitor_threshold, r);
         self.latency_tracking.store(c.latency_tracking, r);
         self.script_parallel.store(c.script_parallel, r);
+        self.busy_reply_threshold.store(c.busy_reply_threshold, r);
         self.tracking_table_max_keys.store(c.tracking_table_max_keys, r);
         self.maxmemory_samples.store(c.maxmemory_samples, r);
         crate::store::lfu::configure(
