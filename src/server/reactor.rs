@@ -483,7 +483,7 @@ impl Reactor {
         let parse = if c.wire == Wire::Msgpack { msgpack::parse_batch_at } else { parse_batch_at };
         let mut answered = false;
         while let Some(batch) = parse(&mut c.rbuf, &mut c.rpos, &limits) {
-            if self.shared.script.busy.load(Ordering::Acquire) > 0 && !batch.is_empty() {
+            if self.shared.script.any_busy() && !batch.is_empty() {
                 // A script is past busy-reply-threshold (an exclusive one holds every
                 // worker): answer here, as Redis would.
                 busy_replies(&self.shared, c, &batch);
